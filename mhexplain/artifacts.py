@@ -1,0 +1,194 @@
+"""Model folders: writing them atomically with a manifest, and checking them on load.
+
+Every ``DIR/<name>/`` holds the model files, ``metrics.json``, ``predictions.csv`` and
+``manifest.json``. The manifest lists each file's SHA-256, so a truncated or modified file is
+caught before it is parsed; scikit-learn models are read with skops against an allowlist of
+types, never unpickled.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import ArtifactError
+from .labels import LABELS
+
+MANIFEST = "manifest.json"
+METRICS = "metrics.json"
+PREDICTIONS = "predictions.csv"
+SKOPS_FILE = "model.skops"
+FORMAT_VERSION = 1
+MODEL_NAMES = ("nb", "lr", "bert")
+
+TRACKED_PACKAGES = ("mhexplain", "numpy", "pandas", "scikit-learn", "nltk", "skops", "torch",
+                    "transformers", "accelerate", "safetensors", "tokenizers")
+
+# Types a saved classical pipeline may contain; anything else in a .skops file is refused.
+SKOPS_ALLOWED = {
+    "mhexplain.preprocess.NltkPreprocessor",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.feature_extraction.text.TfidfVectorizer",
+    "sklearn.feature_extraction.text.TfidfTransformer",
+    "sklearn.naive_bayes.MultinomialNB",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.multiclass.OneVsRestClassifier",
+    "sklearn.preprocessing._label.LabelBinarizer",
+    "builtins.slice",
+    "numpy.float64",
+    "numpy.int64",
+    "numpy.dtype",
+    "numpy.ndarray",
+    "scipy.sparse._csr.csr_matrix",
+    "scipy.sparse._csr.csr_array",
+    "sklearn.utils._tags.Tags",
+}
+
+
+def default_models_dir() -> Path:
+    return Path(os.environ.get("MHX_MODELS_DIR", "models"))
+
+
+def library_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in TRACKED_PACKAGES:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            if pkg == "mhexplain":
+                from . import __version__
+
+                out[pkg] = __version__
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels=LABELS) -> pd.DataFrame:
+    proba = np.asarray(proba)
+    df = pd.DataFrame({"post_id": np.asarray(post_ids), "text": list(texts),
+                       "true_label": np.asarray(y_true), "pred_label": proba.argmax(axis=1)})
+    for i, lab in enumerate(labels):
+        df[f"p_{lab.replace(' ', '_')}"] = proba[:, i]
+    return df
+
+
+def write_artifact(out_dir: Path, name: str, write_model: Callable[[Path], None], manifest: dict,
+                   metrics: dict, predictions: pd.DataFrame) -> Path:
+    """Write ``out_dir/name`` completely or not at all (a temp folder renamed into place)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    final = out_dir / name
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=out_dir))
+    try:
+        write_model(tmp)
+        (tmp / METRICS).write_text(json.dumps(metrics, indent=2))
+        predictions.to_csv(tmp / PREDICTIONS, index=False)
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+        manifest = {**manifest, "format_version": FORMAT_VERSION, "name": name, "files": files}
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
+        old = None
+        if final.exists():
+            old = out_dir / f".{name}.old-{os.getpid()}"
+            final.rename(old)
+        tmp.rename(final)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def read_manifest(model_dir: Path) -> dict:
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ArtifactError(f"No model folder at {model_dir}; train one with: python -m train --data PATH")
+    mpath = model_dir / MANIFEST
+    if not mpath.is_file():
+        raise ArtifactError(f"{model_dir} has no {MANIFEST}; it is not a complete mhexplain model folder.")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except (ValueError, UnicodeDecodeError):
+        raise ArtifactError(f"{mpath} is corrupt (not valid JSON).") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ArtifactError(f"{mpath} lacks the file list; retrain this model.")
+    return manifest
+
+
+def verify_artifact(model_dir: Path) -> dict:
+    """Check every file listed in the manifest exists and has its recorded hash."""
+    model_dir = Path(model_dir)
+    manifest = read_manifest(model_dir)
+    for fname, digest in manifest["files"].items():
+        p = model_dir / fname
+        if Path(fname).name != fname:
+            raise ArtifactError(f"{model_dir / MANIFEST} names a file outside its folder: {fname!r}.")
+        if not p.is_file():
+            raise ArtifactError(f"{model_dir} is missing {fname}; retrain this model.")
+        if sha256_file(p) != digest:
+            raise ArtifactError(f"{p} does not match its manifest (truncated or modified); retrain this model.")
+    return manifest
+
+
+def artifact_hash(model_dir: Path) -> str:
+    """One digest for a whole model folder, used as a cache key."""
+    manifest = read_manifest(model_dir)
+    blob = json.dumps(sorted(manifest["files"].items())).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def save_skops(pipeline, path: Path) -> None:
+    import skops.io as sio
+
+    sio.dump(pipeline, path)
+
+
+def load_skops(path: Path):
+    import skops.io as sio
+
+    try:
+        untrusted = set(sio.get_untrusted_types(file=path))
+    except Exception as err:  # skops raises zip/JSON errors of several kinds for a damaged file
+        raise ArtifactError(f"{path} is not a readable skops file ({type(err).__name__}).") from None
+    refused = untrusted - SKOPS_ALLOWED
+    if refused:
+        raise ArtifactError(f"{path} contains types mhexplain does not load: {', '.join(sorted(refused))}.")
+    try:
+        return sio.load(path, trusted=sorted(untrusted))
+    except Exception as err:
+        raise ArtifactError(f"{path} could not be loaded ({type(err).__name__}: {err}).") from None
+
+
+def read_metrics(model_dir: Path) -> dict:
+    try:
+        return json.loads((Path(model_dir) / METRICS).read_text())
+    except (OSError, ValueError):
+        raise ArtifactError(f"{model_dir}/{METRICS} is missing or corrupt.") from None
+
+
+def read_predictions(model_dir: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(Path(model_dir) / PREDICTIONS, keep_default_na=False, dtype={"text": str})
+    except (OSError, ValueError, pd.errors.ParserError):
+        raise ArtifactError(f"{model_dir}/{PREDICTIONS} is missing or corrupt.") from None

@@ -1,0 +1,193 @@
+"""NLTK preprocessing for the classical models, as in the reference notebook.
+
+lowercase -> keep letters and whitespace -> word_tokenize -> pos_tag -> drop English
+stopwords -> WordNet lemmatization with the tag mapped (J adj, V verb, N noun, R adv, else noun).
+
+The tagger is the slow part, so: one tagger instance per process, a (word, tag) lemma
+cache, both cores through a process pool for large batches, and an on-disk cache keyed by
+the hash of each input text so a second training run never re-tags the corpus.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from .nltk_resources import ensure_nltk_data
+
+_NON_LETTERS = re.compile(r"[^a-z\s]")
+# What NLTK's word_tokenize does to text of lowercase letters and whitespace alone: split on
+# whitespace, then the Treebank tokenizer's contraction rules that need no apostrophe. (Its
+# sentence splitter is a no-op without punctuation.) tests/test_preprocess.py checks this
+# against word_tokenize itself.
+_SPLIT_CONTRACTIONS = {"cannot": ("can", "not"), "gimme": ("gim", "me"), "gonna": ("gon", "na"),
+                       "gotta": ("got", "ta"), "lemme": ("lem", "me"), "wanna": ("wan", "na")}
+
+
+def tokenize_letters(text: str) -> list[str]:
+    out: list[str] = []
+    for tok in text.split():
+        parts = _SPLIT_CONTRACTIONS.get(tok)
+        if parts:
+            out.extend(parts)
+        else:
+            out.append(tok)
+    return out
+
+_TAG_MAP = {"J": "a", "V": "v", "N": "n", "R": "r"}
+CACHE_VERSION = "nltk-v1"
+PARALLEL_MIN_DOCS = 200
+
+
+class _Pipeline:
+    """Per-process NLTK state; built lazily so importing this module stays cheap."""
+
+    def __init__(self) -> None:
+        ensure_nltk_data()
+        from nltk.corpus import stopwords
+        from nltk.stem import WordNetLemmatizer
+        from .fast_tagger import FastPerceptronTagger
+
+        self.tokenize = tokenize_letters
+        self.tagger = FastPerceptronTagger()
+        self.stop = frozenset(stopwords.words("english"))
+        self.lemmatizer = WordNetLemmatizer()
+        self.lemma_cache: dict[tuple[str, str], str] = {}
+
+    def __call__(self, text: str) -> str:
+        text = _NON_LETTERS.sub("", text.lower())
+        tokens = self.tokenize(text)
+        if not tokens:
+            return ""
+        out = []
+        cache = self.lemma_cache
+        for word, tag in self.tagger.tag(tokens):
+            if word in self.stop:
+                continue
+            pos = _TAG_MAP.get(tag[:1], "n")
+            lemma = cache.get((word, pos))
+            if lemma is None:
+                lemma = cache[(word, pos)] = self.lemmatizer.lemmatize(word, pos)
+            out.append(lemma)
+        return " ".join(out)
+
+
+_STATE: _Pipeline | None = None
+
+
+def _state() -> _Pipeline:
+    global _STATE
+    if _STATE is None:
+        _STATE = _Pipeline()
+    return _STATE
+
+
+def preprocess_text(text: str) -> str:
+    return _state()(text)
+
+
+def _worker_batch(texts: list[str]) -> list[str]:
+    st = _state()
+    return [st(t) for t in texts]
+
+
+def _text_hash(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MHX_CACHE_DIR", Path.home() / ".cache" / "mhexplain"))
+
+
+class DiskCache:
+    """JSON-lines store of text-hash -> preprocessed text; appends only, so it is crash-safe."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.path = Path(directory) / f"preprocess-{CACHE_VERSION}.jsonl"
+        self.data: dict[str, str] = {}
+        if self.path.exists():
+            with open(self.path, encoding="utf-8") as f:
+                for line in f:
+                    try:
+                        k, v = json.loads(line)
+                    except (ValueError, TypeError):
+                        continue  # a torn last line from an interrupted run
+                    self.data[k] = v
+
+    def add(self, items: dict[str, str]) -> None:
+        if not items:
+            return
+        self.data.update(items)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            for k, v in items.items():
+                f.write(json.dumps([k, v]) + "\n")
+
+
+def preprocess_many(texts: list[str], n_jobs: int | None = None, cache_dir: str | os.PathLike | None = None,
+                    progress=None) -> list[str]:
+    """Preprocess a batch; uses the disk cache when ``cache_dir`` is given."""
+    texts = list(texts)
+    cache = DiskCache(cache_dir) if cache_dir is not None else None
+    hashes = [_text_hash(t) for t in texts]
+    known = cache.data if cache else {}
+    todo = {}
+    for h, t in zip(hashes, texts):
+        if h not in known and h not in todo:
+            todo[h] = t
+    done = _run(list(todo.values()), n_jobs, progress)
+    fresh = dict(zip(todo.keys(), done))
+    if cache:
+        cache.add(fresh)
+    return [known[h] if h in known else fresh[h] for h in hashes]
+
+
+def _run(texts: list[str], n_jobs: int | None, progress) -> list[str]:
+    if not texts:
+        return []
+    jobs = n_jobs or os.cpu_count() or 1
+    if jobs <= 1 or len(texts) < PARALLEL_MIN_DOCS:
+        ensure_nltk_data()
+        st = _state()
+        out = []
+        for t in texts:
+            out.append(st(t))
+            if progress:
+                progress(1)
+        return out
+    ensure_nltk_data()  # fail with the clear message here, not inside a worker
+    # Chunks sized so that each worker gets several, which evens out long and short posts.
+    size = max(16, len(texts) // (jobs * 8))
+    chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
+    out: list[str] = []
+    with ProcessPoolExecutor(max_workers=jobs) as ex:
+        for res in ex.map(_worker_batch, chunks):
+            out.extend(res)
+            if progress:
+                progress(len(res))
+    return out
+
+
+class NltkPreprocessor(TransformerMixin, BaseEstimator):
+    """Scikit-learn transformer: raw post text in, lemmatized text out."""
+
+    def __init__(self, n_jobs: int = 1) -> None:
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return preprocess_many(list(X), n_jobs=self.n_jobs)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags

@@ -1,0 +1,52 @@
+"""Finding and loading trained models from a models folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .artifacts import MODEL_NAMES, SKOPS_FILE, load_skops, read_manifest, verify_artifact
+from .classifier import Classifier, SklearnClassifier
+from .errors import ArtifactError
+from .labels import LABELS
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    path: Path
+    manifest: dict | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def discover(models_dir: Path) -> list[ModelInfo]:
+    """Every known model name with its folder's status (missing / broken / ok)."""
+    out = []
+    for name in MODEL_NAMES:
+        path = Path(models_dir) / name
+        if not path.exists():
+            out.append(ModelInfo(name, path, None, "not trained"))
+            continue
+        try:
+            out.append(ModelInfo(name, path, read_manifest(path)))
+        except ArtifactError as err:
+            out.append(ModelInfo(name, path, None, str(err)))
+    return out
+
+
+def load_classifier(model_dir: Path) -> Classifier:
+    model_dir = Path(model_dir)
+    manifest = verify_artifact(model_dir)
+    kind = manifest.get("kind")
+    labels = tuple(manifest.get("labels", LABELS))
+    if kind == "sklearn":
+        pipe = load_skops(model_dir / SKOPS_FILE)
+        return SklearnClassifier(pipe, name=manifest["name"], labels=labels)
+    if kind == "bert":
+        from .bert import BertClassifier
+
+        return BertClassifier.from_artifact(model_dir, manifest)
+    raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")

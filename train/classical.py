@@ -1,0 +1,148 @@
+"""Naive Bayes and grid-searched Logistic Regression on TF-IDF of NLTK-preprocessed text."""
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.pipeline import Pipeline
+from tqdm.auto import tqdm
+
+from mhexplain.artifacts import SKOPS_FILE, predictions_frame, save_skops, write_artifact
+from mhexplain.classifier import _full_proba
+from mhexplain.metrics import classification_metrics, macro_f1
+from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
+
+from .common import Prepared, base_manifest, prepare, stage
+from .config import TrainConfig
+
+logger = logging.getLogger("mhexplain.train")
+
+MAX_FEATURES = 5000
+LR_C_GRID = (0.01, 0.1, 1, 10)
+LR_SOLVERS = ("liblinear", "saga")
+CV_FOLDS = 5
+
+
+def preprocess_split(prep: Prepared, cfg: TrainConfig) -> tuple[list[str], list[str]]:
+    cache = cfg.cache_dir or default_cache_dir()
+    texts = prep.split.corpus.texts
+    with tqdm(total=len(texts), desc="NLTK preprocessing", unit="post", leave=False) as bar:
+        done = preprocess_many(texts, n_jobs=cfg.n_jobs, cache_dir=cache, progress=bar.update)
+    tr = [done[i] for i in prep.split.train_idx]
+    te = [done[i] for i in prep.split.test_idx]
+    return tr, te
+
+
+def _lr_grid(n_jobs: int) -> GridSearchCV:
+    # Current scikit-learn's liblinear is binary-only; one-vs-rest is what it did for
+    # multiclass in the notebook's scikit-learn, and it is what wins the reference CV.
+    grid = [
+        {"clf": [OneVsRestClassifier(LogisticRegression(solver="liblinear"))],
+         "clf__estimator__C": list(LR_C_GRID)},
+        {"clf": [LogisticRegression(solver="saga")], "clf__C": list(LR_C_GRID)},
+    ]
+    return GridSearchCV(Pipeline([("clf", LogisticRegression())]), grid, scoring="f1_macro",
+                        cv=StratifiedKFold(CV_FOLDS), n_jobs=n_jobs, refit=True)
+
+
+def _grid_table(gs: GridSearchCV) -> list[dict]:
+    rows = []
+    res = gs.cv_results_
+    for i, params in enumerate(res["params"]):
+        est = params["clf"]
+        solver = est.estimator.solver if isinstance(est, OneVsRestClassifier) else est.solver
+        C = params.get("clf__estimator__C", params.get("clf__C"))
+        rows.append({"solver": solver + ("-ovr" if isinstance(est, OneVsRestClassifier) else ""),
+                     "C": C, "cv_macro_f1_mean": float(res["mean_test_score"][i]),
+                     "cv_macro_f1_std": float(res["std_test_score"][i]), "rank": int(res["rank_test_score"][i])})
+    return rows
+
+
+def fit_models(names, Xtr, ytr, n_jobs: int) -> dict[str, dict]:
+    """Fit the TF-IDF + classifier part on preprocessed text. Returns name -> {tfidf, clf, extra}."""
+    tfidf = TfidfVectorizer(max_features=MAX_FEATURES)
+    A = tfidf.fit_transform(Xtr)
+    # Plain ints: skops stores each numpy scalar as its own file, which makes saving 20x slower.
+    tfidf.vocabulary_ = {k: int(v) for k, v in tfidf.vocabulary_.items()}
+    out = {}
+    if "nb" in names:
+        t0 = time.perf_counter()
+        out["nb"] = {"tfidf": tfidf, "clf": MultinomialNB().fit(A, ytr), "extra": {},
+                     "params": {"max_features": MAX_FEATURES, "classifier": "MultinomialNB()"},
+                     "seconds": time.perf_counter() - t0}
+    if "lr" in names:
+        t0 = time.perf_counter()
+        gs = _lr_grid(n_jobs)
+        with warnings.catch_warnings():
+            # saga at small C converges slowly; the grid records its score either way.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gs.fit(A, ytr)
+        best = gs.best_estimator_.named_steps["clf"]
+        table = _grid_table(gs)
+        winner = next(r for r in table if r["rank"] == 1)
+        out["lr"] = {"tfidf": tfidf, "clf": best, "extra": {"grid": table, "best": winner},
+                     "params": {"max_features": MAX_FEATURES, "grid_C": list(LR_C_GRID),
+                                "grid_solvers": list(LR_SOLVERS), "penalty": "l2", "cv_folds": CV_FOLDS,
+                                "scoring": "f1_macro", "best": {"solver": winner["solver"], "C": winner["C"]}},
+                     "seconds": time.perf_counter() - t0}
+    return out
+
+
+def _proba(fitted: dict, X) -> np.ndarray:
+    clf = fitted["clf"]
+    return _full_proba(clf.predict_proba(fitted["tfidf"].transform(X)), clf.classes_, 5)
+
+
+def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
+    """Macro-F1 of each model over ``cfg.repeats`` split seeds (seed, seed+1, ...)."""
+    seeds = [cfg.seed + k for k in range(cfg.repeats)]
+    scores: dict[str, list[float]] = {n: [] for n in names}
+    for s in tqdm(seeds, desc="split-seed repeats", leave=False):
+        p = prepare(cfg, seed=s, frame=prep.frame, data_sha256=prep.data_sha256)
+        Xtr, Xte = preprocess_split(p, cfg)
+        fitted = fit_models(names, Xtr, p.split.train["target"].to_numpy(), cfg.n_jobs)
+        for n in names:
+            scores[n].append(macro_f1(p.split.test["target"].to_numpy(), _proba(fitted[n], Xte).argmax(1)))
+    return {n: {"seeds": seeds, "macro_f1": v, "mean": float(np.mean(v)),
+                "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0} for n, v in scores.items()}
+
+
+def train_classical(cfg: TrainConfig, prep: Prepared) -> dict[str, dict]:
+    names = [m for m in ("nb", "lr") if m in cfg.models]
+    t_all = time.perf_counter()
+    with stage("preprocessing (NLTK)"):
+        Xtr, Xte = preprocess_split(prep, cfg)
+    train, test = prep.split.train, prep.split.test
+    with stage(f"fitting {', '.join(names)}"):
+        fitted = fit_models(names, Xtr, train["target"].to_numpy(), cfg.n_jobs)
+    repeats = None
+    if cfg.repeats > 1:
+        with stage(f"re-running over {cfg.repeats} split seeds"):
+            repeats = seed_repeats(cfg, prep, names)
+    results = {}
+    for name in names:
+        f = fitted[name]
+        proba = _proba(f, Xte)
+        metrics = classification_metrics(test["target"].to_numpy(), proba)
+        metrics.update({"model": name, "protocol": prep.split.protocol,
+                        "train_test_overlap": prep.split.train_test_overlap, **f["extra"]})
+        if repeats:
+            metrics["seed_repeats"] = repeats[name]
+        pipeline = Pipeline([("preprocess", NltkPreprocessor()), ("tfidf", f["tfidf"]), ("clf", f["clf"])])
+        manifest = base_manifest(cfg, prep, "sklearn", f["params"], time.perf_counter() - t_all)
+        manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa")}
+        preds = predictions_frame(test["post_id"], test["input"], test["target"], proba)
+        path = write_artifact(cfg.out, name, lambda d, p=pipeline: save_skops(p, d / SKOPS_FILE),
+                              manifest, metrics, preds)
+        logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f -> %s", name, metrics["macro_f1"],
+                    *metrics["macro_f1_ci"], metrics["accuracy"], path)
+        results[name] = metrics
+    return results
