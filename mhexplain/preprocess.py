@@ -140,8 +140,7 @@ def preprocess_many(texts: list[str], n_jobs: int | None = None, cache_dir: str 
     for h, t in zip(hashes, texts):
         if h not in known and h not in todo:
             todo[h] = t
-    done = _run(list(todo.values()), n_jobs, progress)
-    fresh = dict(zip(todo.keys(), done))
+    fresh = dict(zip(todo.keys(), _run(list(todo.values()), n_jobs, progress))) if todo else {}
     if cache:
         cache.add(fresh)
     return [known[h] if h in known else fresh[h] for h in hashes]

@@ -6,6 +6,7 @@ import time
 import warnings
 
 import numpy as np
+from joblib import parallel_backend
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -41,13 +42,13 @@ def preprocess_split(prep: Prepared, cfg: TrainConfig) -> tuple[list[str], list[
     return tr, te
 
 
-def _lr_grid(n_jobs: int) -> GridSearchCV:
+def _lr_grid(n_jobs: int, seed: int) -> GridSearchCV:
     # Current scikit-learn's liblinear is binary-only; one-vs-rest is what it did for
     # multiclass in the notebook's scikit-learn, and it is what wins the reference CV.
     grid = [
-        {"clf": [OneVsRestClassifier(LogisticRegression(solver="liblinear"))],
+        {"clf": [OneVsRestClassifier(LogisticRegression(solver="liblinear", random_state=seed))],
          "clf__estimator__C": list(LR_C_GRID)},
-        {"clf": [LogisticRegression(solver="saga")], "clf__C": list(LR_C_GRID)},
+        {"clf": [LogisticRegression(solver="saga", random_state=seed)], "clf__C": list(LR_C_GRID)},
     ]
     return GridSearchCV(Pipeline([("clf", LogisticRegression())]), grid, scoring="f1_macro",
                         cv=StratifiedKFold(CV_FOLDS), n_jobs=n_jobs, refit=True)
@@ -66,12 +67,16 @@ def _grid_table(gs: GridSearchCV) -> list[dict]:
     return rows
 
 
-def fit_models(names, Xtr, ytr, n_jobs: int) -> dict[str, dict]:
+def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
     """Fit the TF-IDF + classifier part on preprocessed text. Returns name -> {tfidf, clf, extra}."""
     tfidf = TfidfVectorizer(max_features=MAX_FEATURES)
     A = tfidf.fit_transform(Xtr)
     # Plain ints: skops stores each numpy scalar as its own file, which makes saving 20x slower.
     tfidf.vocabulary_ = {k: int(v) for k, v in tfidf.vocabulary_.items()}
+    # Canonical CSR up front: scikit-learn otherwise dedupes the shared matrix in place, which
+    # races under the threading backend used for the grid below.
+    A.sum_duplicates()
+    A.sort_indices()
     out = {}
     if "nb" in names:
         t0 = time.perf_counter()
@@ -80,8 +85,10 @@ def fit_models(names, Xtr, ytr, n_jobs: int) -> dict[str, dict]:
                      "seconds": time.perf_counter() - t0}
     if "lr" in names:
         t0 = time.perf_counter()
-        gs = _lr_grid(n_jobs)
-        with warnings.catch_warnings():
+        gs = _lr_grid(n_jobs, seed)
+        # Threads, not processes: each fit takes ~50 ms and liblinear/saga release the GIL, so
+        # starting worker processes would cost more than the grid itself.
+        with warnings.catch_warnings(), parallel_backend("threading", n_jobs=n_jobs):
             # saga at small C converges slowly; the grid records its score either way.
             warnings.simplefilter("ignore", ConvergenceWarning)
             gs.fit(A, ytr)
@@ -108,7 +115,7 @@ def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
     for s in tqdm(seeds, desc="split-seed repeats", leave=False):
         p = prepare(cfg, seed=s, frame=prep.frame, data_sha256=prep.data_sha256)
         Xtr, Xte = preprocess_split(p, cfg)
-        fitted = fit_models(names, Xtr, p.split.train["target"].to_numpy(), cfg.n_jobs)
+        fitted = fit_models(names, Xtr, p.split.train["target"].to_numpy(), cfg.n_jobs, s)
         for n in names:
             scores[n].append(macro_f1(p.split.test["target"].to_numpy(), _proba(fitted[n], Xte).argmax(1)))
     return {n: {"seeds": seeds, "macro_f1": v, "mean": float(np.mean(v)),
@@ -122,7 +129,7 @@ def train_classical(cfg: TrainConfig, prep: Prepared) -> dict[str, dict]:
         Xtr, Xte = preprocess_split(prep, cfg)
     train, test = prep.split.train, prep.split.test
     with stage(f"fitting {', '.join(names)}"):
-        fitted = fit_models(names, Xtr, train["target"].to_numpy(), cfg.n_jobs)
+        fitted = fit_models(names, Xtr, train["target"].to_numpy(), cfg.n_jobs, cfg.seed)
     repeats = None
     if cfg.repeats > 1:
         with stage(f"re-running over {cfg.repeats} split seeds"):

@@ -1,0 +1,46 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SHARED_DATA := ../shared/data/data_to_be_cleansed.csv
+MHX_DATA ?= $(firstword $(wildcard data/data_to_be_cleansed.csv $(SHARED_DATA)))
+MHX_MODELS_DIR ?= models
+export MHX_MODELS_DIR
+# Offline machines keep NLTK data beside the project; elsewhere NLTK's downloader fetches it.
+ifneq ($(wildcard ../shared/nltk_data),)
+export NLTK_DATA ?= $(abspath ../shared/nltk_data)
+endif
+
+.PHONY: run test setup setup-dev train bench clean
+
+$(BIN)/.installed: requirements.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+setup: $(BIN)/.installed
+setup-dev: $(BIN)/.installed-dev
+
+# Trains the classical models once if data is there and no models are, then opens the app.
+run: setup
+	@if [ -n "$(MHX_DATA)" ] && [ ! -d "$(MHX_MODELS_DIR)/lr" ]; then \
+	  $(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr; fi
+	$(BIN)/streamlit run app.py
+
+train: setup
+	$(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr
+
+test: setup-dev
+	$(BIN)/python -m pytest
+
+bench: setup-dev
+	$(BIN)/python bench/train_classical.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

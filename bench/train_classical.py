@@ -1,0 +1,50 @@
+"""Time the whole classical training (NB + grid-searched LR), first from an empty
+preprocessing cache, then cached; print wall time and peak memory of the process tree.
+
+    python bench/train_classical.py [--data PATH] [--protocol leakage-free|reference] [--runs N]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proc import run_measured  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv")))
+    p.add_argument("--protocol", default="leakage-free")
+    p.add_argument("--runs", type=int, default=3, help="cached runs after the first")
+    a = p.parse_args()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "train", "--data", a.data, "--protocol", a.protocol,
+               "--out", f"{tmp}/models", "--cache-dir", f"{tmp}/cache"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        rows = []
+        for i in range(1 + a.runs):
+            r = run_measured(cmd, env=env, cwd=str(ROOT))
+            if r["returncode"] != 0:
+                print(r["output"])
+                return 1
+            label = "first (empty cache)" if i == 0 else f"cached run {i}"
+            rows.append((label, r["seconds"], r["peak_rss_mib"]))
+            print(f"{label:22s} {r['seconds']:6.2f} s   peak RSS {r['peak_rss_mib']:7.1f} MiB")
+        cached = sorted(s for _, s, _ in rows[1:])
+        if cached:
+            print(f"cached median: {cached[len(cached) // 2]:.2f} s")
+        print("last run's summary:", *[ln for ln in r["output"].splitlines() if "macro-F1" in ln and ":" in ln[:4]],
+              sep="\n  ")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

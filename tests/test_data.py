@@ -1,0 +1,89 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mhexplain.data import build_corpus, clean_text, normalise_key, read_posts, read_posts_bytes
+from mhexplain.errors import DataError
+
+from .conftest import synthetic_posts
+
+
+def test_clean_text_unescapes_entities_and_zero_width():
+    assert clean_text("  Me &amp; you&#x200B;\u200b ") == "Me & you"
+    assert clean_text("a&amp;#x200B;b") == "ab"  # double-escaped, as Reddit exports hold it
+    assert clean_text("non\xa0breaking") == "non breaking"
+
+
+def test_normalise_key_casefolds_and_collapses_whitespace():
+    assert normalise_key("  Hello \n\tWORLD ") == "hello world"
+
+
+def test_true_title_stays_a_string(fixture_csv):
+    df = read_posts(fixture_csv)
+    assert "True" in df["title"].tolist()
+    assert df["title"].map(type).eq(str).all()
+
+
+def _frame(rows):
+    return pd.DataFrame(rows, columns=["title", "text", "target"])
+
+
+def test_dedup_keeps_one_same_label_copy_and_drops_conflicts():
+    df = _frame([
+        ("A", "same post", 1), ("a", "same   POST", 1),  # same-label duplicate (normalised)
+        ("B", "two labels", 0), ("B", "two labels", 3),  # conflicting labels: both dropped
+        ("C", "", 2),  # title only: kept
+        ("", " ", 4),  # nothing at all: dropped
+        ("D", "unique", 4),
+    ])
+    corpus = build_corpus(df, dedup=True, clean=True)
+    r = corpus.report
+    assert r.duplicate_copies_dropped == 1
+    assert r.conflicting_label_texts == 1 and r.conflicting_label_rows_dropped == 2
+    assert r.empty_posts_dropped == 1
+    assert r.rows_kept == 3
+    assert sorted(corpus.frame["input"]) == ["A same post", "C", "D unique"]
+    assert corpus.frame["post_id"].tolist() == [0, 4, 6]
+
+
+def test_reference_corpus_keeps_raw_text_and_duplicates():
+    df = _frame([("A", "x &amp; y", 1), ("A", "x &amp; y", 1)])
+    corpus = build_corpus(df, dedup=False, clean=False)
+    assert corpus.frame["input"].tolist() == ["A x &amp; y"] * 2
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"", "empty"),
+    (b"text,title,target\n", "no rows"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", "binary"),
+    ("text,title,target\ncaf\xe9,t,1\n".encode("latin-1"), "UTF-8"),
+    (b"body,heading,label\nx,y,1\n", "lacks the column(s) text, title, target"),
+    (b"text,title,target\nx,y,7\n", "not a class id"),
+    (b"text,title,target\nx,y,bipolar\n", "not a class id"),
+    (b"text,title,target\nx,y,1.5\n", "not a class id"),
+    (b'text,title,target\n"unclosed,y,1\nx,y\n', "not a readable CSV"),
+])
+def test_bad_csv_gives_clear_error(content, needle):
+    with pytest.raises(DataError) as err:
+        read_posts_bytes(content, "upload.csv")
+    msg = str(err.value)
+    assert needle in msg and "\n" not in msg
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_posts(tmp_path / "nope.csv")
+
+
+def test_labels_parse_to_ints(fixture_csv):
+    df = read_posts(fixture_csv)
+    assert df["target"].dtype.kind == "i"
+    assert set(np.unique(df["target"])) == {0, 1, 2, 3, 4}
+
+
+def test_synthetic_fixture_has_the_known_dirt():
+    df = synthetic_posts()
+    corpus = build_corpus(df.assign(target=df["target"].astype(int)), dedup=True, clean=True)
+    assert corpus.report.duplicate_copies_dropped >= 1
+    assert corpus.report.conflicting_label_texts == 1
+    assert corpus.report.html_entity_bodies == 5

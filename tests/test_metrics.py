@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score
+
+from mhexplain.metrics import accuracy, bootstrap_ci, classification_metrics, macro_f1
+
+
+def test_macro_f1_matches_sklearn():
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 5, 500), rng.integers(0, 5, 500)
+    assert macro_f1(y, p) == pytest.approx(f1_score(y, p, average="macro", labels=range(5), zero_division=0))
+    # a class absent from both truth and prediction counts as 0, like sklearn's zero_division=0
+    y2, p2 = np.array([0, 1, 1]), np.array([0, 1, 0])
+    assert macro_f1(y2, p2) == pytest.approx(f1_score(y2, p2, average="macro", labels=range(5), zero_division=0))
+
+
+def test_bootstrap_of_perfect_predictions_is_a_point():
+    y = np.arange(50) % 5
+    assert bootstrap_ci(y, y, accuracy) == [1.0, 1.0]
+
+
+def test_bootstrap_matches_binomial_interval():
+    # Accuracy 0.5 on 10,000 items: the 95% interval is 0.5 ± 1.96 * sqrt(0.25 / n) = ±0.0098.
+    y = np.zeros(10_000, dtype=int)
+    p = np.tile([0, 1], 5_000)
+    lo, hi = bootstrap_ci(y, p, accuracy, n_resamples=1000, seed=1)
+    assert lo == pytest.approx(0.5 - 0.0098, abs=0.0015)
+    assert hi == pytest.approx(0.5 + 0.0098, abs=0.0015)
+
+
+def test_bootstrap_is_seeded():
+    rng = np.random.default_rng(3)
+    y, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+    assert bootstrap_ci(y, p, macro_f1, seed=7) == bootstrap_ci(y, p, macro_f1, seed=7)
+
+
+def test_classification_metrics_contents():
+    y = np.array([0, 1, 2, 3, 4, 0])
+    proba = np.eye(5)[[0, 1, 2, 3, 3, 1]]
+    m = classification_metrics(y, proba, n_resamples=50)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["confusion_matrix"][4][3] == 1 and m["confusion_matrix"][0][1] == 1
+    assert m["per_class"]["anxiety"]["recall"] == 0.0
+    assert m["per_class"]["stress"]["support"] == 2
+    assert -1 <= m["cohen_kappa"] <= 1
+    assert m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1]

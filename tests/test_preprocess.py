@@ -1,0 +1,88 @@
+import re
+import subprocess
+import sys
+
+import pytest
+
+from mhexplain.preprocess import NltkPreprocessor, preprocess_many, preprocess_text, tokenize_letters
+
+from .conftest import ROOT, REAL_CSV
+
+
+def test_known_sentences_lemmatize_with_pos():
+    out = preprocess_text("I am feeling worries about the exams!").split()
+    assert "feel" in out  # "feeling" tagged as a verb
+    assert "worry" in out  # "worries" as a noun
+    assert "i" not in out and "the" not in out  # stopwords dropped
+    assert "exam" in out
+
+
+def test_non_letters_are_stripped():
+    assert preprocess_text("123 !!! ???") == ""
+    assert preprocess_text("Panic-attacks :(") == preprocess_text("panicattacks")
+
+
+def _samples():
+    texts = ["I cannot stop and I wanna go, gonna gotta lemme gimme", "wanna", "Running  runs\tran\nrunner"]
+    if REAL_CSV.is_file():
+        import pandas as pd
+
+        df = pd.read_csv(REAL_CSV, dtype=str, keep_default_na=False)
+        texts += (df["title"] + " " + df["text"]).sample(300, random_state=0).tolist()
+    return [re.sub(r"[^a-z\s]", "", t.lower()) for t in texts]
+
+
+def test_tokenizer_matches_nltk_word_tokenize():
+    from nltk.tokenize import word_tokenize
+
+    for t in _samples():
+        assert tokenize_letters(t) == word_tokenize(t)
+
+
+def test_fast_tagger_matches_nltk_tagger():
+    from nltk.tag.perceptron import PerceptronTagger
+
+    from mhexplain.fast_tagger import FastPerceptronTagger
+
+    fast, ref = FastPerceptronTagger(), PerceptronTagger()
+    for t in _samples():
+        toks = tokenize_letters(t)
+        assert fast.tag(toks) == ref.tag(toks)
+
+
+def test_disk_cache_is_used(tmp_path, monkeypatch):
+    texts = ["I was worried sick", "Manic episodes again"]
+    first = preprocess_many(texts, n_jobs=1, cache_dir=tmp_path)
+    import mhexplain.preprocess as pp
+
+    monkeypatch.setattr(pp, "_run", lambda *a, **k: pytest.fail("cache miss: texts re-tagged"))
+    assert preprocess_many(texts, n_jobs=1, cache_dir=tmp_path) == first
+
+
+def test_parallel_equals_serial():
+    texts = [f"I keep feeling anxious about test number {i} and my heart races" for i in range(250)]
+    assert preprocess_many(texts, n_jobs=2) == preprocess_many(texts, n_jobs=1)
+
+
+def test_transformer_in_sklearn_pipeline():
+    assert NltkPreprocessor().fit_transform(["Feeling worries"]) == [preprocess_text("Feeling worries")]
+
+
+def test_missing_nltk_data_gives_clear_message(tmp_path):
+    code = "from mhexplain.preprocess import preprocess_text; preprocess_text('hello there')"
+    env = {"NLTK_DATA": str(tmp_path), "MHX_NO_NLTK_DOWNLOAD": "1", "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode != 0
+    assert "NLTK data missing" in r.stderr and "stopwords" in r.stderr
+
+
+def test_train_cli_reports_missing_nltk_data(tmp_path, fixture_csv):
+    env = {"NLTK_DATA": str(tmp_path), "MHX_NO_NLTK_DOWNLOAD": "1", "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "train", "--data", str(fixture_csv), "--out", str(tmp_path / "m"),
+                        "--jobs", "1"], env=env, capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: NLTK data missing")
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "m").exists()
