@@ -29,9 +29,11 @@ def _tree_rss_bytes(root: int) -> int:
     return total
 
 
-def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> dict:
+def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None, log: str | None = None) -> dict:
+    """``log``: stream the command's output to this file instead of capturing it."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sink = open(log, "w") if log else subprocess.PIPE
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, text=True)
     peak = 0
     stop = threading.Event()
 
@@ -44,6 +46,9 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     out, _ = proc.communicate()
+    if log:
+        sink.close()
+        out = open(log).read()
     stop.set()
     th.join()
     return {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak / 2**20, "returncode": proc.returncode,

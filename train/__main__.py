@@ -51,6 +51,8 @@ def parse_args(argv=None) -> TrainConfig:
         p.error("--limit must be positive")
     if a.repeats < 1:
         p.error("--repeats must be at least 1")
+    if not 0 <= a.stride < a.max_length - 2:
+        p.error(f"--stride must be between 0 and --max-length - 3 ({a.max_length - 3})")
     bert = BertTrainConfig(model_name_or_path=a.bert_model, epochs=a.epochs, max_length=a.max_length,
                            batch_size=a.batch_size, learning_rate=a.lr, long_text=a.long_text, stride=a.stride,
                            max_steps=a.max_steps, threads=a.threads)

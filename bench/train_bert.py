@@ -1,0 +1,57 @@
+"""Time a BERT fine-tune end to end (python -m train --models bert) with its peak memory.
+
+    python bench/train_bert.py [--data PATH] [--protocol P] [--log FILE] [-- extra train args]
+
+Prints wall time, peak RSS of the process tree, and the run's metrics (both long-text modes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _proc import run_measured  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv")))
+    p.add_argument("--protocol", default="leakage-free")
+    p.add_argument("--out", default="models")
+    p.add_argument("--log", default="logs/bert-train.log")
+    a, extra = p.parse_known_args()
+    extra = [x for x in extra if x != "--"]
+    Path(a.log).parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "train", "--data", a.data, "--models", "bert", "--protocol", a.protocol,
+           "--out", a.out, *extra]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; command: {' '.join(cmd)}", flush=True)
+    r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT), log=a.log)
+    print(f"exit {r['returncode']}; wall {r['seconds']:.0f} s ({r['seconds'] / 60:.1f} min); "
+          f"peak RSS {r['peak_rss_mib']:.0f} MiB")
+    if r["returncode"] != 0:
+        print(r["output"][-3000:])
+        return 1
+    m = json.loads((Path(a.out) / "bert" / "metrics.json").read_text())
+    man = json.loads((Path(a.out) / "bert" / "manifest.json").read_text())
+    print(f"encoder {man['params']['encoder']}; train {man['train_seconds']:.0f} s, "
+          f"{man['params']['train_samples_per_second']} samples/s; best epoch {m['best_epoch']}")
+    for h in m["history"]:
+        print(f"  epoch {h['epoch']}: loss {h['train_loss']:.4f}, val macro-F1 {h['val_macro_f1']:.4f}, "
+              f"{h['epoch_seconds']:.0f} s")
+    print(f"test macro-F1 {m['macro_f1']:.4f} [{m['macro_f1_ci'][0]:.4f}, {m['macro_f1_ci'][1]:.4f}], "
+          f"accuracy {m['accuracy']:.4f}, overlap {m['train_test_overlap']}")
+    for mode, c in m["long_text_comparison"].items():
+        print(f"  {mode}: macro-F1 {c['macro_f1']:.4f}, accuracy {c['accuracy']:.4f}")
+    print(f"test posts over max length: {m['test_posts_over_max_length']} of {m['n_test']}; "
+          f"test scoring (both modes) {man['params']['test_eval_seconds_both_modes']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

