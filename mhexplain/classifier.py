@@ -55,6 +55,9 @@ class SklearnClassifier:
         self.labels = tuple(labels)
         self.batch_size = batch_size
 
+    # LIME/SHAP evaluations per explanation that keep one explanation under a second here.
+    explain_budget = 500
+
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         texts = validate_texts(texts, allow_empty=True)
         if not texts:
@@ -62,6 +65,17 @@ class SklearnClassifier:
         parts = [self.pipeline.predict_proba(texts[i:i + self.batch_size])
                  for i in range(0, len(texts), self.batch_size)]
         return _full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
+
+
+    def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
+        """Exact contribution of each unit (character span) to each class's linear score."""
+        from .linear import unit_contributions
+
+        contrib, bias, space = unit_contributions(self.pipeline, text, spans)
+        classes = np.asarray(self.pipeline.classes_).astype(int)
+        full_c, full_b = np.zeros((contrib.shape[0], len(self.labels))), np.zeros(len(self.labels))
+        full_c[:, classes], full_b[classes] = contrib, bias
+        return full_c, full_b, space
 
 
 def _full_proba(p: np.ndarray, classes, n_labels: int) -> np.ndarray:

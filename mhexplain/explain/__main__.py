@@ -1,0 +1,58 @@
+"""python -m mhexplain.explain [--models-dir DIR] --model lr --method shap [--json F] [--html F] "post text"
+
+Prints the predicted class and the top words with their weights; writes JSON/HTML on request.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..artifacts import default_models_dir
+from ..errors import MhxError
+from .engine import DEFAULT_MAX_UNITS, METHODS, explain
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mhexplain.explain", description=__doc__.splitlines()[0])
+    p.add_argument("text", help="the post to explain ('-' reads standard input)")
+    p.add_argument("--models-dir", default=str(default_models_dir()))
+    p.add_argument("--model", default="lr", help="nb, lr or bert")
+    p.add_argument("--method", choices=METHODS, default="shap")
+    p.add_argument("--target", type=int, help="class id to explain (default: the predicted class)")
+    p.add_argument("--budget", type=int, help="model evaluations for LIME/SHAP (default: the model's)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-units", type=int, default=DEFAULT_MAX_UNITS, help="words explained at most")
+    p.add_argument("--top", type=int, default=10)
+    p.add_argument("--json", help="write the explanation as JSON here")
+    p.add_argument("--html", help="write a self-contained HTML snippet here")
+    a = p.parse_args(argv)
+    text = sys.stdin.read() if a.text == "-" else a.text
+    try:
+        from ..registry import load_classifier
+
+        clf = load_classifier(Path(a.models_dir) / a.model)
+        exp = explain(clf, text, a.method, target=a.target, budget=a.budget, seed=a.seed, max_units=a.max_units)
+    except MhxError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    t = exp.target
+    print(f"{clf.name}: predicted {exp.labels[int(exp.proba.argmax())]} "
+          f"(p={exp.proba.max():.3f}); explaining {exp.labels[t]} with {a.method.upper()}, "
+          f"{exp.n_evals} evaluations, {exp.seconds:.2f} s")
+    if exp.truncated:
+        print(exp.truncated)
+    for word, w in exp.top(a.top):
+        print(f"  {w:+.4f}  {word}")
+    if exp.faithfulness:
+        f = exp.faithfulness
+        print(f"faithfulness: comprehensiveness {f['comprehensiveness']:.3f}, sufficiency {f['sufficiency']:.3f}")
+    if a.json:
+        Path(a.json).write_text(exp.to_json())
+    if a.html:
+        Path(a.html).write_text(f"<!doctype html><meta charset='utf-8'>{exp.to_html()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Explanations cached by (model artifact hash, text, method, target, budget, seed, max units)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+from .result import Explanation
+
+
+def model_fingerprint(clf) -> str:
+    # Loaded models carry their artifact hash; an in-memory model is only its own identity.
+    return getattr(clf, "fingerprint", None) or f"{clf.name}@{id(clf):x}"
+
+
+class ExplanationCache:
+    def __init__(self, max_items: int = 256, directory: str | os.PathLike | None = None) -> None:
+        self.max_items = max_items
+        self.directory = Path(directory) if directory else None
+        self._mem: OrderedDict[str, Explanation] = OrderedDict()
+
+    @staticmethod
+    def key(clf, text: str, method: str, target, budget: int, seed: int, max_units: int) -> str:
+        raw = json.dumps([model_fingerprint(clf), text, method, target, budget, seed, max_units])
+        return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def get(self, key: str) -> Explanation | None:
+        if key in self._mem:
+            self._mem.move_to_end(key)
+            return self._mem[key]
+        if self.directory:
+            p = self.directory / f"{key}.json"
+            if p.is_file():
+                try:
+                    exp = Explanation.from_dict(json.loads(p.read_text()))
+                except (ValueError, TypeError, KeyError):
+                    return None
+                self._put_mem(key, exp)
+                return exp
+        return None
+
+    def put(self, key: str, exp: Explanation) -> None:
+        self._put_mem(key, exp)
+        if self.directory:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.directory / f".{key}.tmp"
+            tmp.write_text(exp.to_json())
+            tmp.replace(self.directory / f"{key}.json")
+
+    def _put_mem(self, key: str, exp: Explanation) -> None:
+        self._mem[key] = exp
+        self._mem.move_to_end(key)
+        while len(self._mem) > self.max_items:
+            self._mem.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._mem)

@@ -1,0 +1,60 @@
+"""Faithfulness of an attribution, in the style of ERASER and ferret.
+
+Comprehensiveness: how much the target probability drops when the top-k% units are removed.
+Sufficiency: how much it drops when only the top-k% units are kept. Both are averaged over
+k in THRESHOLDS (AOPC). Higher comprehensiveness and lower sufficiency are better.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .units import Units
+
+THRESHOLDS = (0.05, 0.10, 0.20, 0.50)
+
+
+def top_k_count(n_units: int, fraction: float) -> int:
+    return min(n_units, max(1, math.ceil(fraction * n_units)))
+
+
+def faithfulness(units: Units, weights: np.ndarray, target: int, predict: Callable[[list[str]], np.ndarray],
+                 p_full: float | None = None, thresholds: Sequence[float] = THRESHOLDS) -> dict:
+    """AOPC comprehensiveness and sufficiency of ``weights`` (one per unit) for class ``target``."""
+    n = len(units)
+    order = np.argsort(-np.asarray(weights), kind="stable")
+    texts, ks = [], []
+    for frac in thresholds:
+        k = top_k_count(n, frac)
+        top = np.zeros(n, dtype=bool)
+        top[order[:k]] = True
+        texts += [units.keep(~top), units.keep(top)]
+        ks.append(k)
+    if p_full is None:
+        texts.append(units.text)
+    probs = np.asarray(predict(texts))[:, target]
+    base = float(probs[-1]) if p_full is None else float(p_full)
+    comp = [base - float(probs[2 * i]) for i in range(len(thresholds))]
+    suff = [base - float(probs[2 * i + 1]) for i in range(len(thresholds))]
+    return {
+        "comprehensiveness": float(np.mean(comp)),
+        "sufficiency": float(np.mean(suff)),
+        "per_threshold": [{"fraction": f, "k": k, "comprehensiveness": c, "sufficiency": s}
+                          for f, k, c, s in zip(thresholds, ks, comp, suff)],
+        "n_evals": len(texts),
+    }
+
+
+def rank_agreement(a: np.ndarray, b: np.ndarray, k: int = 5) -> dict:
+    """Spearman correlation of two attributions over the same units, and their top-k overlap."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError("attributions cover different units")
+    k = min(k, len(a))
+    top_a = set(np.argsort(-a, kind="stable")[:k])
+    top_b = set(np.argsort(-b, kind="stable")[:k])
+    rho = spearmanr(a, b).statistic if len(a) > 1 and a.std() > 0 and b.std() > 0 else float("nan")
+    return {"spearman": float(rho), f"top{k}_overlap": len(top_a & top_b) / k if k else float("nan")}

@@ -1,0 +1,188 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from mhexplain.errors import InputTextError
+from mhexplain.explain import Explanation, ExplanationCache, Units, explain, faithfulness, rank_agreement
+from mhexplain.explain.__main__ import main as explain_cli
+from mhexplain.explain.units import UnitTokenizer
+from mhexplain.registry import load_classifier
+
+LABELS = ("stress", "depression", "bipolar", "personality disorder", "anxiety")
+
+
+class KeywordClassifier:
+    """A toy model with a known answer: P(class 1) = 0.1 + 0.2 * (number of 'sad' among a, b, c...)."""
+
+    name = "toy"
+    labels = ("other", "sad")
+    batch_size = 7
+
+    def __init__(self):
+        self.calls = []
+
+    def predict_proba(self, texts):
+        self.calls.append(len(texts))
+        p = np.array([min(0.9, 0.1 + 0.2 * Units.of(t).words.count("sad")) for t in texts])
+        return np.column_stack([1 - p, p])
+
+
+@pytest.fixture(scope="module")
+def lr(trained_dir):
+    return load_classifier(trained_dir / "lr")
+
+
+@pytest.fixture(scope="module")
+def nb(trained_dir):
+    return load_classifier(trained_dir / "nb")
+
+
+def test_units_spans_reproduce_the_original_substrings():
+    text = "Can't sleep... again!! 😭😭 my heart-rate, my heart-rate &amp; <b>"
+    u = Units.of(text)
+    assert u.words == ["Can't", "sleep", "...", "again", "!!", "😭😭", "my", "heart-rate", ",", "my",
+                       "heart-rate", "&", "amp", ";", "<", "b", ">"]
+    assert all(text[a:b] == w for (a, b), w in zip(u.spans, u.words))
+    assert u.keep([True] * len(u)) == text
+    assert u.keep([i != 1 for i in range(len(u))]) == "Can't ... again!! 😭😭 my heart-rate, my heart-rate &amp; <b>"
+    tok = UnitTokenizer()(text)
+    assert [text[a:b] for a, b in tok["offset_mapping"]] == u.words
+
+
+def test_faithfulness_equals_hand_computed_values():
+    toy = KeywordClassifier()
+    units = Units.of("sad a sad b c d e f g h i j k l m n o p q sad")  # 20 units, 3 'sad'
+    weights = np.array([1.0 if w == "sad" else 0.0 for w in units.words])
+    weights[1] = 0.5  # 'a' ranks 4th
+    f = faithfulness(units, weights, 1, toy.predict_proba)
+    # k = ceil(5%, 10%, 20%, 50% of 20) = 1, 2, 4, 10 top units; the first ones are the three 'sad'
+    assert [t["k"] for t in f["per_threshold"]] == [1, 2, 4, 10]
+    p_full = 0.7
+    comp = [p_full - 0.5, p_full - 0.3, p_full - 0.1, p_full - 0.1]
+    suff = [p_full - 0.3, p_full - 0.5, p_full - 0.7, p_full - 0.7]
+    assert f["comprehensiveness"] == pytest.approx(np.mean(comp))
+    assert f["sufficiency"] == pytest.approx(np.mean(suff))
+
+
+def test_rank_agreement():
+    a = np.array([3.0, 2.0, 1.0, 0.0])
+    assert rank_agreement(a, a, k=2) == {"spearman": pytest.approx(1.0), "top2_overlap": 1.0}
+    r = rank_agreement(a, -a, k=2)
+    assert r["spearman"] == pytest.approx(-1.0) and r["top2_overlap"] == 0.0
+
+
+@pytest.mark.parametrize("method", ["lime", "shap"])
+def test_toy_model_attributions_find_the_keyword(method):
+    toy = KeywordClassifier()
+    exp = explain(toy, "sad day at work , sad again", method, target=1, budget=200)
+    top2 = {exp.units[i] for i in np.argsort(-exp.target_weights())[:2]}
+    assert exp.target == 1 and top2 == {"sad"}
+    assert max(toy.calls) <= toy.batch_size  # batched by the model's batch size
+    assert exp.n_evals + exp.faithfulness["n_evals"] == sum(toy.calls)
+
+
+@pytest.mark.parametrize("method", ["lime", "shap", "linear"])
+def test_bipolar_ranks_high_for_the_bipolar_class(lr, method):
+    text = "I feel like my mood is all over the place, manic then low. Is this bipolar? Today was so stressful."
+    exp = explain(lr, text, method, target=2, budget=300)
+    w = exp.target_weights()
+    i = exp.units.index("bipolar")
+    assert w[i] > 0
+    assert i in np.argsort(-w)[:5]
+    assert exp.labels[exp.target] == "bipolar"
+
+
+def test_linear_contributions_add_up_to_the_model_score(lr, nb):
+    from mhexplain.linear import decision_scores, lemmas_with_sources
+    from mhexplain.preprocess import preprocess_text
+
+    text = "Worries, worries: I can't stop feeling anxious and my heart races at work!!"
+    for clf in (lr, nb):
+        exp = explain(clf, text, "linear")
+        np.testing.assert_allclose(exp.weights.sum(0) + exp.base_value, decision_scores(clf.pipeline, text),
+                                   atol=1e-9)
+    assert " ".join(lm for lm, _ in lemmas_with_sources(text)) == preprocess_text(text)
+    exp = explain(lr, text, "linear")
+    worries = [k for k, u in enumerate(exp.units) if u.lower() == "worries"]
+    assert len(worries) == 2 and np.allclose(exp.weights[worries[0]], exp.weights[worries[1]])
+    assert np.allclose(exp.weights[exp.units.index("!!")], 0.0)  # punctuation carries no feature
+
+
+def test_same_seed_same_explanation(lr):
+    text = "panic attacks every night and my heart is racing"
+    a = explain(lr, text, "lime", budget=200, seed=3)
+    b = explain(lr, text, "lime", budget=200, seed=3)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    c = explain(lr, text, "shap", budget=200, seed=3)
+    d = explain(lr, text, "shap", budget=200, seed=3)
+    np.testing.assert_array_equal(c.weights, d.weights)
+
+
+def test_any_class_can_be_asked_for(lr):
+    text = "I am so stressed about my exams and my boss"
+    exp = explain(lr, text, "lime", target=4, budget=150)
+    assert exp.target == 4 and exp.weights.shape == (len(exp.units), 5)
+
+
+def test_cache_makes_a_repeat_instant(lr, tmp_path):
+    cache = ExplanationCache(directory=tmp_path)
+    text = "lonely and afraid of rejection by friends"
+    first = explain(lr, text, "shap", budget=150, cache=cache)
+    second = explain(lr, text, "shap", budget=150, cache=cache)
+    assert second.cached and second is first
+    other = explain(lr, text, "shap", budget=160, cache=cache)
+    assert not other.cached
+    fresh = ExplanationCache(directory=tmp_path)  # from disk
+    again = explain(lr, text, "shap", budget=150, cache=fresh)
+    assert again.cached
+    np.testing.assert_array_equal(again.weights, first.weights)
+
+
+def test_json_round_trip_and_escaped_html(lr):
+    text = 'I said "<script>alert(1)</script>" & felt manic\'s pull'
+    exp = explain(lr, text, "lime", budget=100)
+    back = Explanation.from_dict(json.loads(exp.to_json()))
+    np.testing.assert_array_equal(back.weights, exp.weights)
+    assert back.units == exp.units and back.spans == exp.spans
+    html = exp.to_html()
+    assert "<script>" not in html and "&lt;" in html and "&gt;" in html
+    assert '"<' not in html and "&quot;" in html and "&#x27;" in html
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t "])
+def test_empty_text_is_a_clear_error(lr, bad):
+    with pytest.raises(InputTextError, match="empty"):
+        explain(lr, bad, "lime")
+
+
+def test_non_text_and_bad_arguments(lr):
+    with pytest.raises(InputTextError, match="not text|as text"):
+        explain(lr, 42, "lime")
+    with pytest.raises(InputTextError, match="Unknown method"):
+        explain(lr, "hello", "gradcam")
+    with pytest.raises(InputTextError, match="Target class 9"):
+        explain(lr, "hello there", "lime", target=9)
+
+
+def test_a_20000_word_post_is_explained_within_budget(lr):
+    words = ("stress work deadline tired bipolar manic sad lonely panic heart " * 2000).split()
+    assert len(words) == 20000
+    exp = explain(lr, " ".join(words), "lime", budget=200, max_units=300)
+    assert len(exp.units) == 300
+    assert exp.n_evals <= 200 + 9  # the budget, the prediction itself, and 8 faithfulness evaluations
+    assert exp.truncated and "300 of 20,000 words" in exp.truncated
+    assert exp.original_length > len(exp.text)
+
+
+def test_cli_prints_top_words_and_writes_files(trained_dir, tmp_path, capsys):
+    out_json, out_html = tmp_path / "e.json", tmp_path / "e.html"
+    rc = explain_cli(["--models-dir", str(trained_dir), "--model", "nb", "--method", "lime", "--budget", "100",
+                      "--json", str(out_json), "--html", str(out_html), "so anxious, panic attack, heart racing"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "predicted" in out and "panic" in out
+    assert json.loads(out_json.read_text())["method"] == "lime"
+    assert "mhx-explanation" in out_html.read_text()
+    assert explain_cli(["--models-dir", str(tmp_path), "--model", "lr", "hello"]) == 2
+    assert "No model folder" in capsys.readouterr().err
