@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import MODEL_NAMES, SKOPS_FILE, load_skops, read_manifest, verify_artifact
+from .artifacts import MODEL_NAMES, SKOPS_FILE, artifact_hash, load_skops, read_manifest, verify_artifact
 from .classifier import Classifier, SklearnClassifier
 from .errors import ArtifactError
 from .labels import LABELS
@@ -43,10 +43,12 @@ def load_classifier(model_dir: Path) -> Classifier:
     kind = manifest.get("kind")
     labels = tuple(manifest.get("labels", LABELS))
     if kind == "sklearn":
-        pipe = load_skops(model_dir / SKOPS_FILE)
-        return SklearnClassifier(pipe, name=manifest["name"], labels=labels)
-    if kind == "bert":
+        clf = SklearnClassifier(load_skops(model_dir / SKOPS_FILE), name=manifest["name"], labels=labels)
+    elif kind == "bert":
         from .bert import BertClassifier
 
-        return BertClassifier.from_artifact(model_dir, manifest)
-    raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
+        clf = BertClassifier.from_artifact(model_dir, manifest)
+    else:
+        raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
+    clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
+    return clf

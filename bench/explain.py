@@ -1,0 +1,87 @@
+"""Explanation speed and quality on real test posts, per model and method.
+
+For each model found in the models folder and each method (LIME, SHAP): seconds per
+explanation (p50/p90), model evaluations used, and faithfulness (AOPC comprehensiveness and
+sufficiency) at the model's default budget and at 4x that budget; plus rank agreement between
+LIME and SHAP for the same model and between models for the same method.
+
+    python bench/explain.py [--models-dir models] [--posts 20] [--models nb,lr,bert] [--budget N]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
+    p.add_argument("--models", default="nb,lr,bert")
+    p.add_argument("--posts", type=int, default=20)
+    p.add_argument("--budget", type=int, help="override every model's default budget")
+    p.add_argument("--no-4x", action="store_true", help="skip the 4x-budget comparison")
+    a = p.parse_args()
+    from mhexplain.artifacts import read_predictions
+    from mhexplain.explain import explain, rank_agreement
+    from mhexplain.registry import load_classifier
+
+    models_dir = Path(a.models_dir)
+    names = [n for n in a.models.split(",") if (models_dir / n).is_dir()]
+    clfs = {n: load_classifier(models_dir / n) for n in names}
+    preds = read_predictions(models_dir / names[0])
+    rng = np.random.default_rng(0)
+    texts = [preds["text"].iloc[i] for i in rng.permutation(len(preds))[:a.posts]]
+    words = [len(t.split()) for t in texts]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(texts)} test posts "
+          f"(words: median {int(np.median(words))}, max {max(words)}); models {', '.join(names)}")
+    results: dict[tuple[str, str], list] = {}
+    for name, clf in clfs.items():
+        for method in ("lime", "shap"):
+            budget = a.budget or clf.explain_budget
+            explain(clf, texts[0], method, budget=20)  # warm-up: imports and SHAP's first-call compilation
+            runs = []
+            for t in texts:
+                e = explain(clf, t, method, budget=budget)
+                e4 = None if a.no_4x else explain(clf, t, method, budget=4 * budget)
+                runs.append((e, e4))
+            results[(name, method)] = runs
+            secs = np.array([e.seconds for e, _ in runs])
+            evals = np.array([e.n_evals + e.faithfulness["n_evals"] for e, _ in runs])
+            comp = np.mean([e.faithfulness["comprehensiveness"] for e, _ in runs])
+            suff = np.mean([e.faithfulness["sufficiency"] for e, _ in runs])
+            line = (f"{name:5s} {method:5s} budget {budget:5d}: p50 {np.percentile(secs, 50):6.2f} s, "
+                    f"p90 {np.percentile(secs, 90):6.2f} s, evals/explanation {evals.mean():6.0f}, "
+                    f"comprehensiveness {comp:.3f}, sufficiency {suff:.3f}")
+            if not a.no_4x:
+                comp4 = np.mean([e4.faithfulness["comprehensiveness"] for _, e4 in runs])
+                suff4 = np.mean([e4.faithfulness["sufficiency"] for _, e4 in runs])
+                secs4 = np.percentile([e4.seconds for _, e4 in runs], 50)
+                line += (f" | 4x budget: p50 {secs4:.2f} s, comprehensiveness {comp4:.3f}, sufficiency "
+                         f"{suff4:.3f}; ratio {comp / comp4 if comp4 else float('nan'):.2f}")
+            print(line, flush=True)
+    for name in clfs:
+        if (name, "lime") in results and (name, "shap") in results:
+            rho = [rank_agreement(l.target_weights(), s.target_weights(l.target))["spearman"]
+                   for (l, _), (s, _) in zip(results[(name, "lime")], results[(name, "shap")])]
+            print(f"LIME vs SHAP, {name}: mean Spearman {np.nanmean(rho):.3f}")
+    for method in ("lime", "shap"):
+        for m1, m2 in itertools.combinations(clfs, 2):
+            rho = []
+            for (e1, _), (e2, _) in zip(results[(m1, method)], results[(m2, method)]):
+                rho.append(rank_agreement(e1.target_weights(e1.target), e2.target_weights(e1.target))["spearman"])
+            print(f"{method.upper()} {m1} vs {m2} (same target class): mean Spearman {np.nanmean(rho):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

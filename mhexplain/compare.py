@@ -1,0 +1,115 @@
+"""Comparing trained models on their shared test set, from their artifacts alone."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest, chi2
+from sklearn.metrics import cohen_kappa_score
+
+from .artifacts import read_metrics, read_predictions
+from .labels import DISPLAY_NAMES, LABELS
+
+
+@dataclass
+class ModelResults:
+    name: str
+    metrics: dict
+    predictions: pd.DataFrame
+    manifest: dict
+
+    @property
+    def proba_columns(self) -> list[str]:
+        return [c for c in self.predictions.columns if c.startswith("p_")]
+
+
+def load_results(model_dir: Path, manifest: dict) -> ModelResults:
+    return ModelResults(manifest.get("name", Path(model_dir).name), read_metrics(model_dir),
+                        read_predictions(model_dir), manifest)
+
+
+def summary_table(results: list[ModelResults]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        m = r.metrics
+        lo, hi = m["macro_f1_ci"]
+        rows.append({"model": r.name, "protocol": m.get("protocol"), "test posts": m.get("n_test"),
+                     "accuracy": m["accuracy"], "macro precision": m["macro_avg"]["precision"],
+                     "macro recall": m["macro_avg"]["recall"], "macro F1": m["macro_f1"],
+                     "macro F1 95% CI": f"{lo:.3f}–{hi:.3f}", "Cohen's kappa": m["cohen_kappa"],
+                     "train/test overlap": m.get("train_test_overlap")})
+    return pd.DataFrame(rows)
+
+
+def per_class_table(results: list[ModelResults], metric: str = "f1") -> pd.DataFrame:
+    data = {r.name: [r.metrics["per_class"][lab][metric] for lab in LABELS] for r in results}
+    return pd.DataFrame(data, index=list(DISPLAY_NAMES))
+
+
+def pr_points(results: list[ModelResults]) -> pd.DataFrame:
+    """One row per (model, class): precision and recall, for the precision–recall scatter."""
+    rows = [{"model": r.name, "class": DISPLAY_NAMES[i], "precision": r.metrics["per_class"][lab]["precision"],
+             "recall": r.metrics["per_class"][lab]["recall"], "f1": r.metrics["per_class"][lab]["f1"]}
+            for r in results for i, lab in enumerate(LABELS)]
+    return pd.DataFrame(rows)
+
+
+def misclassified_per_class(results: list[ModelResults]) -> pd.DataFrame:
+    rows = []
+    for r in results:
+        cm = np.asarray(r.metrics["confusion_matrix"])
+        for i in range(len(LABELS)):
+            rows.append({"model": r.name, "class": DISPLAY_NAMES[i], "misclassified": int(cm[i].sum() - cm[i, i])})
+    return pd.DataFrame(rows)
+
+
+def confusion(result: ModelResults, normalise: bool = False) -> np.ndarray:
+    cm = np.asarray(result.metrics["confusion_matrix"], dtype=float)
+    if normalise:
+        cm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    return cm
+
+
+def aligned(results: list[ModelResults]) -> pd.DataFrame:
+    """Test posts scored by every model, joined on post_id (true label, text, one column per model)."""
+    base = None
+    for r in results:
+        p = r.predictions[["post_id", "text", "true_label", "pred_label"] + r.proba_columns].copy()
+        p[f"conf_{r.name}"] = p[r.proba_columns].max(axis=1)
+        p = p.rename(columns={"pred_label": f"pred_{r.name}"}).drop(columns=r.proba_columns)
+        base = p if base is None else base.merge(p.drop(columns=["text", "true_label"]), on="post_id", how="inner")
+    return base if base is not None else pd.DataFrame()
+
+
+def mcnemar(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
+    """McNemar's test on two models' correctness over the same posts (exact below 25 discordant)."""
+    ca, cb = a == y, b == y
+    n01, n10 = int((ca & ~cb).sum()), int((~ca & cb).sum())
+    n = n01 + n10
+    if n == 0:
+        return {"a_right_b_wrong": n01, "a_wrong_b_right": n10, "statistic": 0.0, "p_value": 1.0, "exact": True}
+    if n < 25:
+        p = binomtest(n01, n, 0.5).pvalue
+        return {"a_right_b_wrong": n01, "a_wrong_b_right": n10, "statistic": float(min(n01, n10)),
+                "p_value": float(p), "exact": True}
+    stat = (abs(n01 - n10) - 1) ** 2 / n  # with continuity correction
+    return {"a_right_b_wrong": n01, "a_wrong_b_right": n10, "statistic": float(stat),
+            "p_value": float(chi2.sf(stat, 1)), "exact": False}
+
+
+def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
+    joined = aligned(results)
+    rows = []
+    y = joined["true_label"].to_numpy() if len(joined) else np.array([])
+    for i, r1 in enumerate(results):
+        for r2 in results[i + 1:]:
+            a, b = joined[f"pred_{r1.name}"].to_numpy(), joined[f"pred_{r2.name}"].to_numpy()
+            t = mcnemar(y, a, b)
+            rows.append({"model A": r1.name, "model B": r2.name, "posts": len(y),
+                         "A right, B wrong": t["a_right_b_wrong"], "A wrong, B right": t["a_wrong_b_right"],
+                         "McNemar p": t["p_value"], "Cohen's kappa (A vs B)": float(cohen_kappa_score(a, b))
+                         if len(y) else math.nan})
+    return pd.DataFrame(rows)

@@ -1,0 +1,52 @@
+"""The error explorer's table: every test post with each model's prediction and flags."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .compare import ModelResults, aligned
+from .labels import DISPLAY_NAMES
+
+FILTERS = ("all posts", "all models wrong", "models disagree", "exactly one model right", "all models right")
+
+
+def explorer_table(results: list[ModelResults]) -> pd.DataFrame:
+    t = aligned(results)
+    if t.empty:
+        return t
+    names = [r.name for r in results]
+    preds = np.column_stack([t[f"pred_{n}"].to_numpy() for n in names])
+    right = preds == t["true_label"].to_numpy()[:, None]
+    out = pd.DataFrame({"post_id": t["post_id"], "true class": [DISPLAY_NAMES[i] for i in t["true_label"]]})
+    for k, n in enumerate(names):
+        out[f"{n} prediction"] = [DISPLAY_NAMES[i] for i in preds[:, k]]
+        out[f"{n} confidence"] = t[f"conf_{n}"].round(3)
+    out["models right"] = right.sum(axis=1)
+    out["all wrong"] = ~right.any(axis=1)
+    out["disagree"] = (preds != preds[:, :1]).any(axis=1)
+    out["text"] = t["text"]
+    out["_true"] = t["true_label"]
+    return out
+
+
+def filter_table(table: pd.DataFrame, flag: str = "all posts", true_class: str | None = None,
+                 search: str = "", n_models: int | None = None) -> pd.DataFrame:
+    if table.empty:
+        return table
+    n_models = n_models or sum(c.endswith(" prediction") for c in table.columns)
+    mask = np.ones(len(table), dtype=bool)
+    if flag == "all models wrong":
+        mask &= table["all wrong"].to_numpy()
+    elif flag == "models disagree":
+        mask &= table["disagree"].to_numpy()
+    elif flag == "exactly one model right":
+        mask &= (table["models right"] == 1).to_numpy()
+    elif flag == "all models right":
+        mask &= (table["models right"] == n_models).to_numpy()
+    elif flag != "all posts":
+        raise ValueError(f"unknown filter {flag!r}")
+    if true_class:
+        mask &= (table["true class"] == true_class).to_numpy()
+    if search.strip():
+        mask &= table["text"].str.contains(search.strip(), case=False, regex=False).to_numpy()
+    return table[mask]

@@ -1,0 +1,116 @@
+"""Streamlit pieces shared by the pages: cached loading, the sidebar, the responsible-use note.
+
+Only this module and the pages import streamlit; everything they show comes from the
+tested modules beside it.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import streamlit as st
+
+from .artifacts import default_models_dir, verify_artifact
+from .errors import MhxError
+from .registry import ModelInfo, discover
+
+RESPONSIBLE_USE = ("**Research tool, not a diagnosis.** These models learned which subreddit a post came from; "
+                   "they say nothing reliable about any person. If you or someone you know is in crisis, contact "
+                   "local emergency services or find a helpline at [findahelpline.com](https://findahelpline.com).")
+
+
+def models_dir() -> Path:
+    return Path(st.session_state.get("models_dir") or default_models_dir())
+
+
+@st.cache_data(show_spinner=False)
+def _discover(path: str, stamp: float) -> list[ModelInfo]:
+    return discover(Path(path))
+
+
+def _stamp(path: Path) -> float:
+    # Changes whenever a model folder is (re)written, so cached views refresh after training.
+    try:
+        return max([path.stat().st_mtime] + [p.stat().st_mtime for p in path.iterdir()])
+    except OSError:
+        return 0.0
+
+
+def model_infos() -> list[ModelInfo]:
+    d = models_dir()
+    return _discover(str(d), _stamp(d))
+
+
+@st.cache_resource(show_spinner="Loading model…")
+def _load(path: str, stamp: float):
+    from .registry import load_classifier
+
+    return load_classifier(Path(path))
+
+
+def load_models(infos: list[ModelInfo] | None = None) -> tuple[dict, dict[str, str]]:
+    """Loaded classifiers by name, and a one-line error for each model that could not load."""
+    loaded, errors = {}, {}
+    for m in infos if infos is not None else model_infos():
+        if not m.ok:
+            errors[m.name] = m.error
+            continue
+        try:
+            loaded[m.name] = _load(str(m.path), _stamp(m.path))
+        except MhxError as err:
+            errors[m.name] = str(err)
+    return loaded, errors
+
+
+@st.cache_data(show_spinner=False)
+def _results(path: str, stamp: float):
+    from .compare import load_results
+
+    manifest = verify_artifact(Path(path))
+    return load_results(Path(path), manifest)
+
+
+def load_all_results() -> tuple[list, dict[str, str]]:
+    out, errors = [], {}
+    for m in model_infos():
+        if not m.ok:
+            errors[m.name] = m.error
+            continue
+        try:
+            out.append(_results(str(m.path), _stamp(m.path)))
+        except MhxError as err:
+            errors[m.name] = str(err)
+    return out, errors
+
+
+def sidebar() -> None:
+    with st.sidebar:
+        st.text_input("Models folder", value=str(default_models_dir()), key="models_dir",
+                      help="Set MHX_MODELS_DIR to change the default.")
+        st.markdown("**Models**")
+        for m in model_infos():
+            if m.ok:
+                man = m.manifest
+                st.markdown(f"✅ `{m.name}` · {man['split']['protocol']} · trained {man.get('created', '?')[:16]}  \n"
+                            f"data sha256 `{man['data']['sha256'][:12]}…`")
+            else:
+                st.markdown(f"⚪ `{m.name}`: {m.error}")
+
+
+def missing_models_notice(errors: dict[str, str]) -> None:
+    if errors:
+        st.caption("Not shown: " + "; ".join(f"{n} ({e})" for n, e in errors.items()))
+
+
+def no_models_help() -> None:
+    st.warning(f"No trained models in `{models_dir()}`.")
+    st.markdown("Train the classical models (about 15 s) with:")
+    st.code("python -m train --data PATH/TO/data_to_be_cleansed.csv", language="bash")
+    st.markdown("and BERT with `--models bert` (GPU recommended; ~20 min on 2 CPU cores with the offline encoder).")
+
+
+def default_data_path() -> str:
+    for cand in (os.environ.get("MHX_DATA"), "data/data_to_be_cleansed.csv", "../shared/data/data_to_be_cleansed.csv"):
+        if cand and Path(cand).is_file():
+            return cand
+    return ""

@@ -1,0 +1,92 @@
+"""Analyze a post: every model's prediction side by side, then LIME/SHAP highlights."""
+import pandas as pd
+import streamlit as st
+
+from mhexplain import ui
+from mhexplain.analysis import compare_post
+from mhexplain.classifier import MAX_POST_CHARS
+from mhexplain.errors import MhxError
+from mhexplain.explain import explain
+from mhexplain.labels import DISPLAY_NAMES
+from mhexplain.plots import probability_bars, title
+
+st.title("Analyze a post")
+models, errors = ui.load_models()
+if not models:
+    ui.no_models_help()
+    st.stop()
+ui.missing_models_notice(errors)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _predict(fingerprints: tuple, text: str, _models: dict):
+    return compare_post(_models, text)
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _explain(fingerprint: str, text: str, method: str, target, budget: int, _clf):
+    return explain(_clf, text, method, target=target, budget=budget)
+
+
+results, _ = ui.load_all_results()
+examples = results[0].predictions if results else pd.DataFrame()
+with st.expander("…or pick a post from the test set"):
+    if not examples.empty:
+        options = list(range(min(200, len(examples))))
+        pick = st.selectbox("test post", options, format_func=lambda i: f"#{examples['post_id'].iloc[i]} "
+                            f"({DISPLAY_NAMES[examples['true_label'].iloc[i]]}): {examples['text'].iloc[i][:80]}",
+                            index=None, key="example")
+        if pick is not None and st.button("Use this post"):
+            st.session_state["post"] = examples["text"].iloc[pick]
+text = st.text_area("Post (title and body)", key="post", height=160, max_chars=MAX_POST_CHARS,
+                    placeholder="Paste a post here…")
+if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == text:
+    if not text.strip():
+        st.error("The post is empty: paste some text first.")
+        st.stop()
+    st.session_state["analyzed"] = text
+    try:
+        comp = _predict(tuple(getattr(m, "fingerprint", n) for n, m in models.items()), text, models)
+    except MhxError as err:
+        st.error(str(err))
+        st.stop()
+    cols = st.columns(len(comp.proba))
+    for col, (name, p) in zip(cols, comp.proba.items()):
+        col.metric(title(name), DISPLAY_NAMES[int(p.argmax())], f"confidence {p.max():.2f}", delta_color="off")
+    if comp.agree:
+        st.success("All models agree.")
+    else:
+        st.warning("The models disagree.")
+    st.plotly_chart(probability_bars(comp.proba), width="stretch")
+
+    st.subheader("Why? Word attributions")
+    c1, c2, c3 = st.columns(3)
+    method = c1.radio("method", ["shap", "lime"], horizontal=True, format_func=str.upper)
+    target_name = c2.selectbox("explain the class", ["predicted class"] + list(DISPLAY_NAMES))
+    budget = c3.select_slider("model evaluations (budget)", [100, 250, 500, 1000, 2000], value=500)
+    target = None if target_name == "predicted class" else DISPLAY_NAMES.index(target_name)
+    if st.button("Explain with every model"):
+        st.session_state["explain_req"] = (text, method, target, budget)
+    if st.session_state.get("explain_req") == (text, method, target, budget):
+        bar = st.progress(0.0, text="explaining…")
+        cols = st.columns(len(models))
+        for k, ((name, clf), col) in enumerate(zip(models.items(), cols)):
+            bar.progress(k / len(models), text=f"explaining with {title(name)}…")
+            try:
+                exp = _explain(getattr(clf, "fingerprint", name), text, method, target, budget, clf)
+            except MhxError as err:
+                col.error(str(err))
+                continue
+            with col:
+                st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]}")
+                st.html(exp.to_html())  # escaped by Explanation.to_html
+                f = exp.faithfulness
+                st.caption(f"comprehensiveness {f['comprehensiveness']:.3f} · sufficiency {f['sufficiency']:.3f} · "
+                           f"{exp.n_evals} evaluations · {exp.seconds:.1f} s")
+                if exp.truncated:
+                    st.caption(exp.truncated)
+                st.download_button("HTML", f"<!doctype html><meta charset='utf-8'>{exp.to_html()}",
+                                   file_name=f"explanation-{name}-{method}.html", mime="text/html", key=f"h{name}")
+                st.download_button("JSON", exp.to_json(), file_name=f"explanation-{name}-{method}.json",
+                                   mime="application/json", key=f"j{name}")
+        bar.progress(1.0, text="done")

@@ -1,0 +1,32 @@
+"""Compare models: confusion matrices, precision–recall per class, errors per class, tests."""
+import streamlit as st
+
+from mhexplain import ui
+from mhexplain.compare import (confusion, misclassified_per_class, pairwise_tests, per_class_table, pr_points,
+                               summary_table)
+from mhexplain.plots import confusion_heatmap, misclassification_bars, pr_scatter
+
+st.title("Compare models")
+results, errors = ui.load_all_results()
+if not results:
+    ui.no_models_help()
+    st.stop()
+ui.missing_models_notice(errors)
+
+st.dataframe(summary_table(results), hide_index=True, width="stretch")
+normalise = st.toggle("row-normalised confusion matrices", value=False)
+cols = st.columns(len(results))
+for col, r in zip(cols, results):
+    col.plotly_chart(confusion_heatmap(confusion(r, normalise), r.name, normalise), width="stretch",
+                     key=f"cm-{r.name}")
+st.plotly_chart(pr_scatter(pr_points(results)), width="stretch")
+st.plotly_chart(misclassification_bars(misclassified_per_class(results)), width="stretch")
+st.subheader("Per-class F1")
+st.dataframe(per_class_table(results, "f1").style.format("{:.3f}"), width="stretch")
+if len(results) > 1:
+    st.subheader("Are the differences real? McNemar's test and agreement between models")
+    st.dataframe(pairwise_tests(results), hide_index=True, width="stretch",
+                 column_config={"McNemar p": st.column_config.NumberColumn(format="%.4f"),
+                                "Cohen's kappa (A vs B)": st.column_config.NumberColumn(format="%.3f")})
+    st.caption("McNemar's test compares two models' right/wrong answers on the same test posts "
+               "(exact binomial below 25 discordant posts, else χ² with continuity correction).")
