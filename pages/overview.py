@@ -14,7 +14,8 @@ if not results:
     ui.no_models_help()
     st.subheader("Train the classical models here")
     with st.form("train"):
-        path = st.text_input("CSV path (the Kaggle 'Reddit Mental Health Data' file)", value=ui.default_data_path())
+        path = st.text_input("CSV path (the Kaggle 'Reddit Mental Health Data' file)", value=ui.default_data_path(),
+                             key="train_csv")
         go = st.form_submit_button("Train Naive Bayes + Logistic Regression")
     if go:
         from mhexplain.errors import MhxError

@@ -65,6 +65,26 @@ def trained_dir(fixture_csv, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    from .bert_fixtures import make_tiny_bert
+
+    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def three_models_dir(tiny_encoder, fixture_csv, tmp_path_factory) -> Path:
+    """NB, LR and a tiny random-init BERT (a few steps) trained on the fixture CSV."""
+    from train.__main__ import main
+
+    out = tmp_path_factory.mktemp("three-models")
+    rc = main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr,bert", "--jobs", "1",
+               "--cache-dir", str(out / ".cache"), "--bert-model", str(tiny_encoder), "--epochs", "2",
+               "--max-steps", "22", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
+    assert rc == 0
+    return out
+
+
 def real_csv_or_skip() -> Path:
     if not REAL_CSV.is_file():
         pytest.skip(f"real dataset not present at {REAL_CSV}")

@@ -10,22 +10,11 @@ from mhexplain.errors import ArtifactError
 from mhexplain.registry import load_classifier
 from train.__main__ import main
 
-from .bert_fixtures import make_tiny_bert
 
 
 @pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory):
-    return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
-
-
-@pytest.fixture(scope="module")
-def bert_dir(tiny_encoder, fixture_csv, tmp_path_factory):
-    out = tmp_path_factory.mktemp("bert-models")
-    rc = main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,bert", "--jobs", "1",
-               "--cache-dir", str(out / "cache"), "--bert-model", str(tiny_encoder), "--epochs", "2",
-               "--max-steps", "22", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
-    assert rc == 0
-    return out
+def bert_dir(three_models_dir):
+    return three_models_dir
 
 
 def test_training_writes_a_complete_artifact(bert_dir):

@@ -1,0 +1,129 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from mhexplain.analysis import compare_post
+from mhexplain.artifacts import verify_artifact
+from mhexplain.batch import MAX_ROWS, file_metrics, parse_upload, score
+from mhexplain.compare import (aligned, confusion, load_results, mcnemar, misclassified_per_class, pairwise_tests,
+                               per_class_table, pr_points, summary_table)
+from mhexplain.errors import DataError, InputTextError
+from mhexplain.explorer import explorer_table, filter_table
+from mhexplain.plots import colour, confusion_heatmap, pr_scatter
+from mhexplain.registry import load_classifier
+
+
+@pytest.fixture(scope="module")
+def results(three_models_dir):
+    return [load_results(three_models_dir / n, verify_artifact(three_models_dir / n)) for n in ("nb", "lr", "bert")]
+
+
+def test_summary_and_per_class_tables(results):
+    t = summary_table(results)
+    assert t["model"].tolist() == ["nb", "lr", "bert"]
+    assert t["macro F1"].tolist() == [r.metrics["macro_f1"] for r in results]
+    pc = per_class_table(results)
+    assert pc.shape == (5, 3) and list(pc.index)[3] == "Personality disorder"
+
+
+def test_pr_points_and_misclassifications_come_from_artifacts(results):
+    pts = pr_points(results)
+    assert len(pts) == 15
+    lr = results[1]
+    row = pts[(pts["model"] == "lr") & (pts["class"] == "Bipolar")].iloc[0]
+    assert row["precision"] == lr.metrics["per_class"]["bipolar"]["precision"]
+    mis = misclassified_per_class(results)
+    cm = np.asarray(lr.metrics["confusion_matrix"])
+    assert mis[mis["model"] == "lr"]["misclassified"].sum() == cm.sum() - np.trace(cm)
+    norm = confusion(lr, normalise=True)
+    np.testing.assert_allclose(norm.sum(1)[cm.sum(1) > 0], 1.0)
+
+
+def test_mcnemar_known_values():
+    y = np.zeros(40, dtype=int)
+    a = np.zeros(40, dtype=int)
+    b = np.zeros(40, dtype=int)
+    b[:10] = 1  # b wrong on 10 posts a gets right; a never wrong where b is right
+    t = mcnemar(y, a, b)
+    assert (t["a_right_b_wrong"], t["a_wrong_b_right"]) == (10, 0)
+    assert t["exact"] and t["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    b2 = np.zeros(100, dtype=int)
+    b2[:30] = 1
+    a2 = np.zeros(100, dtype=int)
+    a2[30:40] = 1
+    t2 = mcnemar(np.zeros(100, dtype=int), a2, b2)
+    assert not t2["exact"] and t2["statistic"] == pytest.approx((abs(30 - 10) - 1) ** 2 / 40)
+    assert mcnemar(y, a, a)["p_value"] == 1.0
+
+
+def test_pairwise_tests_cover_every_pair(results):
+    pt = pairwise_tests(results)
+    assert len(pt) == 3 and set(pt["model A"]) == {"nb", "lr"}
+    assert (pt["posts"] == len(results[0].predictions)).all()
+
+
+def test_explorer_flags_and_filters(results):
+    table = explorer_table(results)
+    assert len(table) == len(aligned(results)) == len(results[0].predictions)
+    wrong = filter_table(table, "all models wrong")
+    assert (wrong["models right"] == 0).all()
+    dis = filter_table(table, "models disagree")
+    preds = dis[[c for c in dis.columns if c.endswith(" prediction")]]
+    assert (preds.nunique(axis=1) > 1).all()
+    one = filter_table(table, "exactly one model right")
+    assert (one["models right"] == 1).all()
+    assert len(filter_table(table, "all posts", true_class="Bipolar")) == (table["true class"] == "Bipolar").sum()
+    word = table["text"].iloc[0].split()[0]
+    hits = filter_table(table, search=word.upper())
+    assert len(hits) >= 1 and hits["text"].str.lower().str.contains(word.lower(), regex=False).all()
+    with pytest.raises(ValueError):
+        filter_table(table, "nonsense")
+
+
+def test_compare_post_and_empty_text(three_models_dir):
+    models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr", "bert")}
+    comp = compare_post(models, "I feel so anxious and panicky, my heart is racing")
+    assert set(comp.proba) == {"nb", "lr", "bert"}
+    assert all(np.isclose(p.sum(), 1.0) for p in comp.proba.values())
+    assert len(comp.rows()) == 3
+    with pytest.raises(InputTextError):
+        compare_post(models, "  ")
+
+
+def test_batch_scoring_with_targets(three_models_dir):
+    models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
+    raw = b"title,text,target\nExams,so much pressure at work and exams,0\nMood,manic episode again lithium,2\n"
+    df = parse_upload(raw, "posts.csv")
+    seen = []
+    scored = score(df, models, progress=seen.append)
+    assert seen[-1] == pytest.approx(1.0)
+    assert {"nb prediction", "lr confidence", "lr p(bipolar)"} <= set(scored.columns)
+    m = file_metrics(df, scored, ["nb", "lr"])
+    assert set(m) == {"nb", "lr"} and np.asarray(m["lr"]["confusion_matrix"]).sum() == 2
+
+
+@pytest.mark.parametrize("raw, needle", [
+    (b"\x00\x01\x02binary", "binary"),
+    (b"body,label\nx,1\n", r"lacks the column\(s\) text"),
+    (b"text,target\nhello,9\n", "not a class id"),
+    (b"text\n\n   \n", "no"),
+    (b"text\n" + b"post\n" * (MAX_ROWS + 1), "limit"),
+])
+def test_batch_rejects_bad_uploads(raw, needle):
+    with pytest.raises(DataError, match=needle):
+        parse_upload(raw, "upload.csv")
+
+
+def test_batch_upload_without_target_or_title():
+    df = parse_upload(b"text\nhello there\n&amp; you\n")
+    assert df["input"].tolist() == ["hello there", "& you"] and "target" not in df.columns
+
+
+def test_plots_have_titles_labels_and_consistent_colours(results):
+    fig = confusion_heatmap(confusion(results[0]), "nb", False)
+    assert fig.layout.title.text.startswith("Naive Bayes") and fig.layout.xaxis.title.text == "predicted class"
+    assert list(fig.data[0].x)[3] == "Personality disorder"
+    sc = pr_scatter(pr_points(results))
+    colours = {t.legendgroup.split(",")[0]: t.marker.color for t in sc.data}
+    assert colours["nb"] == colour("nb") and colours["bert"] == colour("bert")
+    assert sc.layout.xaxis.title.text == "recall"
