@@ -40,6 +40,20 @@ def resolve_encoder(name_or_path: str | None) -> str:
     return GPU_DEFAULT_ENCODER if torch.cuda.is_available() else offline_encoder_path()
 
 
+def release_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc only; elsewhere a no-op).
+
+    Dynamic padding makes every batch a different size, and glibc keeps the freed blocks: over a
+    3-epoch CPU fine-tune the resident size grew to 5.2 GiB. Trimming now and then keeps it flat.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def pick_device(device: str | None = None):
     import torch
 

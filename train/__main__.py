@@ -35,6 +35,7 @@ def parse_args(argv=None) -> TrainConfig:
     b.add_argument("--epochs", type=float, default=d.epochs)
     b.add_argument("--max-length", type=int, default=d.max_length)
     b.add_argument("--batch-size", type=int, default=d.batch_size)
+    b.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
     b.add_argument("--lr", type=float, help="learning rate (default 2e-5 bert-base, 5e-5 small encoders)")
     b.add_argument("--long-text", choices=("chunk", "truncate"), default=d.long_text)
     b.add_argument("--stride", type=int, default=d.stride, help="token overlap between chunks")
@@ -54,7 +55,7 @@ def parse_args(argv=None) -> TrainConfig:
     if not 0 <= a.stride < a.max_length - 2:
         p.error(f"--stride must be between 0 and --max-length - 3 ({a.max_length - 3})")
     bert = BertTrainConfig(model_name_or_path=a.bert_model, epochs=a.epochs, max_length=a.max_length,
-                           batch_size=a.batch_size, learning_rate=a.lr, long_text=a.long_text, stride=a.stride,
+                           batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, learning_rate=a.lr, long_text=a.long_text, stride=a.stride,
                            max_steps=a.max_steps, threads=a.threads)
     return TrainConfig(data=Path(a.data), out=Path(a.out), models=models, protocol=a.protocol, seed=a.seed,
                        limit=a.limit, repeats=a.repeats, n_jobs=max(1, a.jobs),

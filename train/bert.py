@@ -17,7 +17,8 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from mhexplain.artifacts import predictions_frame, write_artifact
-from mhexplain.bert import BertClassifier, InferenceConfig, encode_chunks, predict_proba_model, resolve_encoder
+from mhexplain.bert import (BertClassifier, InferenceConfig, encode_chunks, predict_proba_model, release_memory,
+                            resolve_encoder)
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 
@@ -27,6 +28,7 @@ from .config import BertTrainConfig, TrainConfig
 logger = logging.getLogger("mhexplain.train")
 
 SMALL_MODEL_HIDDEN = 512  # encoders narrower than this get the higher default learning rate
+TRIM_EVERY = 20  # optimiser steps between handing freed CPU memory back (see release_memory)
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
@@ -146,11 +148,14 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
                 step += 1
                 n_steps_epoch += 1
                 samples += len(rows)
+                if accel.device.type == "cpu" and step % TRIM_EVERY == 0:
+                    release_memory()
             epoch_s = time.perf_counter() - epoch_t0
             unwrapped = accel.unwrap_model(model)
             unwrapped.eval()
             val_proba = predict_proba_model(unwrapped, tokenizer, val_df["input"].tolist(), infer, accel.device)
             val_f1 = macro_f1(val_df["target"].to_numpy(), val_proba.argmax(1))
+            release_memory()
             rec = {"epoch": epoch + 1, "steps": step, "train_loss": float(loss_sum.item() / max(n_steps_epoch, 1)),
                    "val_macro_f1": val_f1, "epoch_seconds": round(epoch_s, 1)}
             history.append(rec)
