@@ -147,6 +147,9 @@ def predict_proba_model(model, tokenizer, texts: Sequence[str], cfg: InferenceCo
 class BertClassifier:
     """A fine-tuned sequence classifier behind the common ``Classifier`` interface."""
 
+    # LIME/SHAP evaluations per explanation; chosen in bench/explain.py (docs/BENCHMARKS.md).
+    explain_budget = 300
+
     def __init__(self, model, tokenizer, name: str = "bert", labels: Sequence[str] = LABELS,
                  config: InferenceConfig | None = None, device=None, threads: int | None = None) -> None:
         import torch

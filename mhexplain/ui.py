@@ -114,3 +114,55 @@ def default_data_path() -> str:
         if cand and Path(cand).is_file():
             return cand
     return ""
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
+def _explain(fingerprint: str, text: str, method: str, target, budget, _clf):
+    from .explain import explain
+
+    return explain(_clf, text, method, target=target, budget=budget)
+
+
+def cached_explain(clf, text: str, method: str, target=None, budget=None):
+    """``explain`` cached per (model artifact hash, text, method, target, budget)."""
+    return _explain(getattr(clf, "fingerprint", clf.name), text, method, target, budget, clf)
+
+
+def require_models() -> dict:
+    """The page's loaded models; with none, explain how to train and stop the page."""
+    models, errors = load_models()
+    if not models:
+        no_models_help()
+        st.stop()
+    missing_models_notice(errors)
+    return models
+
+
+def require_results() -> list:
+    """Every trained model's test-set results; with none, explain how to train and stop the page."""
+    results, errors = load_all_results()
+    if not results:
+        no_models_help()
+        st.stop()
+    missing_models_notice(errors)
+    return results
+
+
+def explanation_card(exp, name: str, downloads: bool = False) -> None:
+    """One model's explanation: highlighted words (escaped HTML), faithfulness, downloads."""
+    from .labels import DISPLAY_NAMES
+    from .plots import title
+
+    st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]} (p={exp.proba[exp.target]:.2f})")
+    st.html(exp.to_html())  # Explanation.to_html escapes every piece of user text
+    f = exp.faithfulness
+    if f:
+        st.caption(f"comprehensiveness {f['comprehensiveness']:.3f} · sufficiency {f['sufficiency']:.3f} · "
+                   f"{exp.n_evals} evaluations · {exp.seconds:.1f} s")
+    if exp.truncated:
+        st.caption(exp.truncated)
+    if downloads:
+        st.download_button("HTML", f"<!doctype html><meta charset='utf-8'>{exp.to_html()}",
+                           file_name=f"explanation-{name}-{exp.method}.html", mime="text/html", key=f"h{name}")
+        st.download_button("JSON", exp.to_json(), file_name=f"explanation-{name}-{exp.method}.json",
+                           mime="application/json", key=f"j{name}")

@@ -6,26 +6,16 @@ from mhexplain import ui
 from mhexplain.analysis import compare_post
 from mhexplain.classifier import MAX_POST_CHARS
 from mhexplain.errors import MhxError
-from mhexplain.explain import explain
 from mhexplain.labels import DISPLAY_NAMES
 from mhexplain.plots import probability_bars, title
 
 st.title("Analyze a post")
-models, errors = ui.load_models()
-if not models:
-    ui.no_models_help()
-    st.stop()
-ui.missing_models_notice(errors)
+models = ui.require_models()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _predict(fingerprints: tuple, text: str, _models: dict):
     return compare_post(_models, text)
-
-
-@st.cache_data(show_spinner=False, max_entries=512)
-def _explain(fingerprint: str, text: str, method: str, target, budget: int, _clf):
-    return explain(_clf, text, method, target=target, budget=budget)
 
 
 results, _ = ui.load_all_results()
@@ -73,20 +63,10 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
         for k, ((name, clf), col) in enumerate(zip(models.items(), cols)):
             bar.progress(k / len(models), text=f"explaining with {title(name)}…")
             try:
-                exp = _explain(getattr(clf, "fingerprint", name), text, method, target, budget, clf)
+                exp = ui.cached_explain(clf, text, method, target, budget)
             except MhxError as err:
                 col.error(str(err))
                 continue
             with col:
-                st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]}")
-                st.html(exp.to_html())  # escaped by Explanation.to_html
-                f = exp.faithfulness
-                st.caption(f"comprehensiveness {f['comprehensiveness']:.3f} · sufficiency {f['sufficiency']:.3f} · "
-                           f"{exp.n_evals} evaluations · {exp.seconds:.1f} s")
-                if exp.truncated:
-                    st.caption(exp.truncated)
-                st.download_button("HTML", f"<!doctype html><meta charset='utf-8'>{exp.to_html()}",
-                                   file_name=f"explanation-{name}-{method}.html", mime="text/html", key=f"h{name}")
-                st.download_button("JSON", exp.to_json(), file_name=f"explanation-{name}-{method}.json",
-                                   mime="application/json", key=f"j{name}")
+                ui.explanation_card(exp, name, downloads=True)
         bar.progress(1.0, text="done")

@@ -7,11 +7,7 @@ from mhexplain.errors import MhxError
 from mhexplain.plots import confusion_heatmap
 
 st.title("Batch scoring")
-models, errors = ui.load_models()
-if not models:
-    ui.no_models_help()
-    st.stop()
-ui.missing_models_notice(errors)
+models = ui.require_models()
 st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional `target` 0–4). "
             f"Limits: {MAX_UPLOAD_BYTES // 2**20} MiB and {MAX_ROWS:,} rows.")
 chosen = st.multiselect("models", list(models), default=list(models))

@@ -7,11 +7,7 @@ from mhexplain.compare import (confusion, misclassified_per_class, pairwise_test
 from mhexplain.plots import confusion_heatmap, misclassification_bars, pr_scatter
 
 st.title("Compare models")
-results, errors = ui.load_all_results()
-if not results:
-    ui.no_models_help()
-    st.stop()
-ui.missing_models_notice(errors)
+results = ui.require_results()
 
 st.dataframe(summary_table(results), hide_index=True, width="stretch")
 normalise = st.toggle("row-normalised confusion matrices", value=False)

@@ -3,17 +3,11 @@ import streamlit as st
 
 from mhexplain import ui
 from mhexplain.errors import MhxError
-from mhexplain.explain import explain
 from mhexplain.explorer import FILTERS, explorer_table, filter_table
 from mhexplain.labels import DISPLAY_NAMES
-from mhexplain.plots import title
 
 st.title("Error explorer")
-results, errors = ui.load_all_results()
-if not results:
-    ui.no_models_help()
-    st.stop()
-ui.missing_models_notice(errors)
+results = ui.require_results()
 table = explorer_table(results)
 c1, c2, c3 = st.columns([2, 2, 3])
 flag = c1.selectbox("show", FILTERS, key="flag")
@@ -29,16 +23,15 @@ if rows:
     row = view.iloc[rows[0]]
     st.subheader(f"Post #{row['post_id']} — true class {row['true class']}")
     st.text(row["text"])  # plain text: never interpreted as markup
-    models, load_errors = ui.load_models()
+    models, _ = ui.load_models()
     method = st.radio("explain with", ["shap", "lime"], horizontal=True, format_func=str.upper, key="err_method")
     if st.button("Explain this post"):
         cols = st.columns(max(1, len(models)))
         for (name, clf), col in zip(models.items(), cols):
             try:
-                exp = explain(clf, row["text"], method)
+                exp = ui.cached_explain(clf, row["text"], method)
             except MhxError as err:
                 col.error(str(err))
                 continue
             with col:
-                st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]} (p={exp.proba.max():.2f})")
-                st.html(exp.to_html())  # escaped by Explanation.to_html
+                ui.explanation_card(exp, name)
