@@ -29,3 +29,23 @@ class Comparison:
 def compare_post(models: dict, text: str) -> Comparison:
     (text,) = validate_texts([text])
     return Comparison({n: np.asarray(clf.predict_proba([text]))[0] for n, clf in models.items()})
+
+
+def word_agreement(explanations: dict) -> "pd.DataFrame | None":
+    """Pairwise rank agreement between models' explanations of one post for the same class.
+
+    None when fewer than two explanations share a target class and words.
+    """
+    import pandas as pd
+
+    from .explain import rank_agreement
+
+    items = list(explanations.items())
+    if len(items) < 2 or len({e.target for _, e in items}) != 1 or len({tuple(e.spans) for _, e in items}) != 1:
+        return None
+    rows = []
+    for i, (n1, e1) in enumerate(items):
+        for n2, e2 in items[i + 1:]:
+            r = rank_agreement(e1.target_weights(), e2.target_weights())
+            rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"], "top-5 overlap": r["top5_overlap"]})
+    return pd.DataFrame(rows)

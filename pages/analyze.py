@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.analysis import compare_post
+from mhexplain.analysis import compare_post, word_agreement
 from mhexplain.classifier import MAX_POST_CHARS
 from mhexplain.errors import MhxError
 from mhexplain.labels import DISPLAY_NAMES
@@ -60,6 +60,7 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     if st.session_state.get("explain_req") == (text, method, target, budget):
         bar = st.progress(0.0, text="explaining…")
         cols = st.columns(len(models))
+        done = {}
         for k, ((name, clf), col) in enumerate(zip(models.items(), cols)):
             bar.progress(k / len(models), text=f"explaining with {title(name)}…")
             try:
@@ -69,4 +70,10 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
                 continue
             with col:
                 ui.explanation_card(exp, name, downloads=True)
+            done[name] = exp
         bar.progress(1.0, text="done")
+        agreement = word_agreement(done)
+        if agreement is not None:
+            st.caption("Do the models rely on the same words? Rank agreement of their attributions "
+                       "(Spearman over the post's words; top-5 overlap).")
+            st.dataframe(agreement, hide_index=True)

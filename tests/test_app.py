@@ -44,6 +44,8 @@ def test_analyze_shows_three_predictions_and_explanations(three_models_dir, monk
     htmls = at.get("html")
     assert len(htmls) == 3
     assert sum("comprehensiveness" in c.value for c in at.caption) == 3
+    if len({m.value for m in at.metric}) == 1:  # same predicted class: agreement table shown
+        assert at.dataframe[-1].value.shape[0] == 3
 
 
 def test_analyze_empty_post_shows_an_error(three_models_dir, monkeypatch):

@@ -127,3 +127,17 @@ def test_plots_have_titles_labels_and_consistent_colours(results):
     colours = {t.legendgroup.split(",")[0]: t.marker.color for t in sc.data}
     assert colours["nb"] == colour("nb") and colours["bert"] == colour("bert")
     assert sc.layout.xaxis.title.text == "recall"
+
+
+def test_word_agreement_between_models(three_models_dir):
+    from mhexplain.analysis import word_agreement
+    from mhexplain.explain import explain
+
+    models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
+    text = "manic episode and lithium again, my mood swings are back"
+    exps = {n: explain(m, text, "lime", target=2, budget=100) for n, m in models.items()}
+    table = word_agreement(exps)
+    assert table[["model A", "model B"]].values.tolist() == [["nb", "lr"]]
+    assert -1 <= table["Spearman"].iloc[0] <= 1
+    exps["lr"] = explain(models["lr"], text, "lime", target=0, budget=100)
+    assert word_agreement(exps) is None  # different target classes are not compared
