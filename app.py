@@ -5,16 +5,16 @@ import streamlit as st
 
 from mhexplain import ui
 
-st.set_page_config(page_title="mhexplain", page_icon="🧭", layout="wide")
+st.set_page_config(page_title="mhexplain", page_icon=":material/explore:", layout="wide")
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon="📋", default=True),
-    st.Page("pages/analyze.py", title="Analyze a post", icon="🔍"),
-    st.Page("pages/compare.py", title="Compare models", icon="📊"),
-    st.Page("pages/errors.py", title="Error explorer", icon="🧪"),
-    st.Page("pages/batch.py", title="Batch scoring", icon="📄"),
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/analyze.py", title="Analyze a post", icon=":material/search:"),
+    st.Page("pages/compare.py", title="Compare models", icon=":material/bar_chart:"),
+    st.Page("pages/errors.py", title="Error explorer", icon=":material/bug_report:"),
+    st.Page("pages/batch.py", title="Batch scoring", icon=":material/upload_file:"),
 ]
 page = st.navigation(PAGES)
 ui.sidebar()
-st.info(ui.RESPONSIBLE_USE, icon="ℹ️")
+st.info(ui.RESPONSIBLE_USE, icon=":material/info:")
 page.run()

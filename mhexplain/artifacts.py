@@ -136,11 +136,14 @@ def read_manifest(model_dir: Path) -> dict:
     return manifest
 
 
-def verify_artifact(model_dir: Path) -> dict:
-    """Check every file listed in the manifest exists and has its recorded hash."""
+def verify_artifact(model_dir: Path, only: tuple[str, ...] | None = None) -> dict:
+    """Check the files listed in the manifest (or just those in ``only``) exist and have their
+    recorded hash."""
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
     for fname, digest in manifest["files"].items():
+        if only is not None and fname not in only:
+            continue
         p = model_dir / fname
         if Path(fname).name != fname:
             raise ArtifactError(f"{model_dir / MANIFEST} names a file outside its folder: {fname!r}.")

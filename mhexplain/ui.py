@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from .artifacts import default_models_dir, verify_artifact
+from .artifacts import METRICS, PREDICTIONS, default_models_dir, verify_artifact
 from .errors import MhxError
 from .registry import ModelInfo, discover
 
@@ -66,7 +66,8 @@ def load_models(infos: list[ModelInfo] | None = None) -> tuple[dict, dict[str, s
 def _results(path: str, stamp: float):
     from .compare import load_results
 
-    manifest = verify_artifact(Path(path))
+    # The metrics pages read these two files only; the model itself is checked when it is loaded.
+    manifest = verify_artifact(Path(path), only=(METRICS, PREDICTIONS))
     return load_results(Path(path), manifest)
 
 
@@ -91,10 +92,10 @@ def sidebar() -> None:
         for m in model_infos():
             if m.ok:
                 man = m.manifest
-                st.markdown(f"✅ `{m.name}` · {man['split']['protocol']} · trained {man.get('created', '?')[:16]}  \n"
+                st.markdown(f":green[:material/check_circle:] `{m.name}` · {man['split']['protocol']} · trained {man.get('created', '?')[:16]}  \n"
                             f"data sha256 `{man['data']['sha256'][:12]}…`")
             else:
-                st.markdown(f"⚪ `{m.name}`: {m.error}")
+                st.markdown(f":gray[:material/radio_button_unchecked:] `{m.name}`: {m.error}")
 
 
 def missing_models_notice(errors: dict[str, str]) -> None:

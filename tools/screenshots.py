@@ -33,7 +33,7 @@ def main() -> int:
     a = p.parse_args()
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    with browser_page(1400, 1000) as page:
+    with browser_page(1400, 2200) as page:
         with running_app(Path(a.models_dir).resolve()) as (url, _):
             open_page(page, url)
             page.screenshot(path=str(out / "overview.png"), full_page=True)

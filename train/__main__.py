@@ -62,20 +62,8 @@ def parse_args(argv=None) -> TrainConfig:
                        cache_dir=Path(a.cache_dir) if a.cache_dir else None, bert=bert)
 
 
-def _preload(module: str) -> None:
-    """Import ``module`` on a thread while the data is read and the models fit: importing skops
-    pulls in all of scikit-learn and torch (~2 s), which would otherwise come after the fitting."""
-    import importlib
-    import threading
-
-    threading.Thread(target=importlib.import_module, args=(module,), daemon=True).start()
-
-
 def run(cfg: TrainConfig) -> dict:
     from .common import prepare, stage
-
-    if any(m in cfg.models for m in ("nb", "lr")):
-        _preload("skops.io")
 
     with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})"):
         prep = prepare(cfg)
