@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 import threading
 import time
 
@@ -53,3 +54,11 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
     th.join()
     return {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak / 2**20, "returncode": proc.returncode,
             "output": out}
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def default_data() -> str:
+    """MHX_DATA, else the copy beside the project on the development machines."""
+    return os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv"))

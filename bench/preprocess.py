@@ -13,6 +13,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _proc import default_data  # noqa: E402
 
 
 def timed(fn):
@@ -23,7 +25,7 @@ def timed(fn):
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv")))
+    p.add_argument("--data", default=default_data())
     a = p.parse_args()
     from nltk.tag.perceptron import PerceptronTagger
     from nltk.tokenize import word_tokenize

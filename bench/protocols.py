@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from _proc import default_data  # noqa: E402
 
 from train.__main__ import parse_args, run  # noqa: E402
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv")))
+    p.add_argument("--data", default=default_data())
     p.add_argument("--repeats", type=int, default=5)
     a = p.parse_args()
     logging.basicConfig(level=logging.WARNING)

@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import run_measured  # noqa: E402
+from _proc import default_data, run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv")))
+    p.add_argument("--data", default=default_data())
     p.add_argument("--protocol", default="leakage-free")
     p.add_argument("--out", default="models")
     p.add_argument("--log", default="logs/bert-train.log")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from .classifier import validate_texts
 from .labels import DISPLAY_NAMES
@@ -31,13 +32,11 @@ def compare_post(models: dict, text: str) -> Comparison:
     return Comparison({n: np.asarray(clf.predict_proba([text]))[0] for n, clf in models.items()})
 
 
-def word_agreement(explanations: dict) -> "pd.DataFrame | None":
+def word_agreement(explanations: dict) -> pd.DataFrame | None:
     """Pairwise rank agreement between models' explanations of one post for the same class.
 
     None when fewer than two explanations share a target class and words.
     """
-    import pandas as pd
-
     from .explain import rank_agreement
 
     items = list(explanations.items())

@@ -129,24 +129,22 @@ def cached_explain(clf, text: str, method: str, target=None, budget=None):
     return _explain(getattr(clf, "fingerprint", clf.name), text, method, target, budget, clf)
 
 
-def require_models() -> dict:
-    """The page's loaded models; with none, explain how to train and stop the page."""
-    models, errors = load_models()
-    if not models:
+def _require(found, errors: dict[str, str]):
+    if not found:
         no_models_help()
         st.stop()
     missing_models_notice(errors)
-    return models
+    return found
+
+
+def require_models() -> dict:
+    """The page's loaded models; with none, explain how to train and stop the page."""
+    return _require(*load_models())
 
 
 def require_results() -> list:
     """Every trained model's test-set results; with none, explain how to train and stop the page."""
-    results, errors = load_all_results()
-    if not results:
-        no_models_help()
-        st.stop()
-    missing_models_notice(errors)
-    return results
+    return _require(*load_all_results())
 
 
 def explanation_card(exp, name: str, downloads: bool = False) -> None:

@@ -1,7 +1,6 @@
 """The Streamlit app as a user drives it (streamlit.testing AppTest), on models trained in the test session."""
 import shutil
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from .conftest import ROOT

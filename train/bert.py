@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import os
 import time
 
 import numpy as np
