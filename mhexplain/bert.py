@@ -40,6 +40,20 @@ def resolve_encoder(name_or_path: str | None) -> str:
     return GPU_DEFAULT_ENCODER if torch.cuda.is_available() else offline_encoder_path()
 
 
+MMAP_THRESHOLD_BYTES = 4 * 2**20
+
+
+def cap_heap_caching() -> None:
+    """Serve allocations over 4 MiB with mmap, so freed activations go straight back to the OS
+    (glibc only; elsewhere a no-op). See ``release_memory`` for why."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-3, MMAP_THRESHOLD_BYTES)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def release_memory() -> None:
     """Hand freed heap pages back to the OS (glibc only; elsewhere a no-op).
 

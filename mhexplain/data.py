@@ -123,9 +123,10 @@ class CleanReport:
     conflicting_label_texts: int = 0
     conflicting_label_rows_dropped: int = 0
     rows_kept: int = 0
+    posts_per_class: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: list(v) if isinstance(v, list) else v for k, v in self.__dict__.items()}
 
 
 @dataclass
@@ -178,4 +179,5 @@ def build_corpus(df: pd.DataFrame, dedup: bool, clean: bool) -> Corpus:
         rep.duplicate_copies_dropped = before - len(frame)
     frame = frame.reset_index(drop=True)
     rep.rows_kept = len(frame)
+    rep.posts_per_class = np.bincount(frame["target"].to_numpy(dtype=int), minlength=NUM_LABELS).tolist()
     return Corpus(frame=frame[["post_id", "input", "key", "target"]], report=rep)

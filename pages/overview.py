@@ -6,6 +6,7 @@ import streamlit as st
 
 from mhexplain import ui
 from mhexplain.compare import summary_table
+from mhexplain.labels import DISPLAY_NAMES
 
 st.title("mhexplain — overview")
 results, errors = ui.load_all_results()
@@ -64,10 +65,10 @@ cols[4].metric("train/test overlap", sp["train_test_overlap"])
 st.caption(f"Protocol **{sp['protocol']}**, split seed {sp['seed']}; empty bodies {c['empty_bodies']}, bodies with "
            f"HTML entities {c['html_entity_bodies']}, texts with conflicting labels {c['conflicting_label_texts']} "
            f"({c['conflicting_label_rows_dropped']} rows dropped).")
-per_class = pd.DataFrame({"test posts": results[0].predictions["true_label"].value_counts().sort_index()})
-from mhexplain.labels import DISPLAY_NAMES  # noqa: E402
-
-per_class.index = [DISPLAY_NAMES[i] for i in per_class.index]
+test_counts = results[0].predictions["true_label"].value_counts().reindex(range(len(DISPLAY_NAMES)), fill_value=0)
+per_class = pd.DataFrame({"test posts": test_counts.to_numpy()}, index=list(DISPLAY_NAMES))
+if c.get("posts_per_class"):
+    per_class.insert(0, "posts after cleaning", c["posts_per_class"])
 st.dataframe(per_class.T, width="stretch")
 
 st.subheader("Test-set metrics")

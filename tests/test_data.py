@@ -42,6 +42,7 @@ def test_dedup_keeps_one_same_label_copy_and_drops_conflicts():
     assert r.conflicting_label_texts == 1 and r.conflicting_label_rows_dropped == 2
     assert r.empty_posts_dropped == 1
     assert r.rows_kept == 3
+    assert r.posts_per_class == [0, 1, 1, 0, 1]
     assert sorted(corpus.frame["input"]) == ["A same post", "C", "D unique"]
     assert corpus.frame["post_id"].tolist() == [0, 4, 6]
 

@@ -16,8 +16,8 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from mhexplain.artifacts import predictions_frame, write_artifact
-from mhexplain.bert import (BertClassifier, InferenceConfig, encode_chunks, predict_proba_model, release_memory,
-                            resolve_encoder)
+from mhexplain.bert import (BertClassifier, InferenceConfig, cap_heap_caching, encode_chunks, predict_proba_model,
+                            release_memory, resolve_encoder)
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 
@@ -76,6 +76,8 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
     probe = Accelerator()
     accel = Accelerator(mixed_precision=_precision(probe.device)) if probe.device.type == "cuda" else probe
     encoder = resolve_encoder(bc.model_name_or_path)
+    if accel.device.type == "cpu":
+        cap_heap_caching()
     logger.info("BERT encoder %s on %s (precision %s, %d process(es))", encoder, accel.device,
                 accel.mixed_precision, accel.num_processes)
 
