@@ -19,8 +19,11 @@ shown = view.drop(columns=["_true"]).assign(text=view["text"].str.slice(0, 120))
 event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
                      key="table")
 rows = event.selection.rows if event and event.selection else []
-if rows:
-    row = view.iloc[rows[0]]
+# Selecting a table row opens the post; so does picking its id (keyboard-friendly).
+picked = st.selectbox("open post #", view["post_id"].tolist(), index=None, key="open_post",
+                      placeholder="select a row above, or pick a post id")
+if rows or picked is not None:
+    row = view.iloc[rows[0]] if rows else view[view["post_id"] == picked].iloc[0]
     st.subheader(f"Post #{row['post_id']} — true class {row['true class']}")
     st.text(row["text"])  # plain text: never interpreted as markup
     models, _ = ui.load_models()

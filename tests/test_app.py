@@ -77,6 +77,13 @@ def test_error_explorer_filters_change_the_table(three_models_dir, monkeypatch):
     n_wrong = len(at.dataframe[0].value)
     assert n_right + n_wrong <= n_all and (n_right < n_all or n_wrong < n_all)
     at.selectbox(key="flag").set_value("all posts").run()
+    first = at.dataframe[0].value.iloc[0]
+    at.selectbox(key="open_post").set_value(int(first["post_id"])).run()
+    _no_exception(at)
+    assert at.subheader[0].value.startswith(f"Post #{first['post_id']}")
+    next(b for b in at.button if b.label == "Explain this post").click().run()
+    _no_exception(at)
+    assert len(at.get("html")) == 3
     at.text_input(key="search").set_value("zzzz-no-such-word").run()
     assert len(at.dataframe[0].value) == 0
     assert "0 of" in at.caption[-1].value
