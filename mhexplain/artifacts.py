@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import importlib.abc
 import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -161,14 +163,38 @@ def artifact_hash(model_dir: Path) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def save_skops(pipeline, path: Path) -> None:
-    import skops.io as sio
+def _skops_io():
+    """Import skops.io without dragging torch in when nothing else has loaded it yet.
 
-    sio.dump(pipeline, path)
+    skops lists trusted types by walking every scikit-learn module; with torch installed that
+    imports torch (about a second) for an array-API shim the classical models never use.
+    """
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+
+    class _NoTorch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch" or name.startswith("torch."):
+                raise ImportError("torch is not needed by skops here")
+            return None
+
+    finder = _NoTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        import skops.io
+    finally:
+        sys.meta_path.remove(finder)
+    return skops.io
+
+
+def save_skops(pipeline, path: Path) -> None:
+    _skops_io().dump(pipeline, path)
 
 
 def load_skops(path: Path):
-    import skops.io as sio
+    sio = _skops_io()
 
     try:
         untrusted = set(sio.get_untrusted_types(file=path))
