@@ -7,7 +7,6 @@ import numpy as np
 import pandas as pd
 
 from .classifier import validate_texts
-from .labels import DISPLAY_NAMES
 
 
 @dataclass
@@ -21,10 +20,6 @@ class Comparison:
     @property
     def agree(self) -> bool:
         return len(set(self.predictions.values())) <= 1
-
-    def rows(self) -> list[dict]:
-        return [{"model": n, "prediction": DISPLAY_NAMES[int(p.argmax())], "confidence": float(p.max()),
-                 **{DISPLAY_NAMES[i]: float(v) for i, v in enumerate(p)}} for n, p in self.proba.items()]
 
 
 def compare_post(models: dict, text: str) -> Comparison:

@@ -42,10 +42,6 @@ def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]
     return out
 
 
-def predict(clf: Classifier, texts: Sequence[str]) -> np.ndarray:
-    return np.asarray(clf.predict_proba(texts)).argmax(axis=1)
-
-
 class SklearnClassifier:
     """A fitted scikit-learn pipeline that takes raw post text (preprocessing included)."""
 
@@ -64,7 +60,7 @@ class SklearnClassifier:
             return np.zeros((0, len(self.labels)))
         parts = [self.pipeline.predict_proba(texts[i:i + self.batch_size])
                  for i in range(0, len(texts), self.batch_size)]
-        return _full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
+        return full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
 
 
     def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
@@ -78,7 +74,7 @@ class SklearnClassifier:
         return full_c, full_b, space
 
 
-def _full_proba(p: np.ndarray, classes, n_labels: int) -> np.ndarray:
+def full_proba(p: np.ndarray, classes, n_labels: int) -> np.ndarray:
     """Place the columns of a model trained on a subset of classes into the full label space."""
     classes = np.asarray(classes).astype(int)
     if len(classes) == n_labels and (classes == np.arange(n_labels)).all():

@@ -81,10 +81,12 @@ def test_explorer_flags_and_filters(results):
 
 def test_compare_post_and_empty_text(three_models_dir):
     models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr", "bert")}
-    comp = compare_post(models, "I feel so anxious and panicky, my heart is racing")
+    text = "I feel so anxious and panicky, my heart is racing"
+    comp = compare_post(models, text)
     assert set(comp.proba) == {"nb", "lr", "bert"}
     assert all(np.isclose(p.sum(), 1.0) for p in comp.proba.values())
-    assert len(comp.rows()) == 3
+    np.testing.assert_allclose(comp.proba["lr"], models["lr"].predict_proba([text])[0])
+    assert comp.agree == (comp.predictions["nb"] == comp.predictions["lr"] == comp.predictions["bert"])
     with pytest.raises(InputTextError):
         compare_post(models, "  ")
 

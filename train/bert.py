@@ -55,10 +55,10 @@ def _collate(ids: list[list[int]], rows: np.ndarray, labels: np.ndarray, pad_id:
     return batch, mask, torch.as_tensor(labels[rows], dtype=torch.long)
 
 
-def _precision(accel_device) -> str:
+def _precision() -> str:
     import torch
 
-    if accel_device.type != "cuda":
+    if not torch.cuda.is_available():
         return "no"
     return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
 
@@ -73,8 +73,9 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
     if bc.threads:
         torch.set_num_threads(bc.threads)
     set_seed(cfg.seed)
-    probe = Accelerator()
-    accel = Accelerator(mixed_precision=_precision(probe.device)) if probe.device.type == "cuda" else probe
+    # Decided before the Accelerator exists: its state is a process-wide singleton that a second
+    # Accelerator with another precision may not change.
+    accel = Accelerator(mixed_precision=_precision())
     encoder = resolve_encoder(bc.model_name_or_path)
     if accel.device.type == "cpu":
         cap_heap_caching()

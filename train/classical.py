@@ -17,7 +17,8 @@ from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from mhexplain.artifacts import SKOPS_FILE, predictions_frame, save_skops, write_artifact
-from mhexplain.classifier import _full_proba
+from mhexplain.classifier import full_proba
+from mhexplain.labels import NUM_LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
 
@@ -105,7 +106,7 @@ def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
 
 def _proba(fitted: dict, X) -> np.ndarray:
     clf = fitted["clf"]
-    return _full_proba(clf.predict_proba(fitted["tfidf"].transform(X)), clf.classes_, 5)
+    return full_proba(clf.predict_proba(fitted["tfidf"].transform(X)), clf.classes_, NUM_LABELS)
 
 
 def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
