@@ -1,7 +1,9 @@
 """CPU inference figures for a trained BERT folder: load time and memory, one-post latency,
-batch throughput, and int8 dynamic quantization (speed and test macro-F1).
+batch throughput and test macro-F1 in fp32, bf16 autocast and int8 dynamic quantization; how far
+bf16 and int8 move the probabilities from fp32; and the cost per text of scoring word-dropped
+copies of a post (what LIME and SHAP send) one model batch per call versus the whole set per call.
 
-    python bench/bert_infer.py [--model-dir models/bert] [--threads N] [--posts 20]
+    python bench/bert_infer.py [--model-dir models/bert] [--threads N] [--posts 30]
 """
 from __future__ import annotations
 
@@ -61,15 +63,51 @@ def main() -> int:
     clf.predict_proba(texts[:2])  # warm-up
     rng = np.random.default_rng(0)
     sample = [texts[i] for i in rng.permutation(len(texts))[:a.posts]]
-    for name, c in (("fp32", clf), ("int8 dynamic", clf.quantized())):
+    from dataclasses import replace
+
+    from mhexplain.bert import BertClassifier, cpu_has_amx
+
+    print(f"CPU has AMX: {cpu_has_amx()}; precision 'auto' resolves to {clf.precision}")
+    variants = {"fp32": BertClassifier(clf.model, clf.tokenizer, "fp32", clf.labels,
+                                       replace(clf.config, precision="fp32"), device="cpu"),
+                "bf16 autocast": BertClassifier(clf.model, clf.tokenizer, "bf16", clf.labels,
+                                                replace(clf.config, precision="bf16"), device="cpu"),
+                "int8 dynamic": clf.quantized()}
+    probas = {}
+    for name, c in variants.items():
+        c.predict_proba(texts[:2])  # warm-up: oneDNN picks its kernels on the first call
         p50, p90 = latency(c, sample, a.posts)
         t0 = time.perf_counter()
-        proba = c.predict_proba(texts)
+        proba = probas[name] = c.predict_proba(texts)
         dt = time.perf_counter() - t0
-        print(f"{name:13s} one post p50 {p50 * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms; "
-              f"whole test set ({len(texts)} posts, {c.config.long_text}) {dt:.1f} s = {len(texts) / dt:.1f} posts/s; "
-              f"macro-F1 {macro_f1(y, proba.argmax(1)):.4f}")
+        line = (f"{name:13s} one post p50 {p50 * 1000:.0f} ms, p90 {p90 * 1000:.0f} ms; "
+                f"whole test set ({len(texts)} posts, {c.config.long_text}) {dt:.1f} s = {len(texts) / dt:.1f} "
+                f"posts/s; macro-F1 {macro_f1(y, proba.argmax(1)):.4f}")
+        if name != "fp32":
+            ref = probas["fp32"]
+            line += (f"; vs fp32: same class {np.mean(proba.argmax(1) == ref.argmax(1)):.2%}, "
+                     f"max |dp| {np.abs(proba - ref).max():.4f}, mean |dp| {np.abs(proba - ref).mean():.5f}")
+        print(line, flush=True)
+    perturbation_cost(variants, sample, rng)
     return 0
+
+
+def perturbation_cost(variants: dict, sample: list[str], rng, n: int = 320, posts: int = 4) -> None:
+    """ms per text for LIME-style copies of a post (each word dropped with a random rate)."""
+    sets = []
+    for text in sorted(sample, key=lambda t: len(t.split()))[len(sample) // 2:][:posts]:
+        words = text.split()
+        sets.append([" ".join(w for w in words if rng.random() > r) or words[0] for r in rng.random(n)])
+    for name in ("fp32", "bf16 autocast"):
+        c = variants[name]
+        for label, chunk in ((f"{c.batch_size} per call", c.batch_size), ("whole set per call", n)):
+            t0 = time.perf_counter()
+            for texts in sets:
+                for i in range(0, n, chunk):
+                    c.predict_proba(texts[i:i + chunk])
+            ms = (time.perf_counter() - t0) / (n * len(sets)) * 1000
+            print(f"perturbations ({len(sets)} posts x {n} copies, median-or-longer posts of the sample), "
+                  f"{name}, {label}: {ms:.1f} ms per text", flush=True)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain.bert import BertClassifier, InferenceConfig, aggregate, encode_chunks, softmax, window_logits
+from mhexplain import bert as bert_mod
+from mhexplain.bert import (BertClassifier, InferenceConfig, aggregate, encode_chunks, resolve_precision, softmax,
+                            window_logits)
 from mhexplain.errors import ArtifactError
 from mhexplain.registry import load_classifier
 from train.__main__ import main
@@ -91,7 +93,7 @@ def test_chunking_vs_truncation_on_a_long_post(tiny_encoder):
     chunked = clf.predict_proba([long_post], long_text="chunk")
     truncated = clf.predict_proba([long_post], long_text="truncate")
     windows, owner, _ = encode_chunks(tok, [long_post], 32, 8, None, truncate=False)
-    per_window = softmax(window_logits(model, windows, tok.pad_token_id, 4, clf.device))
+    per_window = softmax(window_logits(model, windows, tok.pad_token_id, 4, clf.device, clf.precision))
     np.testing.assert_allclose(chunked[0], per_window.mean(0), atol=1e-6)
     np.testing.assert_allclose(truncated[0], per_window[0], atol=1e-6)
     assert len(windows) > 2 and not np.array_equal(per_window[0], per_window[-1])
@@ -108,6 +110,35 @@ def test_quantized_copy_predicts(bert_dir):
     q = clf.quantized()
     p = q.predict_proba(["I feel so stressed about work deadlines"])
     assert p.shape == (1, 5) and np.isclose(p.sum(), 1.0)
+
+
+def test_precision_resolution(monkeypatch):
+    monkeypatch.setattr(bert_mod, "cpu_has_amx", lambda: False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    monkeypatch.setattr(bert_mod, "cpu_has_amx", lambda: True)
+    assert resolve_precision("auto", "cpu") == "bf16"
+    assert resolve_precision("FP32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    with pytest.raises(ArtifactError, match="needs a GPU"):
+        resolve_precision("fp16", "cpu")
+    with pytest.raises(ArtifactError, match="Unknown BERT precision 'int4'"):
+        resolve_precision("int4", "cpu")
+
+
+def test_bf16_tracks_fp32_and_env_override(bert_dir, monkeypatch):
+    preds = pd.read_csv(bert_dir / "bert" / "predictions.csv", keep_default_na=False)
+    texts = preds["text"].tolist()
+    monkeypatch.setenv("MHX_BERT_PRECISION", "fp32")
+    fp32 = BertClassifier.load(bert_dir / "bert")
+    monkeypatch.setenv("MHX_BERT_PRECISION", "bf16")
+    bf16 = BertClassifier.load(bert_dir / "bert")
+    assert (fp32.precision, bf16.precision) == ("fp32", "bf16")
+    p32, p16 = fp32.predict_proba(texts), bf16.predict_proba(texts)
+    assert not np.array_equal(p32, p16)  # bf16 really ran
+    np.testing.assert_allclose(p16, p32, atol=0.02)
+    np.testing.assert_allclose(p16.sum(1), 1.0, atol=1e-6)
+    monkeypatch.setenv("MHX_BERT_PRECISION", "half")
+    with pytest.raises(ArtifactError, match="Unknown BERT precision"):
+        BertClassifier.load(bert_dir / "bert")
 
 
 def test_missing_and_corrupt_model_folders(bert_dir, tmp_path):

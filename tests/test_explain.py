@@ -73,13 +73,20 @@ def test_rank_agreement():
 
 
 @pytest.mark.parametrize("method", ["lime", "shap"])
-def test_toy_model_attributions_find_the_keyword(method):
+def test_toy_model_attributions_find_the_keyword(method, monkeypatch):
+    from mhexplain.explain import engine
+
     toy = KeywordClassifier()
     exp = explain(toy, "sad day at work , sad again", method, target=1, budget=200)
     top2 = {exp.units[i] for i in np.argsort(-exp.target_weights())[:2]}
     assert exp.target == 1 and top2 == {"sad"}
-    assert max(toy.calls) <= toy.batch_size  # batched by the model's batch size
     assert exp.n_evals + exp.faithfulness["n_evals"] == sum(toy.calls)
+    # whole sets of perturbations per call (the model batches and length-sorts them), capped
+    assert max(toy.calls) > toy.batch_size
+    monkeypatch.setattr(engine, "EVAL_CHUNK", 16)
+    toy.calls.clear()
+    explain(toy, "sad day at work , sad again", method, target=1, budget=200, seed=1)
+    assert max(toy.calls) <= 16
 
 
 @pytest.mark.parametrize("method", ["lime", "shap", "linear"])

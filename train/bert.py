@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from mhexplain.artifacts import predictions_frame, write_artifact
 from mhexplain.bert import (BertClassifier, InferenceConfig, cap_heap_caching, encode_chunks, predict_proba_model,
-                            release_memory, resolve_encoder)
+                            release_memory, resolve_encoder, resolve_precision)
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 
@@ -196,7 +196,8 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
               "learning_rate": lr, "weight_decay": bc.weight_decay, "warmup_ratio": bc.warmup_ratio,
               "max_grad_norm": bc.max_grad_norm, "val_fraction": bc.val_fraction, "long_text": bc.long_text,
               "stride": bc.stride, "max_chunks": bc.max_chunks, "steps": step, "max_steps": bc.max_steps,
-              "device": str(accel.device), "precision": accel.mixed_precision, "processes": accel.num_processes,
+              "device": str(accel.device), "precision": accel.mixed_precision,
+              "eval_precision": resolve_precision(infer.precision, accel.device), "processes": accel.num_processes,
               "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
               "train_samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
               "test_eval_seconds_both_modes": round(eval_seconds, 1)}

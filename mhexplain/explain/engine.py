@@ -1,7 +1,7 @@
 """One entry point, ``explain``, for every model and method.
 
 Perturbed posts go through each model's own ``predict_proba`` (the classical models
-re-preprocess them), in batches of the model's ``batch_size``.
+re-preprocess them), which batches them by the model's ``batch_size``.
 """
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ DEFAULT_MAX_UNITS = 300
 DEFAULT_SEED = 0
 
 
+# Perturbations handed to predict_proba per call. Whole sets rather than one batch at a time, so a
+# model that sorts by length (BERT) pads each batch only to its own longest text: 2.0x faster on
+# LIME's perturbations (docs/BENCHMARKS.md). The cap bounds tokenizer memory on long posts.
+EVAL_CHUNK = 1024
+
+
 class _Counted:
-    """Wraps a classifier's predict_proba: batches by the model's batch size and counts calls."""
+    """Wraps a classifier's predict_proba and counts the texts it scores."""
 
     def __init__(self, clf: Classifier) -> None:
         self.clf = clf
@@ -33,8 +39,8 @@ class _Counted:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         texts = [str(t) for t in texts]
         self.n += len(texts)
-        bs = max(1, int(getattr(self.clf, "batch_size", 64)))
-        parts = [np.asarray(self.clf.predict_proba(texts[i:i + bs])) for i in range(0, len(texts), bs)]
+        parts = [np.asarray(self.clf.predict_proba(texts[i:i + EVAL_CHUNK]))
+                 for i in range(0, len(texts), EVAL_CHUNK)]
         return np.vstack(parts) if parts else np.zeros((0, len(self.clf.labels)))
 
 
