@@ -3,9 +3,12 @@
 For each model found in the models folder and each method (LIME, SHAP): seconds per
 explanation (p50/p90), model evaluations used, and faithfulness (AOPC comprehensiveness and
 sufficiency) at the model's default budget and at 4x that budget; plus rank agreement between
-LIME and SHAP for the same model and between models for the same method.
+LIME and SHAP for the same model and between models for the same method. For SHAP with a
+one-context walk ("empty"/"full", which visit the whole word tree and so do not change with a
+larger budget) also against shap's default averaged context ("both") at 4x the budget.
 
     python bench/explain.py [--models-dir models] [--posts 20] [--models nb,lr,bert] [--budget N]
+                            [--methods lime,shap] [--shap-context empty|full|both]
 """
 from __future__ import annotations
 
@@ -29,7 +32,10 @@ def main() -> int:
     p.add_argument("--posts", type=int, default=20)
     p.add_argument("--budget", type=int, help="override every model's default budget")
     p.add_argument("--no-4x", action="store_true", help="skip the 4x-budget comparison")
+    p.add_argument("--methods", default="lime,shap")
+    p.add_argument("--shap-context", default=None, help="default: the engine's")
     a = p.parse_args()
+    from mhexplain.explain.engine import DEFAULT_SHAP_CONTEXT
     from mhexplain.artifacts import read_predictions
     from mhexplain.explain import explain, rank_agreement
     from mhexplain.registry import load_classifier
@@ -43,16 +49,22 @@ def main() -> int:
     words = [len(t.split()) for t in texts]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {len(texts)} test posts "
           f"(words: median {int(np.median(words))}, max {max(words)}); models {', '.join(names)}")
+    context = a.shap_context or DEFAULT_SHAP_CONTEXT
+    methods = a.methods.split(",")
+    print(f"SHAP context: {context}")
     results: dict[tuple[str, str], list] = {}
     for name, clf in clfs.items():
-        for method in ("lime", "shap"):
+        for method in methods:
             budget = a.budget or clf.explain_budget
-            explain(clf, texts[0], method, budget=20)  # warm-up: imports and SHAP's first-call compilation
-            runs = []
+            kw = {"shap_context": context}
+            explain(clf, texts[0], method, budget=20, **kw)  # warm-up: imports and SHAP's first-call set-up
+            runs, both4 = [], []
             for t in texts:
-                e = explain(clf, t, method, budget=budget)
-                e4 = None if a.no_4x else explain(clf, t, method, budget=4 * budget)
+                e = explain(clf, t, method, budget=budget, **kw)
+                e4 = None if a.no_4x else explain(clf, t, method, budget=4 * budget, **kw)
                 runs.append((e, e4))
+                if method == "shap" and context != "both" and not a.no_4x:
+                    both4.append(explain(clf, t, method, budget=4 * budget, shap_context="both"))
             results[(name, method)] = runs
             secs = np.array([e.seconds for e, _ in runs])
             evals = np.array([e.n_evals + e.faithfulness["n_evals"] for e, _ in runs])
@@ -67,13 +79,18 @@ def main() -> int:
                 secs4 = np.percentile([e4.seconds for _, e4 in runs], 50)
                 line += (f" | 4x budget: p50 {secs4:.2f} s, comprehensiveness {comp4:.3f}, sufficiency "
                          f"{suff4:.3f}; ratio {comp / comp4 if comp4 else float('nan'):.2f}")
+            if both4:
+                compb = np.mean([e.faithfulness["comprehensiveness"] for e in both4])
+                suffb = np.mean([e.faithfulness["sufficiency"] for e in both4])
+                line += (f" | context 'both' at 4x budget: p50 {np.percentile([e.seconds for e in both4], 50):.2f} s, "
+                         f"comprehensiveness {compb:.3f}, sufficiency {suffb:.3f}; ratio {comp / compb:.2f}")
             print(line, flush=True)
     for name in clfs:
         if (name, "lime") in results and (name, "shap") in results:
             rho = [rank_agreement(l.target_weights(), s.target_weights(l.target))["spearman"]
                    for (l, _), (s, _) in zip(results[(name, "lime")], results[(name, "shap")])]
             print(f"LIME vs SHAP, {name}: mean Spearman {np.nanmean(rho):.3f}")
-    for method in ("lime", "shap"):
+    for method in methods:
         for m1, m2 in itertools.combinations(clfs, 2):
             rho = []
             for (e1, _), (e2, _) in zip(results[(m1, method)], results[(m2, method)]):

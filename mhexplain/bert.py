@@ -95,7 +95,8 @@ def resolve_precision(precision: str, device) -> str:
     """The dtype inference runs in.
 
     ``auto``: bf16 on GPUs that support it, else fp16; on a CPU, bf16 only where it has AMX tiles
-    (there bf16 measured 2.6x faster than fp32 with the same predictions, docs/BENCHMARKS.md);
+    (there bf16 scored the test set 2.5x faster than fp32, with the same class for 938 of 939
+    posts, docs/BENCHMARKS.md);
     fp32 on every other CPU, where bf16 is emulated and slower.
     """
     import torch
@@ -202,7 +203,7 @@ class BertClassifier:
     """A fine-tuned sequence classifier behind the common ``Classifier`` interface."""
 
     # LIME/SHAP evaluations per explanation; chosen in bench/explain.py (docs/BENCHMARKS.md).
-    explain_budget = 300
+    explain_budget = 1000
 
     def __init__(self, model, tokenizer, name: str = "bert", labels: Sequence[str] = LABELS,
                  config: InferenceConfig | None = None, device=None, threads: int | None = None) -> None:

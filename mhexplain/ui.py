@@ -156,8 +156,8 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
     st.html(exp.to_html())  # Explanation.to_html escapes every piece of user text
     f = exp.faithfulness
     if f:
-        st.caption(f"comprehensiveness {f['comprehensiveness']:.3f} · sufficiency {f['sufficiency']:.3f} · "
-                   f"{exp.n_evals} evaluations · {exp.seconds:.1f} s")
+        st.caption(f"{exp.output_space} · comprehensiveness {f['comprehensiveness']:.3f} · "
+                   f"sufficiency {f['sufficiency']:.3f} · {exp.n_evals} evaluations · {exp.seconds:.1f} s")
     if exp.truncated:
         st.caption(exp.truncated)
     if downloads:

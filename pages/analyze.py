@@ -54,7 +54,9 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     method = c1.radio("method", ["shap", "lime"], horizontal=True, format_func=str.upper)
     target_name = c2.selectbox("explain the class", ["predicted class"] + list(DISPLAY_NAMES))
     budget = c3.select_slider("model evaluations (budget)", ["model default", 100, 250, 500, 1000, 2000],
-                              value="model default", help="Default: 1,000 for NB/LR, 300 for BERT on a CPU.")
+                              value="model default",
+                              help="Default: 1,000 for every model. SHAP needs about 2 per word and stops "
+                                   "when its word tree is done; LIME uses the whole budget.")
     budget = None if budget == "model default" else int(budget)
     target = None if target_name == "predicted class" else DISPLAY_NAMES.index(target_name)
     if st.button("Explain with every model"):

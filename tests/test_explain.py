@@ -89,6 +89,59 @@ def test_toy_model_attributions_find_the_keyword(method, monkeypatch):
     assert max(toy.calls) <= 16
 
 
+@pytest.mark.parametrize("context", ["empty", "full", "both"])
+def test_shap_contexts_recover_an_additive_model_exactly(context):
+    toy = KeywordClassifier()
+    text = "sad day at work , sad again"
+    # the one-context walks are exact at the floor of 2 x words + 1 evaluations; "both" needs more
+    exp = explain(toy, text, "shap", target=1, budget=500 if context == "both" else 10, shap_context=context)
+    w = exp.target_weights()
+    expected = [0.2 if u == "sad" else 0.0 for u in exp.units]
+    np.testing.assert_allclose(w, expected, atol=1e-9)
+    np.testing.assert_allclose(exp.weights.sum(0) + exp.base_value, exp.proba, atol=1e-9)  # additive
+    assert exp.params == {"shap_context": context}
+    if context != "both":  # one pass over the word tree: about two evaluations per word
+        assert exp.n_evals <= 2 * len(exp.units) + 2
+
+
+@pytest.mark.parametrize("features,width", [("types", None), ("positions", None), ("positions", 25.0)])
+def test_lime_settings(features, width):
+    toy = KeywordClassifier()
+    text = "sad day at work , sad again , at work"
+    exp = explain(toy, text, "lime", target=1, budget=300, lime_features=features, lime_kernel_width=width)
+    w = exp.target_weights()
+    sad = [i for i, u in enumerate(exp.units) if u == "sad"]
+    assert set(np.argsort(-w)[:2]) == set(sad)
+    assert exp.params == {"lime_features": features, "lime_kernel_width": width}
+    if features == "types":  # one weight per distinct word, shown on each occurrence
+        for word in ("sad", "at", "work", ","):
+            ws = {float(w[i]) for i, u in enumerate(exp.units) if u == word}
+            assert len(ws) == 1
+        # each 'sad' adds 0.2 and the two go together: the fit gives about 0.4 for the word
+        assert w[sad[0]] == pytest.approx(0.4, abs=0.05)
+    else:
+        assert w[sad[0]] != w[sad[1]]  # separate features, separately estimated
+
+
+def test_lime_settings_are_checked():
+    toy = KeywordClassifier()
+    with pytest.raises(InputTextError, match="Unknown LIME features"):
+        explain(toy, "sad day", "lime", lime_features="chars")
+    with pytest.raises(InputTextError, match="kernel width must be positive"):
+        explain(toy, "sad day", "lime", lime_kernel_width=0)
+
+
+def test_shap_context_is_part_of_the_cache_key_and_checked(tmp_path):
+    toy = KeywordClassifier()
+    cache = ExplanationCache()
+    a = explain(toy, "sad day , sad", "shap", cache=cache, shap_context="empty")
+    b = explain(toy, "sad day , sad", "shap", cache=cache, shap_context="both")
+    assert not a.cached and not b.cached and len(cache) == 2
+    assert explain(toy, "sad day , sad", "shap", cache=cache, shap_context="both").cached
+    with pytest.raises(InputTextError, match="Unknown SHAP context 'half'"):
+        explain(toy, "sad day", "shap", shap_context="half")
+
+
 @pytest.mark.parametrize("method", ["lime", "shap", "linear"])
 def test_bipolar_ranks_high_for_the_bipolar_class(lr, method):
     text = "I feel like my mood is all over the place, manic then low. Is this bipolar? Today was so stressful."
@@ -192,3 +245,11 @@ def test_cli_prints_top_words_and_writes_files(trained_dir, tmp_path, capsys):
     assert "mhx-explanation" in out_html.read_text()
     assert explain_cli(["--models-dir", str(tmp_path), "--model", "lr", "hello"]) == 2
     assert "No model folder" in capsys.readouterr().err
+    rc = explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "lime", "--budget", "100",
+                      "--lime-features", "positions", "--lime-kernel-width", "25", "--json", str(out_json),
+                      "so anxious, panic attack"])
+    assert rc == 0 and json.loads(out_json.read_text())["params"] == {"lime_features": "positions",
+                                                                       "lime_kernel_width": 25.0}
+    assert explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "shap",
+                        "--shap-context", "both", "--json", str(out_json), "so anxious"]) == 0
+    assert json.loads(out_json.read_text())["params"] == {"shap_context": "both"}

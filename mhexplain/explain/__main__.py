@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..artifacts import default_models_dir
 from ..errors import MhxError
-from .engine import DEFAULT_MAX_UNITS, METHODS, explain
+from .engine import (DEFAULT_LIME_FEATURES, DEFAULT_LIME_KERNEL_WIDTH, DEFAULT_MAX_UNITS, DEFAULT_SHAP_CONTEXT,
+                     LIME_FEATURES, METHODS, SHAP_CONTEXTS, explain)
 
 
 def main(argv=None) -> int:
@@ -23,6 +24,12 @@ def main(argv=None) -> int:
     p.add_argument("--budget", type=int, help="model evaluations for LIME/SHAP (default: the model's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-units", type=int, default=DEFAULT_MAX_UNITS, help="words explained at most")
+    p.add_argument("--shap-context", choices=list(SHAP_CONTEXTS), default=DEFAULT_SHAP_CONTEXT,
+                   help="words present while SHAP weighs a group: empty (default), full, or both (slower)")
+    p.add_argument("--lime-features", choices=list(LIME_FEATURES), default=DEFAULT_LIME_FEATURES,
+                   help="LIME features: one per distinct word (types, default) or per occurrence")
+    p.add_argument("--lime-kernel-width", type=float, default=DEFAULT_LIME_KERNEL_WIDTH,
+                   help="LIME's exponential kernel width (LIME's default: 25); default: a flat kernel")
     p.add_argument("--top", type=int, default=10)
     p.add_argument("--json", help="write the explanation as JSON here")
     p.add_argument("--html", help="write a self-contained HTML snippet here")
@@ -32,7 +39,9 @@ def main(argv=None) -> int:
         from ..registry import load_classifier
 
         clf = load_classifier(Path(a.models_dir) / a.model)
-        exp = explain(clf, text, a.method, target=a.target, budget=a.budget, seed=a.seed, max_units=a.max_units)
+        exp = explain(clf, text, a.method, target=a.target, budget=a.budget, seed=a.seed, max_units=a.max_units,
+                      shap_context=a.shap_context, lime_features=a.lime_features,
+                      lime_kernel_width=a.lime_kernel_width)
     except MhxError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,4 +1,4 @@
-"""Explanations cached by (model artifact hash, text, method, target, budget, seed, max units)."""
+"""Explanations cached by (model artifact hash, text, method, target, budget, seed, max units, settings)."""
 from __future__ import annotations
 
 import hashlib
@@ -22,8 +22,10 @@ class ExplanationCache:
         self._mem: OrderedDict[str, Explanation] = OrderedDict()
 
     @staticmethod
-    def key(clf, text: str, method: str, target, budget: int, seed: int, max_units: int) -> str:
-        raw = json.dumps([model_fingerprint(clf), text, method, target, budget, seed, max_units])
+    def key(clf, text: str, method: str, target, budget: int, seed: int, max_units: int,
+            params: dict | None = None) -> str:
+        raw = json.dumps([model_fingerprint(clf), text, method, target, budget, seed, max_units,
+                          sorted((params or {}).items())])
         return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, key: str) -> Explanation | None:

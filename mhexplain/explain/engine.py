@@ -18,14 +18,23 @@ from .result import Explanation
 from .units import Units, UnitTokenizer
 
 METHODS = ("lime", "shap", "linear")
+# Which words stay present when the Partition explainer weighs a group of words (shap's
+# ``fixed_context``): "empty" adds each group to its parent's context with its sibling absent,
+# "full" removes it with its sibling present, "both" averages the two (shap's default).
+# "empty" and "full" walk the whole word tree in about 2 evaluations per word; "both" branches
+# four ways and needs a larger budget. "empty" is the default: on BERT it reached the
+# comprehensiveness of "both" at 4x the budget in a fraction of the time (docs/BENCHMARKS.md).
+SHAP_CONTEXTS = {"empty": 0, "full": 1, "both": None}
+DEFAULT_SHAP_CONTEXT = "empty"
 DEFAULT_BUDGET = 500
 DEFAULT_MAX_UNITS = 300
 DEFAULT_SEED = 0
 
 
 # Perturbations handed to predict_proba per call. Whole sets rather than one batch at a time, so a
-# model that sorts by length (BERT) pads each batch only to its own longest text: 2.0x faster on
-# LIME's perturbations (docs/BENCHMARKS.md). The cap bounds tokenizer memory on long posts.
+# model that sorts by length (BERT) pads each batch only to its own longest text: 1.6x (bf16) to
+# 1.7x (fp32) faster on LIME-style perturbations than one model batch per call
+# (docs/BENCHMARKS.md). The cap bounds tokenizer memory on long posts.
 EVAL_CHUNK = 1024
 
 
@@ -44,37 +53,67 @@ class _Counted:
         return np.vstack(parts) if parts else np.zeros((0, len(self.clf.labels)))
 
 
-def _lime(predict: _Counted, units: Units, labels, budget: int, seed: int):
+# LIME settings. "types": one feature per distinct word, so a sample drops every occurrence of a
+# word together (LIME's bag-of-words mode); "positions": one feature per occurrence. Kernel width
+# None is a flat kernel (every sample weighs the same); a number is LIME's exponential kernel of
+# that width (its default is 25). On BERT, types + flat reached at 1,000 evaluations the
+# comprehensiveness the defaults need 4,000 for (docs/BENCHMARKS.md).
+LIME_FEATURES = ("types", "positions")
+DEFAULT_LIME_FEATURES = "types"
+DEFAULT_LIME_KERNEL_WIDTH: float | None = None
+
+
+def _flat_kernel(d, kernel_width):
+    return np.ones_like(d, dtype=float)
+
+
+def _lime(predict: _Counted, units: Units, labels, budget: int, seed: int, features: str,
+          kernel_width: float | None):
     from lime.lime_text import LimeTextExplainer
 
-    spans = units.spans
     words = units.words
-    explainer = LimeTextExplainer(class_names=list(labels), split_expression=lambda s: words, bow=False,
-                                  mask_string="", feature_selection="none", random_state=seed)
-    exp = explainer.explain_instance(units.text, predict, labels=range(len(labels)), num_features=len(spans),
+    bow = features == "types"
+    explainer = LimeTextExplainer(class_names=list(labels), split_expression=lambda s: words, bow=bow,
+                                  mask_string="", feature_selection="none", random_state=seed,
+                                  kernel_width=kernel_width or 25.0,
+                                  kernel=_flat_kernel if kernel_width is None else None)
+    n_features = len(set(words)) if bow else len(words)
+    exp = explainer.explain_instance(units.text, predict, labels=range(len(labels)), num_features=n_features,
                                      num_samples=budget)
-    W = np.zeros((len(spans), len(labels)))
+    indexed = exp.domain_mapper.indexed_string
+    # feature id -> the units it stands for (every occurrence of the word in "types" mode)
+    unit_of_word: dict[str, list[int]] = {}
+    for i, w in enumerate(words):
+        unit_of_word.setdefault(w, []).append(i)
+    W = np.zeros((len(words), len(labels)))
     base = np.zeros(len(labels))
     for c in range(len(labels)):
         for f, w in exp.local_exp[c]:
-            W[f, c] = w
+            W[unit_of_word[indexed.word(f)] if bow else [f], c] = w
         base[c] = exp.intercept[c]
-    return W, base, "probability (local linear fit)"
+    space = "probability (local linear fit" + (", per distinct word)" if bow else ")")
+    return W, base, space
 
 
-def _shap(predict: _Counted, units: Units, labels, budget: int, seed: int):
+def _shap(predict: _Counted, units: Units, labels, budget: int, seed: int, context: str):
     import shap
 
     masker = shap.maskers.Text(UnitTokenizer())
-    bs = max(1, int(getattr(predict.clf, "batch_size", 64)))
+    # Masks per model call. The one-context walks visit every node whatever the order, so they
+    # send large sets (the model length-sorts them); "both" expands the most influential groups
+    # first, and larger batches blunt that: on BERT, 256 instead of 32 lost 2% comprehensiveness
+    # at 1,000 evaluations.
+    bs = EVAL_CHUNK if context != "both" else max(1, int(getattr(predict.clf, "batch_size", 64)))
     explainer = shap.Explainer(lambda xs: predict(list(xs)), masker, algorithm="partition",
                                output_names=list(labels), seed=seed)
     # Partition needs at least two evaluations per unit to split the whole tree once.
-    sv = explainer([units.text], max_evals=max(budget, 2 * len(units) + 1), batch_size=bs, silent=True)
+    sv = explainer([units.text], max_evals=max(budget, 2 * len(units) + 1), batch_size=bs, silent=True,
+                   fixed_context=SHAP_CONTEXTS[context])
     values = np.asarray(sv.values[0], dtype=float)
     if values.shape[0] != len(units):
         raise RuntimeError(f"SHAP returned {values.shape[0]} attributions for {len(units)} words")
-    return values, np.asarray(sv.base_values[0], dtype=float), "probability (Shapley values)"
+    space = "probability (Shapley values)" if context == "both" else f"probability (Owen values, {context} context)"
+    return values, np.asarray(sv.base_values[0], dtype=float), space
 
 
 def _linear(clf, units: Units):
@@ -87,12 +126,16 @@ def _linear(clf, units: Units):
 
 def explain(clf: Classifier, text: str, method: str = "shap", target: int | None = None,
             budget: int | None = None, seed: int = DEFAULT_SEED, max_units: int = DEFAULT_MAX_UNITS,
-            cache: ExplanationCache | None = None, with_faithfulness: bool = True) -> Explanation:
+            cache: ExplanationCache | None = None, with_faithfulness: bool = True,
+            shap_context: str = DEFAULT_SHAP_CONTEXT, lime_features: str = DEFAULT_LIME_FEATURES,
+            lime_kernel_width: float | None = DEFAULT_LIME_KERNEL_WIDTH) -> Explanation:
     """Attribute ``clf``'s prediction for ``text`` to the words of the post.
 
     ``target`` defaults to the predicted class. ``budget`` is the number of model evaluations
     LIME/SHAP may spend (default: the model's ``explain_budget``). Posts longer than
     ``max_units`` words are explained over their first ``max_units`` words, and the result says so.
+    ``shap_context`` picks the Partition explainer's context (see ``SHAP_CONTEXTS``);
+    ``lime_features`` and ``lime_kernel_width`` set LIME's features and kernel (see ``LIME_FEATURES``).
     """
     if method not in METHODS:
         raise InputTextError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -102,11 +145,19 @@ def explain(clf: Classifier, text: str, method: str = "shap", target: int | None
     budget = int(budget or getattr(clf, "explain_budget", DEFAULT_BUDGET))
     if budget < 10:
         raise InputTextError("The evaluation budget must be at least 10.")
+    if shap_context not in SHAP_CONTEXTS:
+        raise InputTextError(f"Unknown SHAP context {shap_context!r}; choose one of {', '.join(SHAP_CONTEXTS)}.")
+    if lime_features not in LIME_FEATURES:
+        raise InputTextError(f"Unknown LIME features {lime_features!r}; choose one of {', '.join(LIME_FEATURES)}.")
+    if lime_kernel_width is not None and not float(lime_kernel_width) > 0:
+        raise InputTextError("The LIME kernel width must be positive (or None for a flat kernel).")
+    params = ({"shap_context": shap_context} if method == "shap" else
+              {"lime_features": lime_features, "lime_kernel_width": lime_kernel_width} if method == "lime" else {})
     if target is not None and not 0 <= int(target) < len(clf.labels):
         raise InputTextError(f"Target class {target} is not one of 0-{len(clf.labels) - 1}.")
     key = None
     if cache is not None:
-        key = cache.key(clf, text, method, target, budget, seed, max_units)
+        key = cache.key(clf, text, method, target, budget, seed, max_units, params)
         hit = cache.get(key)
         if hit is not None:
             hit.cached = True
@@ -124,16 +175,16 @@ def explain(clf: Classifier, text: str, method: str = "shap", target: int | None
     proba = predict([units.text])[0]
     tgt = int(np.argmax(proba)) if target is None else int(target)
     if method == "lime":
-        W, base, space = _lime(predict, units, clf.labels, budget, seed)
+        W, base, space = _lime(predict, units, clf.labels, budget, seed, lime_features, lime_kernel_width)
     elif method == "shap":
-        W, base, space = _shap(predict, units, clf.labels, budget, seed)
+        W, base, space = _shap(predict, units, clf.labels, budget, seed, shap_context)
     else:
         W, base, space = _linear(clf, units)
     n_evals = predict.n
     exp = Explanation(model=clf.name, method=method, text=units.text, spans=list(units.spans), weights=W,
                       base_value=base, proba=proba, labels=list(clf.labels), target=tgt, budget=budget,
                       n_evals=n_evals, seconds=0.0, seed=seed, original_length=len(text), truncated=note,
-                      output_space=space)
+                      output_space=space, params=params)
     if with_faithfulness:
         exp.faithfulness = faithfulness(units, W[:, tgt], tgt, predict, p_full=float(proba[tgt]))
     exp.seconds = time.perf_counter() - t0

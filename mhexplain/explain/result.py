@@ -26,6 +26,7 @@ class Explanation:
     original_length: int  # characters in the post as given
     truncated: str | None = None  # how the post was shortened, if it was
     output_space: str = "probability"  # what ``weights`` add up to: probability or log-odds
+    params: dict = field(default_factory=dict)  # method settings beyond budget and seed
     faithfulness: dict = field(default_factory=dict)
     cached: bool = False
 

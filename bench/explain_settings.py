@@ -1,0 +1,83 @@
+"""Which LIME and SHAP settings converge fastest: comprehensiveness at a budget and at 4x it.
+
+The same random test posts as bench/explain.py (seed 0), each explained toward its predicted
+class. One line per setting: mean comprehensiveness at the budget and at 4x, their ratio, and
+seconds per explanation at the budget (p50 / max).
+
+    python bench/explain_settings.py [--models-dir models] [--model bert] [--posts 8] [--budget 1000]
+                                     [--settings lime:positions:25,lime:types:flat,shap:empty,...]
+
+A setting is ``lime:FEATURES:WIDTH`` (FEATURES types|positions, WIDTH a number or ``flat``) or
+``shap:CONTEXT`` (empty|full|both), optionally with ``:bsN`` for SHAP's masks per model call.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_SETTINGS = ("lime:positions:25,lime:positions:75,lime:types:25,lime:types:flat,"
+                    "shap:both,shap:both:bs256,shap:empty,shap:full")
+
+
+def parse(setting: str) -> tuple[str, dict, int | None]:
+    parts = setting.split(":")
+    bs = None
+    if parts[-1].startswith("bs"):
+        bs = int(parts.pop()[2:])
+    if parts[0] == "lime":
+        width = None if parts[2] == "flat" else float(parts[2])
+        return "lime", {"lime_features": parts[1], "lime_kernel_width": width}, bs
+    return "shap", {"shap_context": parts[1]}, bs
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
+    p.add_argument("--model", default="bert")
+    p.add_argument("--posts", type=int, default=8)
+    p.add_argument("--budget", type=int, default=1000)
+    p.add_argument("--settings", default=DEFAULT_SETTINGS)
+    a = p.parse_args()
+    from mhexplain.artifacts import read_predictions
+    from mhexplain.explain import explain
+    from mhexplain.registry import load_classifier
+
+    clf = load_classifier(Path(a.models_dir) / a.model)
+    preds = read_predictions(Path(a.models_dir) / a.model)
+    rng = np.random.default_rng(0)
+    texts = [preds["text"].iloc[i] for i in rng.permutation(len(preds))[:a.posts]]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {a.model}; {len(texts)} test posts; "
+          f"budget {a.budget} and {4 * a.budget}", flush=True)
+    explain(clf, texts[0], "shap", budget=20)  # warm-up
+    for setting in a.settings.split(","):
+        method, kw, bs = parse(setting)
+        batch_size = getattr(clf, "batch_size", None)
+        if bs is not None:  # SHAP sends the model's batch size per call in context "both"
+            clf.batch_size = bs
+        try:
+            comp, comp4, secs = [], [], []
+            for t in texts:
+                e = explain(clf, t, method, budget=a.budget, **kw)
+                e4 = explain(clf, t, method, budget=4 * a.budget, **kw)
+                comp.append(e.faithfulness["comprehensiveness"])
+                comp4.append(e4.faithfulness["comprehensiveness"])
+                secs.append(e.seconds)
+        finally:
+            if bs is not None:
+                clf.batch_size = batch_size
+        c, c4 = float(np.mean(comp)), float(np.mean(comp4))
+        print(f"{setting:22s} comprehensiveness {c:.3f} at {a.budget}, {c4:.3f} at {4 * a.budget}, "
+              f"ratio {c / c4:.2f}; {np.percentile(secs, 50):.2f} s p50, {max(secs):.2f} s max", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
