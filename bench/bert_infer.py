@@ -100,7 +100,11 @@ def perturbation_cost(variants: dict, sample: list[str], rng, n: int = 320, post
         sets.append([" ".join(w for w in words if rng.random() > r) or words[0] for r in rng.random(n)])
     for name in ("fp32", "bf16 autocast"):
         c = variants[name]
-        for label, chunk in ((f"{c.batch_size} per call", c.batch_size), ("whole set per call", n)):
+        saved = c.config.batch_size
+        runs = [(f"{saved} per call, batches of {saved}", saved, saved)]
+        runs += [(f"whole set per call, batches of {bs}", n, bs) for bs in (16, 32, 64)]
+        for label, chunk, bs in runs:
+            c.config.batch_size = bs
             t0 = time.perf_counter()
             for texts in sets:
                 for i in range(0, n, chunk):
@@ -108,6 +112,7 @@ def perturbation_cost(variants: dict, sample: list[str], rng, n: int = 320, post
             ms = (time.perf_counter() - t0) / (n * len(sets)) * 1000
             print(f"perturbations ({len(sets)} posts x {n} copies, median-or-longer posts of the sample), "
                   f"{name}, {label}: {ms:.1f} ms per text", flush=True)
+        c.config.batch_size = saved
 
 
 if __name__ == "__main__":

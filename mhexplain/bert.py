@@ -95,7 +95,7 @@ def resolve_precision(precision: str, device) -> str:
     """The dtype inference runs in.
 
     ``auto``: bf16 on GPUs that support it, else fp16; on a CPU, bf16 only where it has AMX tiles
-    (there bf16 scored the test set 2.5x faster than fp32, with the same class for 938 of 939
+    (there bf16 scored the test set 2.5-2.6x faster than fp32, with the same class for 938 of 939
     posts, docs/BENCHMARKS.md);
     fp32 on every other CPU, where bf16 is emulated and slower.
     """

@@ -22,8 +22,8 @@ METHODS = ("lime", "shap", "linear")
 # ``fixed_context``): "empty" adds each group to its parent's context with its sibling absent,
 # "full" removes it with its sibling present, "both" averages the two (shap's default).
 # "empty" and "full" walk the whole word tree in about 2 evaluations per word; "both" branches
-# four ways and needs a larger budget. "empty" is the default: on BERT it reached the
-# comprehensiveness of "both" at 4x the budget in a fraction of the time (docs/BENCHMARKS.md).
+# four ways and needs a larger budget. "empty" is the default: on BERT it came within 3% of the
+# comprehensiveness of "both" at 4x the budget, in 0.8 s instead of 34 s (docs/BENCHMARKS.md).
 SHAP_CONTEXTS = {"empty": 0, "full": 1, "both": None}
 DEFAULT_SHAP_CONTEXT = "empty"
 DEFAULT_BUDGET = 500
@@ -32,8 +32,8 @@ DEFAULT_SEED = 0
 
 
 # Perturbations handed to predict_proba per call. Whole sets rather than one batch at a time, so a
-# model that sorts by length (BERT) pads each batch only to its own longest text: 1.6x (bf16) to
-# 1.7x (fp32) faster on LIME-style perturbations than one model batch per call
+# model that sorts by length (BERT) pads each batch only to its own longest text: 1.6-1.7x
+# faster on LIME-style perturbations than one model batch per call
 # (docs/BENCHMARKS.md). The cap bounds tokenizer memory on long posts.
 EVAL_CHUNK = 1024
 
@@ -57,7 +57,7 @@ class _Counted:
 # word together (LIME's bag-of-words mode); "positions": one feature per occurrence. Kernel width
 # None is a flat kernel (every sample weighs the same); a number is LIME's exponential kernel of
 # that width (its default is 25). On BERT, types + flat reached at 1,000 evaluations the
-# comprehensiveness the defaults need 4,000 for (docs/BENCHMARKS.md).
+# comprehensiveness LIME's own defaults need 4,000 for (docs/BENCHMARKS.md).
 LIME_FEATURES = ("types", "positions")
 DEFAULT_LIME_FEATURES = "types"
 DEFAULT_LIME_KERNEL_WIDTH: float | None = None
