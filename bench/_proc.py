@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 import threading
 import time
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, for mhexplain
 
 
 def _tree_rss_bytes(root: int) -> int:
@@ -56,9 +59,8 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
             "output": out}
 
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
 def default_data() -> str:
-    """MHX_DATA, else the copy beside the project on the development machines."""
-    return os.environ.get("MHX_DATA", str(ROOT.parent / "shared/data/data_to_be_cleansed.csv"))
+    """The dataset the app would find (MHX_DATA, data/, ../shared/data)."""
+    from mhexplain.data import default_data_path
+
+    return default_data_path()

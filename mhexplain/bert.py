@@ -43,15 +43,20 @@ def resolve_encoder(name_or_path: str | None) -> str:
 MMAP_THRESHOLD_BYTES = 4 * 2**20
 
 
-def cap_heap_caching() -> None:
-    """Serve allocations over 4 MiB with mmap, so freed activations go straight back to the OS
-    (glibc only; elsewhere a no-op). See ``release_memory`` for why."""
+def _glibc(call: str, *args) -> None:
+    """Call a glibc allocator function; a no-op where there is no glibc."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6").mallopt(-3, MMAP_THRESHOLD_BYTES)  # -3: M_MMAP_THRESHOLD
+        getattr(ctypes.CDLL("libc.so.6"), call)(*args)
     except (OSError, AttributeError):
         pass
+
+
+def cap_heap_caching() -> None:
+    """Serve allocations over 4 MiB with mmap, so freed activations go straight back to the OS
+    (glibc only; elsewhere a no-op). See ``release_memory`` for why."""
+    _glibc("mallopt", -3, MMAP_THRESHOLD_BYTES)  # -3: M_MMAP_THRESHOLD
 
 
 def release_memory() -> None:
@@ -60,12 +65,7 @@ def release_memory() -> None:
     Dynamic padding makes every batch a different size, and glibc keeps the freed blocks: over a
     3-epoch CPU fine-tune the resident size grew to 5.2 GiB. Trimming now and then keeps it flat.
     """
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    _glibc("malloc_trim", 0)
 
 
 def pick_device(device: str | None = None):
@@ -96,8 +96,7 @@ def resolve_precision(precision: str, device) -> str:
 
     ``auto``: bf16 on GPUs that support it, else fp16; on a CPU, bf16 only where it has AMX tiles
     (there bf16 scored the test set 2.5-2.6x faster than fp32, with the same class for 938 of 939
-    posts, docs/BENCHMARKS.md);
-    fp32 on every other CPU, where bf16 is emulated and slower.
+    posts, docs/BENCHMARKS.md), and fp32 on every other CPU, where bf16 is emulated and slower.
     """
     import torch
 
@@ -157,6 +156,19 @@ def aggregate(window_proba: np.ndarray, owner: np.ndarray, n_texts: int) -> np.n
     return sums / np.maximum(counts, 1)
 
 
+def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int):
+    """Token-id lists as one padded (ids, attention mask) pair of tensors, as wide as the longest."""
+    import torch
+
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for r, s in enumerate(seqs):
+        ids[r, :len(s)] = torch.as_tensor(s)
+        mask[r, :len(s)] = 1
+    return ids, mask
+
+
 def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int, device,
                   precision: str = "fp32") -> np.ndarray:
     """Logits for token windows, longest first, padded per batch only as far as it needs."""
@@ -169,13 +181,7 @@ def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int,
     with torch.inference_mode(), torch.autocast(kind, dtype=dtype or torch.float32, enabled=dtype is not None):
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            width = len(windows[idx[0]])
-            batch = torch.full((len(idx), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(idx), width), dtype=torch.long)
-            for r, k in enumerate(idx):
-                w = windows[k]
-                batch[r, :len(w)] = torch.as_tensor(w)
-                mask[r, :len(w)] = 1
+            batch, mask = pad_batch([windows[k] for k in idx], pad_id)
             logits = model(input_ids=batch.to(device), attention_mask=mask.to(device)).logits
             out[torch.as_tensor(idx)] = logits.float().cpu()
     return out.numpy()

@@ -62,7 +62,6 @@ class SklearnClassifier:
                  for i in range(0, len(texts), self.batch_size)]
         return full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
 
-
     def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
         """Exact contribution of each unit (character span) to each class's linear score."""
         from .linear import unit_contributions

@@ -22,6 +22,19 @@ from .labels import NUM_LABELS
 
 REQUIRED_COLUMNS = ("text", "title", "target")
 MAX_FILE_BYTES = 512 * 1024 * 1024
+DATA_FILE = "data_to_be_cleansed.csv"
+_PROJECT = Path(__file__).resolve().parents[1]
+
+
+def default_data_path() -> str:
+    """The dataset CSV if one is found: MHX_DATA, then data/ in the project, then the copy in
+    ../shared/data beside it (the development machines); "" when there is none."""
+    for cand in (os.environ.get("MHX_DATA"), _PROJECT / "data" / DATA_FILE,
+                 _PROJECT.parent / "shared" / "data" / DATA_FILE):
+        if cand and Path(cand).is_file():
+            return str(cand)
+    return ""
+
 
 # Zero-width and BOM characters show up as "&#x200B;" in Reddit markdown.
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")

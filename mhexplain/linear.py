@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from .preprocess import _NON_LETTERS, _SPLIT_CONTRACTIONS, _TAG_MAP, _state
+from .preprocess import _NON_LETTERS, _SPLIT_CONTRACTIONS, _state
 
 _TOKEN = re.compile(r"\S+")
 
@@ -31,20 +31,7 @@ def lemmas_with_sources(text: str) -> list[tuple[str, list[int]]]:
         sources = src[m.start():m.end()]
         for part in _SPLIT_CONTRACTIONS.get(m.group(), (m.group(),)):
             tokens.append((part, sources))
-    if not tokens:
-        return []
-    st = _state()
-    tagged = st.tagger.tag([t for t, _ in tokens])
-    out = []
-    for (word, tag), (_, sources) in zip(tagged, tokens):
-        if word in st.stop:
-            continue
-        pos = _TAG_MAP.get(tag[:1], "n")
-        lemma = st.lemma_cache.get((word, pos))
-        if lemma is None:
-            lemma = st.lemma_cache[(word, pos)] = st.lemmatizer.lemmatize(word, pos)
-        out.append((lemma, sources))
-    return out
+    return [(lemma, tokens[i][1]) for i, lemma in _state().lemmas([t for t, _ in tokens])]
 
 
 def linear_parts(clf) -> tuple[np.ndarray, np.ndarray, str]:

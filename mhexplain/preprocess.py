@@ -39,6 +39,7 @@ def tokenize_letters(text: str) -> list[str]:
             out.append(tok)
     return out
 
+
 _TAG_MAP = {"J": "a", "V": "v", "N": "n", "R": "r"}
 CACHE_VERSION = "nltk-v1"
 PARALLEL_MIN_DOCS = 200
@@ -60,21 +61,24 @@ class _Pipeline:
         self.lemma_cache: dict[tuple[str, str], str] = {}
 
     def __call__(self, text: str) -> str:
-        text = _NON_LETTERS.sub("", text.lower())
-        tokens = self.tokenize(text)
+        tokens = self.tokenize(_NON_LETTERS.sub("", text.lower()))
+        return " ".join(lemma for _, lemma in self.lemmas(tokens))
+
+    def lemmas(self, tokens: list[str]) -> list[tuple[int, str]]:
+        """POS-tag ``tokens``, drop stopwords, lemmatize: (token index, lemma) for each kept token."""
         if not tokens:
-            return ""
+            return []
         out = []
         cache = self.lemma_cache
-        for word, tag in self.tagger.tag(tokens):
+        for i, (word, tag) in enumerate(self.tagger.tag(tokens)):
             if word in self.stop:
                 continue
             pos = _TAG_MAP.get(tag[:1], "n")
             lemma = cache.get((word, pos))
             if lemma is None:
                 lemma = cache[(word, pos)] = self.lemmatizer.lemmatize(word, pos)
-            out.append(lemma)
-        return " ".join(out)
+            out.append((i, lemma))
+        return out
 
 
 _STATE: _Pipeline | None = None

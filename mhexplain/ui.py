@@ -5,7 +5,6 @@ tested modules beside it.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import streamlit as st
@@ -92,7 +91,8 @@ def sidebar() -> None:
         for m in model_infos():
             if m.ok:
                 man = m.manifest
-                st.markdown(f":green[:material/check_circle:] `{m.name}` · {man['split']['protocol']} · trained {man.get('created', '?')[:16]}  \n"
+                st.markdown(f":green[:material/check_circle:] `{m.name}` · {man['split']['protocol']} · "
+                            f"trained {man.get('created', '?')[:16]}  \n"
                             f"data sha256 `{man['data']['sha256'][:12]}…`")
             else:
                 st.markdown(f":gray[:material/radio_button_unchecked:] `{m.name}`: {m.error}")
@@ -110,13 +110,6 @@ def no_models_help() -> None:
     st.markdown("and BERT with `--models bert` (GPU recommended; ~20 min on 2 CPU cores with the offline encoder).")
 
 
-def default_data_path() -> str:
-    for cand in (os.environ.get("MHX_DATA"), "data/data_to_be_cleansed.csv", "../shared/data/data_to_be_cleansed.csv"):
-        if cand and Path(cand).is_file():
-            return cand
-    return ""
-
-
 @st.cache_data(show_spinner=False, max_entries=512)
 def _explain(fingerprint: str, text: str, method: str, target, budget, _clf):
     from .explain import explain
@@ -127,6 +120,27 @@ def _explain(fingerprint: str, text: str, method: str, target, budget, _clf):
 def cached_explain(clf, text: str, method: str, target=None, budget=None):
     """``explain`` cached per (model artifact hash, text, method, target, budget)."""
     return _explain(getattr(clf, "fingerprint", clf.name), text, method, target, budget, clf)
+
+
+def explain_columns(models: dict, text: str, method: str, target=None, budget=None,
+                    downloads: bool = False) -> dict:
+    """Explain ``text`` with every model, one column each; returns the explanations that worked."""
+    from .plots import title
+
+    bar = st.progress(0.0, text="explaining…")
+    done = {}
+    for k, ((name, clf), col) in enumerate(zip(models.items(), st.columns(max(1, len(models))))):
+        bar.progress(k / len(models), text=f"explaining with {title(name)}…")
+        try:
+            exp = cached_explain(clf, text, method, target, budget)
+        except MhxError as err:
+            col.error(str(err))
+            continue
+        with col:
+            explanation_card(exp, name, downloads=downloads)
+        done[name] = exp
+    bar.progress(1.0, text="done")
+    return done
 
 
 def _require(found, errors: dict[str, str]):

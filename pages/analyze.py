@@ -62,20 +62,7 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     if st.button("Explain with every model"):
         st.session_state["explain_req"] = (text, method, target, budget)
     if st.session_state.get("explain_req") == (text, method, target, budget):
-        bar = st.progress(0.0, text="explaining…")
-        cols = st.columns(len(models))
-        done = {}
-        for k, ((name, clf), col) in enumerate(zip(models.items(), cols)):
-            bar.progress(k / len(models), text=f"explaining with {title(name)}…")
-            try:
-                exp = ui.cached_explain(clf, text, method, target, budget)
-            except MhxError as err:
-                col.error(str(err))
-                continue
-            with col:
-                ui.explanation_card(exp, name, downloads=True)
-            done[name] = exp
-        bar.progress(1.0, text="done")
+        done = ui.explain_columns(models, text, method, target, budget, downloads=True)
         agreement = word_agreement(done)
         if agreement is not None:
             st.caption("Do the models rely on the same words? Rank agreement of their attributions "

@@ -2,7 +2,6 @@
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.errors import MhxError
 from mhexplain.explorer import FILTERS, explorer_table, filter_table
 from mhexplain.labels import DISPLAY_NAMES
 
@@ -29,12 +28,4 @@ if rows or picked is not None:
     models, _ = ui.load_models()
     method = st.radio("explain with", ["shap", "lime"], horizontal=True, format_func=str.upper, key="err_method")
     if st.button("Explain this post"):
-        cols = st.columns(max(1, len(models)))
-        for (name, clf), col in zip(models.items(), cols):
-            try:
-                exp = ui.cached_explain(clf, row["text"], method)
-            except MhxError as err:
-                col.error(str(err))
-                continue
-            with col:
-                ui.explanation_card(exp, name)
+        ui.explain_columns(models, row["text"], method)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from mhexplain import ui
 from mhexplain.compare import summary_table
+from mhexplain.data import default_data_path
 from mhexplain.labels import DISPLAY_NAMES
 
 st.title("mhexplain — overview")
@@ -15,7 +16,7 @@ if not results:
     ui.no_models_help()
     st.subheader("Train the classical models here")
     with st.form("train"):
-        path = st.text_input("CSV path (the Kaggle 'Reddit Mental Health Data' file)", value=ui.default_data_path(),
+        path = st.text_input("CSV path (the Kaggle 'Reddit Mental Health Data' file)", value=default_data_path(),
                              key="train_csv")
         go = st.form_submit_button("Train Naive Bayes + Logistic Regression")
     if go:

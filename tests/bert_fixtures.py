@@ -13,7 +13,8 @@ def make_tiny_bert(directory: Path, seed: int = 0) -> Path:
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     words = sorted({w for ws in CLASS_WORDS.values() for w in ws} | set(FILLER) | {"post", "true", "conflict"})
-    pieces = sorted(set("abcdefghijklmnopqrstuvwxyz0123456789.,!?'&;#") | {"##" + c for c in "abcdefghijklmnopqrstuvwxyz0123456789"})
+    chars = "abcdefghijklmnopqrstuvwxyz0123456789"
+    pieces = sorted(set(chars + ".,!?'&;#") | {"##" + c for c in chars})
     directory.mkdir(parents=True, exist_ok=True)
     vocab = directory / "vocab.txt"
     vocab.write_text("\n".join(SPECIAL + words + pieces) + "\n")

@@ -23,6 +23,17 @@ CLASS_WORDS = {
 FILLER = ["i", "feel", "really", "today", "my", "life", "and", "the", "was", "so", "have", "been"]
 
 
+def rescore(model_dir: Path):
+    """Reload a saved model and score its test posts again: (model, fresh probabilities, saved ones, saved rows)."""
+    from mhexplain.registry import load_classifier
+
+    preds = pd.read_csv(model_dir / "predictions.csv", keep_default_na=False)
+    clf = load_classifier(model_dir)
+    proba = clf.predict_proba(preds["text"].tolist())
+    saved = preds[[c for c in preds.columns if c.startswith("p_")]].to_numpy()
+    return clf, proba, saved, preds
+
+
 def synthetic_posts(per_class: int = 40, seed: int = 0) -> pd.DataFrame:
     """Posts whose class is readable from their words, plus the dataset's known dirt."""
     rng = random.Random(seed)

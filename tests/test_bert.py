@@ -12,6 +12,7 @@ from mhexplain.errors import ArtifactError
 from mhexplain.registry import load_classifier
 from train.__main__ import main
 
+from .conftest import rescore
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +46,8 @@ def test_same_test_posts_as_classical_models(bert_dir):
 
 
 def test_round_trip_identical_probabilities(bert_dir):
-    preds = pd.read_csv(bert_dir / "bert" / "predictions.csv", keep_default_na=False)
-    clf = load_classifier(bert_dir / "bert")
-    proba = clf.predict_proba(preds["text"].tolist())
-    cols = [c for c in preds.columns if c.startswith("p_")]
-    np.testing.assert_allclose(proba, preds[cols].to_numpy(), atol=1e-5)
+    clf, proba, saved, _ = rescore(bert_dir / "bert")
+    np.testing.assert_allclose(proba, saved, atol=1e-5)
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-6)
     assert clf.labels == ("stress", "depression", "bipolar", "personality disorder", "anxiety")
 

@@ -88,3 +88,26 @@ def test_synthetic_fixture_has_the_known_dirt():
     assert corpus.report.duplicate_copies_dropped >= 1
     assert corpus.report.conflicting_label_texts == 1
     assert corpus.report.html_entity_bodies == 5
+
+
+def test_default_data_path_order(tmp_path, monkeypatch):
+    from mhexplain import data
+
+    project = tmp_path / "project"
+    monkeypatch.setattr(data, "_PROJECT", project)
+    monkeypatch.delenv("MHX_DATA", raising=False)
+    assert data.default_data_path() == ""  # nothing anywhere
+    shared = tmp_path / "shared" / "data" / data.DATA_FILE
+    shared.parent.mkdir(parents=True)
+    shared.write_text("x")
+    assert data.default_data_path() == str(shared)
+    local = project / "data" / data.DATA_FILE
+    local.parent.mkdir(parents=True)
+    local.write_text("x")
+    assert data.default_data_path() == str(local)
+    chosen = tmp_path / "mine.csv"
+    chosen.write_text("x")
+    monkeypatch.setenv("MHX_DATA", str(chosen))
+    assert data.default_data_path() == str(chosen)
+    monkeypatch.setenv("MHX_DATA", str(tmp_path / "absent.csv"))  # a wrong MHX_DATA falls through
+    assert data.default_data_path() == str(local)

@@ -127,8 +127,12 @@ def test_lime_settings_are_checked():
     toy = KeywordClassifier()
     with pytest.raises(InputTextError, match="Unknown LIME features"):
         explain(toy, "sad day", "lime", lime_features="chars")
-    with pytest.raises(InputTextError, match="kernel width must be positive"):
-        explain(toy, "sad day", "lime", lime_kernel_width=0)
+    for bad in (0, -3, "wide"):
+        with pytest.raises(InputTextError, match="kernel width must be a positive number"):
+            explain(toy, "sad day", "lime", lime_kernel_width=bad)
+    cache = ExplanationCache()
+    explain(toy, "sad day", "lime", budget=50, lime_kernel_width=25, cache=cache)
+    assert explain(toy, "sad day", "lime", budget=50, lime_kernel_width=25.0, cache=cache).cached
 
 
 def test_shap_context_is_part_of_the_cache_key_and_checked(tmp_path):
@@ -248,8 +252,8 @@ def test_cli_prints_top_words_and_writes_files(trained_dir, tmp_path, capsys):
     rc = explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "lime", "--budget", "100",
                       "--lime-features", "positions", "--lime-kernel-width", "25", "--json", str(out_json),
                       "so anxious, panic attack"])
-    assert rc == 0 and json.loads(out_json.read_text())["params"] == {"lime_features": "positions",
-                                                                       "lime_kernel_width": 25.0}
+    params = json.loads(out_json.read_text())["params"]
+    assert rc == 0 and params == {"lime_features": "positions", "lime_kernel_width": 25.0}
     assert explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "shap",
                         "--shap-context", "both", "--json", str(out_json), "so anxious"]) == 0
     assert json.loads(out_json.read_text())["params"] == {"shap_context": "both"}

@@ -10,6 +10,8 @@ import pytest
 from mhexplain.artifacts import artifact_hash, verify_artifact
 from mhexplain.errors import ArtifactError
 from mhexplain.registry import discover, load_classifier
+
+from .conftest import rescore
 from train.__main__ import main
 
 from .conftest import ROOT
@@ -34,11 +36,8 @@ def test_artifacts_are_complete(trained_dir):
 
 
 def test_skops_round_trip_gives_identical_predictions(trained_dir):
-    preds = pd.read_csv(trained_dir / "lr" / "predictions.csv", keep_default_na=False)
-    clf = load_classifier(trained_dir / "lr")
-    proba = clf.predict_proba(preds["text"].tolist())
-    cols = [c for c in preds.columns if c.startswith("p_")]
-    np.testing.assert_allclose(proba, preds[cols].to_numpy(), atol=1e-12)
+    _, proba, saved, preds = rescore(trained_dir / "lr")
+    np.testing.assert_allclose(proba, saved, atol=1e-12)
     assert (proba.argmax(1) == preds["pred_label"]).all()
     np.testing.assert_allclose(proba.sum(1), 1.0)
 

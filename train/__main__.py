@@ -55,7 +55,8 @@ def parse_args(argv=None) -> TrainConfig:
     if not 0 <= a.stride < a.max_length - 2:
         p.error(f"--stride must be between 0 and --max-length - 3 ({a.max_length - 3})")
     bert = BertTrainConfig(model_name_or_path=a.bert_model, epochs=a.epochs, max_length=a.max_length,
-                           batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, learning_rate=a.lr, long_text=a.long_text, stride=a.stride,
+                           batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, learning_rate=a.lr,
+                           long_text=a.long_text, stride=a.stride,
                            max_steps=a.max_steps, threads=a.threads)
     return TrainConfig(data=Path(a.data), out=Path(a.out), models=models, protocol=a.protocol, seed=a.seed,
                        limit=a.limit, repeats=a.repeats, n_jobs=max(1, a.jobs),

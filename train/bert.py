@@ -16,8 +16,8 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from mhexplain.artifacts import predictions_frame, write_artifact
-from mhexplain.bert import (BertClassifier, InferenceConfig, cap_heap_caching, encode_chunks, predict_proba_model,
-                            release_memory, resolve_encoder, resolve_precision)
+from mhexplain.bert import (BertClassifier, InferenceConfig, cap_heap_caching, encode_chunks, pad_batch,
+                            predict_proba_model, release_memory, resolve_encoder, resolve_precision)
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 
@@ -46,21 +46,18 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
 def _collate(ids: list[list[int]], rows: np.ndarray, labels: np.ndarray, pad_id: int):
     import torch
 
-    width = max(len(ids[r]) for r in rows)
-    batch = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for j, r in enumerate(rows):
-        batch[j, :len(ids[r])] = torch.as_tensor(ids[r])
-        mask[j, :len(ids[r])] = 1
+    batch, mask = pad_batch([ids[r] for r in rows], pad_id)
     return batch, mask, torch.as_tensor(labels[rows], dtype=torch.long)
 
 
 def _precision() -> str:
+    """Accelerate's mixed precision: the inference choice on a GPU; fp32 ("no") for CPU training,
+    where bf16 fine-tuning has not been measured."""
     import torch
 
     if not torch.cuda.is_available():
         return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return resolve_precision("auto", "cuda")
 
 
 def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
@@ -210,5 +207,3 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
                 *metrics["macro_f1_ci"], bc.long_text, *[(m, c["macro_f1"]) for m, c in comparison.items()
                                                          if m != bc.long_text][0], path)
     return metrics
-
-

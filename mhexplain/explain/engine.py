@@ -77,19 +77,22 @@ def _lime(predict: _Counted, units: Units, labels, budget: int, seed: int, featu
                                   mask_string="", feature_selection="none", random_state=seed,
                                   kernel_width=kernel_width or 25.0,
                                   kernel=_flat_kernel if kernel_width is None else None)
-    n_features = len(set(words)) if bow else len(words)
-    exp = explainer.explain_instance(units.text, predict, labels=range(len(labels)), num_features=n_features,
+    # with feature_selection "none" every feature is fitted and reported
+    exp = explainer.explain_instance(units.text, predict, labels=range(len(labels)), num_features=len(words),
                                      num_samples=budget)
     indexed = exp.domain_mapper.indexed_string
-    # feature id -> the units it stands for (every occurrence of the word in "types" mode)
-    unit_of_word: dict[str, list[int]] = {}
-    for i, w in enumerate(words):
-        unit_of_word.setdefault(w, []).append(i)
+    if bow:  # feature f is a distinct word and stands for every occurrence of it
+        occurrences: dict[str, list[int]] = {}
+        for i, w in enumerate(words):
+            occurrences.setdefault(w, []).append(i)
+        units_of = [occurrences[indexed.word(f)] for f in range(indexed.num_words())]
+    else:
+        units_of = [[f] for f in range(len(words))]
     W = np.zeros((len(words), len(labels)))
     base = np.zeros(len(labels))
     for c in range(len(labels)):
         for f, w in exp.local_exp[c]:
-            W[unit_of_word[indexed.word(f)] if bow else [f], c] = w
+            W[units_of[f], c] = w
         base[c] = exp.intercept[c]
     space = "probability (local linear fit" + (", per distinct word)" if bow else ")")
     return W, base, space
@@ -149,10 +152,15 @@ def explain(clf: Classifier, text: str, method: str = "shap", target: int | None
         raise InputTextError(f"Unknown SHAP context {shap_context!r}; choose one of {', '.join(SHAP_CONTEXTS)}.")
     if lime_features not in LIME_FEATURES:
         raise InputTextError(f"Unknown LIME features {lime_features!r}; choose one of {', '.join(LIME_FEATURES)}.")
-    if lime_kernel_width is not None and not float(lime_kernel_width) > 0:
-        raise InputTextError("The LIME kernel width must be positive (or None for a flat kernel).")
-    params = ({"shap_context": shap_context} if method == "shap" else
-              {"lime_features": lime_features, "lime_kernel_width": lime_kernel_width} if method == "lime" else {})
+    if lime_kernel_width is not None:
+        try:
+            lime_kernel_width = float(lime_kernel_width)  # 25 and 25.0 are one cache entry
+        except (TypeError, ValueError):
+            lime_kernel_width = float("nan")
+        if not lime_kernel_width > 0:
+            raise InputTextError("The LIME kernel width must be a positive number (or None for a flat kernel).")
+    params = {"shap": {"shap_context": shap_context},
+              "lime": {"lime_features": lime_features, "lime_kernel_width": lime_kernel_width}}.get(method, {})
     if target is not None and not 0 <= int(target) < len(clf.labels):
         raise InputTextError(f"Target class {target} is not one of 0-{len(clf.labels) - 1}.")
     key = None
