@@ -11,12 +11,19 @@ ifneq ($(wildcard ../shared/nltk_data),)
 export NLTK_DATA ?= $(abspath ../shared/nltk_data)
 endif
 
+# torch: machines without an NVIDIA GPU get PyTorch's CPU wheel (about 200 MB instead of several
+# GB of CUDA libraries). Override with `make run TORCH_INDEX=` (PyPI's default build) or any index URL.
+HAS_NVIDIA := $(shell command -v nvidia-smi 2>/dev/null)
+TORCH_INDEX ?= $(if $(HAS_NVIDIA),,https://download.pytorch.org/whl/cpu)
+# (one retry: where that index cannot be reached, pip goes on with the other sources it knows at once)
+TORCH_FROM := $(if $(TORCH_INDEX),--retries 1 --index-url $(TORCH_INDEX),)
+
 .PHONY: run test setup setup-dev train bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_FROM)
 	$(BIN)/pip install -q -r requirements.txt
 	touch $@
 
@@ -28,10 +35,11 @@ setup: $(BIN)/.installed
 setup-dev: $(BIN)/.installed-dev
 
 # Trains the classical models once if data is there and no models are, then opens the app.
+# Serves on localhost only (.streamlit/config.toml), so training from the browser is allowed here.
 run: setup
-	@if [ -n "$(MHX_DATA)" ] && [ ! -d "$(MHX_MODELS_DIR)/lr" ]; then \
+	@if [ -n "$(MHX_DATA)" ] && [ ! -d "$(firstword $(subst :, ,$(MHX_MODELS_DIR)))/lr" ]; then \
 	  $(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr; fi
-	$(BIN)/streamlit run app.py
+	MHX_ALLOW_TRAINING=1 $(BIN)/streamlit run app.py
 
 train: setup
 	$(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr

@@ -17,4 +17,4 @@ PAGES = [
 page = st.navigation(PAGES)
 ui.sidebar()
 st.info(ui.RESPONSIBLE_USE, icon=":material/info:")
-page.run()
+ui.run_page(page)

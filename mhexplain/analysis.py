@@ -41,5 +41,6 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
     for i, (n1, e1) in enumerate(items):
         for n2, e2 in items[i + 1:]:
             r = rank_agreement(e1.target_weights(), e2.target_weights())
-            rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"], "top-5 overlap": r["top5_overlap"]})
+            rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"],
+                         f"top-{r['k']} overlap": r["top_k_overlap"]})
     return pd.DataFrame(rows)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import importlib.abc
 import json
 import os
 import platform
@@ -25,6 +24,8 @@ import pandas as pd
 
 from .errors import ArtifactError
 from .labels import LABELS
+from .schema import MANIFEST_SPEC, check, check_metrics
+from .settings import default_models_dir  # noqa: F401 (the CLIs' default folder, re-exported)
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -32,6 +33,12 @@ PREDICTIONS = "predictions.csv"
 SKOPS_FILE = "model.skops"
 FORMAT_VERSION = 1
 MODEL_NAMES = ("nb", "lr", "bert")
+BERT_WEIGHTS = "model.safetensors"
+BERT_CONFIG_FILE = "mhx_bert.json"  # inference settings: max length, stride, long-text mode
+BERT_FILES = (BERT_WEIGHTS, "config.json", BERT_CONFIG_FILE)
+# Files every folder of a kind must list in its manifest: an empty or partial list would
+# otherwise switch the integrity check off for what it leaves out.
+REQUIRED_FILES = {"sklearn": (SKOPS_FILE, METRICS, PREDICTIONS), "bert": BERT_FILES + (METRICS, PREDICTIONS)}
 
 TRACKED_PACKAGES = ("mhexplain", "numpy", "pandas", "scikit-learn", "nltk", "skops", "torch",
                     "transformers", "accelerate", "safetensors", "tokenizers")
@@ -55,10 +62,6 @@ SKOPS_ALLOWED = {
     "scipy.sparse._csr.csr_array",
     "sklearn.utils._tags.Tags",
 }
-
-
-def default_models_dir() -> Path:
-    return Path(os.environ.get("MHX_MODELS_DIR", "models"))
 
 
 def library_versions() -> dict:
@@ -91,7 +94,7 @@ def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels=LABELS)
     df = pd.DataFrame({"post_id": np.asarray(post_ids), "text": list(texts),
                        "true_label": np.asarray(y_true), "pred_label": proba.argmax(axis=1)})
     for i, lab in enumerate(labels):
-        df[f"p_{lab.replace(' ', '_')}"] = proba[:, i]
+        df[proba_column(lab)] = proba[:, i]
     return df
 
 
@@ -135,6 +138,18 @@ def read_manifest(model_dir: Path) -> dict:
         raise ArtifactError(f"{mpath} is corrupt (not valid JSON).") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise ArtifactError(f"{mpath} lacks the file list; retrain this model.")
+    check(manifest, MANIFEST_SPEC, str(mpath))
+    kind = manifest["kind"]
+    if kind not in REQUIRED_FILES:
+        raise ArtifactError(f"{mpath} names an unknown model kind; retrain this model.")
+    if manifest["labels"] != list(LABELS):
+        raise ArtifactError(f"{mpath} lists {len(manifest['labels'])} labels, not this app's "
+                            f"{len(LABELS)} classes; retrain this model.")
+    unlisted = [f for f in REQUIRED_FILES[kind] if f not in manifest["files"]]
+    if unlisted:
+        raise ArtifactError(f"{mpath} does not list {', '.join(unlisted)}; retrain this model.")
+    if not all(isinstance(d, str) for d in manifest["files"].values()):
+        raise ArtifactError(f"{mpath} has a file hash that is not text; retrain this model.")
     return manifest
 
 
@@ -164,15 +179,23 @@ def artifact_hash(model_dir: Path) -> str:
 
 
 def _skops_io():
-    """Import skops.io without dragging torch in when nothing else has loaded it yet.
+    """Import skops.io without its walk over every scikit-learn module.
 
-    skops lists trusted types by walking every scikit-learn module; with torch installed that
-    imports torch (about a second) for an array-API shim the classical models never use.
+    When imported, skops lists every scikit-learn estimator as trusted by importing all of
+    scikit-learn (over a second here; with torch installed, torch too). mhexplain never relies on
+    that default list: it trusts only SKOPS_ALLOWED, checked before every load. So skops is
+    imported with an empty estimator list, which makes its own defaults stricter, not looser.
     """
-    if "skops.io" in sys.modules or "torch" in sys.modules:
-        import skops.io
+    if "skops.io" not in sys.modules:
+        import sklearn.utils
 
-        return skops.io
+        real = sklearn.utils.all_estimators
+        sklearn.utils.all_estimators = lambda *args, **kwargs: []
+        try:
+            import skops.io  # noqa: F401
+        finally:
+            sklearn.utils.all_estimators = real
+    return sys.modules["skops.io"]
 
     class _NoTorch(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
@@ -210,14 +233,30 @@ def load_skops(path: Path):
 
 
 def read_metrics(model_dir: Path) -> dict:
+    path = Path(model_dir) / METRICS
     try:
-        return json.loads((Path(model_dir) / METRICS).read_text())
+        metrics = json.loads(path.read_text())
     except (OSError, ValueError):
-        raise ArtifactError(f"{model_dir}/{METRICS} is missing or corrupt.") from None
+        raise ArtifactError(f"{path} is missing or corrupt.") from None
+    check_metrics(metrics, list(LABELS), str(path))
+    return metrics
+
+
+def proba_column(label: str) -> str:
+    return f"p_{label.replace(' ', '_')}"
 
 
 def read_predictions(model_dir: Path) -> pd.DataFrame:
+    path = Path(model_dir) / PREDICTIONS
     try:
-        return pd.read_csv(Path(model_dir) / PREDICTIONS, keep_default_na=False, dtype={"text": str})
+        df = pd.read_csv(path, keep_default_na=False, dtype={"text": str})
     except (OSError, ValueError, pd.errors.ParserError):
-        raise ArtifactError(f"{model_dir}/{PREDICTIONS} is missing or corrupt.") from None
+        raise ArtifactError(f"{path} is missing or corrupt.") from None
+    needed = ["post_id", "text", "true_label", "pred_label"] + [proba_column(lab) for lab in LABELS]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ArtifactError(f"{path} lacks the column(s) {', '.join(missing)}; retrain this model.")
+    numeric = needed[:1] + needed[2:]
+    if not all(pd.api.types.is_numeric_dtype(df[c]) for c in numeric):
+        raise ArtifactError(f"{path} has a non-numeric id, label or probability; retrain this model.")
+    return df

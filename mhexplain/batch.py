@@ -1,38 +1,63 @@
 """Scoring an uploaded CSV with the trained models."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from .classifier import Classifier
-from .data import clean_text, join_post, read_posts_bytes
+from .classifier import MAX_POST_CHARS, Classifier
+from .data import clean_text, join_post, read_upload
 from .errors import DataError
 from .labels import DISPLAY_NAMES
 from .metrics import classification_metrics
+from .settings import MAX_UPLOAD_MIB
+from .textsafe import spreadsheet_safe
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MIB * 2**20
 MAX_ROWS = 2000
 
 
-def parse_upload(raw: bytes, name: str = "the upload") -> pd.DataFrame:
-    """Validated frame with ``input`` (model text) and, if given, ``target``."""
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise DataError(f"{name} is {len(raw) / 2**20:.1f} MiB; the limit is {MAX_UPLOAD_BYTES // 2**20} MiB.")
-    df = read_posts_bytes(raw, name, require_target=False)
+@dataclass
+class Upload:
+    """The usable rows of an uploaded CSV and the rows left out, with the reason for each.
+
+    ``frame`` has ``row`` (the row number as a spreadsheet shows it: the header is row 1),
+    ``input`` (the model text) and, if the file has it, ``target``.
+    """
+
+    frame: pd.DataFrame
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def parse_upload(raw: bytes, name: str = "the upload") -> Upload:
+    df = read_upload(raw, name, require_target=False)
     if len(df) > MAX_ROWS:
         raise DataError(f"{name} has {len(df):,} rows; the limit is {MAX_ROWS:,} per upload.")
     df["input"] = [join_post(clean_text(t), clean_text(b)).strip() for t, b in zip(df["title"], df["text"])]
-    empty = df["input"] == ""
-    if empty.all():
-        raise DataError(f"{name} has no text in any row.")
-    return df[~empty].reset_index(drop=True)
+    lengths = df["input"].str.len()
+    reasons = pd.Series("", index=df.index)
+    reasons[lengths == 0] = "no text"
+    reasons[lengths > MAX_POST_CHARS] = f"longer than {MAX_POST_CHARS:,} characters"
+    skipped = [(int(r), why) for r, why in zip(df["row"], reasons) if why]
+    if len(skipped) == len(df):
+        raise DataError(f"{name} has no usable row: " + skipped_text(skipped))
+    return Upload(df[reasons == ""].reset_index(drop=True), skipped)
+
+
+def skipped_text(skipped: list[tuple[int, str]], most: int = 10) -> str:
+    """'row 7 (no text), row 70 (longer than ...)' for the first ``most`` rows, then a count."""
+    parts = [f"row {r} ({why})" for r, why in skipped[:most]]
+    if len(skipped) > most:
+        parts.append(f"and {len(skipped) - most:,} more")
+    return ", ".join(parts) + "."
 
 
 def score(df: pd.DataFrame, models: dict[str, Classifier], progress: Callable[[float], None] | None = None,
           chunk: int = 64) -> pd.DataFrame:
-    out = pd.DataFrame({"text": df["input"]})
+    out = df[[c for c in ("row",) if c in df]].copy()
+    out["text"] = df["input"]
     if "target" in df.columns:
         out["true class"] = [DISPLAY_NAMES[i] for i in df["target"]]
     total = len(models) * len(df)
@@ -50,6 +75,11 @@ def score(df: pd.DataFrame, models: dict[str, Classifier], progress: Callable[[f
         for k, lab in enumerate(clf.labels):
             out[f"{name} p({lab})"] = p[:, k].round(4)
     return out
+
+
+def predictions_csv(scored: pd.DataFrame) -> str:
+    """The scored table as CSV text that a spreadsheet opens without running any cell as a formula."""
+    return spreadsheet_safe(scored).to_csv(index=False)
 
 
 def file_metrics(df: pd.DataFrame, scored: pd.DataFrame, names: Sequence[str]) -> dict[str, dict]:

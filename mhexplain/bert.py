@@ -14,11 +14,12 @@ from typing import Sequence
 
 import numpy as np
 
+from .artifacts import BERT_CONFIG_FILE, BERT_WEIGHTS
 from .classifier import validate_texts
 from .errors import ArtifactError
 from .labels import LABELS
 
-BERT_CONFIG_FILE = "mhx_bert.json"
+LONG_TEXT_MODES = ("chunk", "truncate")
 GPU_DEFAULT_ENCODER = "bert-base-uncased"
 
 
@@ -122,6 +123,25 @@ class InferenceConfig:
     batch_size: int = 32
     precision: str = "auto"  # see resolve_precision
 
+    def problem(self, max_positions: int | None = None) -> str | None:
+        """Why these settings cannot run, in words; None when they can."""
+        ints = {"max_length": self.max_length, "stride": self.stride, "max_chunks": self.max_chunks,
+                "batch_size": self.batch_size}
+        for key, v in ints.items():
+            if isinstance(v, bool) or not isinstance(v, int):
+                return f"{key} should be an integer"
+        if self.max_length < 8 or (max_positions and self.max_length > max_positions):
+            return f"max_length {self.max_length} is outside 8-{max_positions or 'the model limit'}"
+        if not 0 <= self.stride < self.max_length - 2:
+            return f"stride {self.stride} is not below max_length - 2 ({self.max_length - 2})"
+        if self.max_chunks < 1 or self.batch_size < 1:
+            return "max_chunks and batch_size should be at least 1"
+        if self.long_text not in LONG_TEXT_MODES:
+            return f"long_text should be one of {', '.join(LONG_TEXT_MODES)}"
+        if self.precision not in PRECISIONS:
+            return f"precision should be one of {', '.join(PRECISIONS)}"
+        return None
+
 
 def encode_chunks(tokenizer, texts: Sequence[str], max_length: int, stride: int, max_chunks: int | None,
                   truncate: bool) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
@@ -170,20 +190,27 @@ def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int):
 
 
 def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int, device,
-                  precision: str = "fp32") -> np.ndarray:
-    """Logits for token windows, longest first, padded per batch only as far as it needs."""
+                  precision: str = "fp32", progress=None) -> np.ndarray:
+    """Logits for token windows, longest first, padded per batch only as far as it needs.
+
+    ``progress``, if given, is a tqdm-like bar: its ``total`` is set and it is ``update``d per batch.
+    """
     import torch
 
     order = np.argsort([-len(w) for w in windows], kind="stable")
     out = torch.empty((len(windows), model.config.num_labels), dtype=torch.float32)
     kind = getattr(device, "type", str(device))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if progress is not None:
+        progress.total = len(order)
     with torch.inference_mode(), torch.autocast(kind, dtype=dtype or torch.float32, enabled=dtype is not None):
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             batch, mask = pad_batch([windows[k] for k in idx], pad_id)
             logits = model(input_ids=batch.to(device), attention_mask=mask.to(device)).logits
             out[torch.as_tensor(idx)] = logits.float().cpu()
+            if progress is not None:
+                progress.update(len(idx))
     return out.numpy()
 
 
@@ -194,14 +221,15 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def predict_proba_model(model, tokenizer, texts: Sequence[str], cfg: InferenceConfig, device,
-                        long_text: str | None = None, precision: str | None = None) -> np.ndarray:
+                        long_text: str | None = None, precision: str | None = None, progress=None) -> np.ndarray:
     mode = long_text or cfg.long_text
     precision = precision or resolve_precision(cfg.precision, device)
     windows, owner, _ = encode_chunks(tokenizer, texts, cfg.max_length, cfg.stride, cfg.max_chunks,
                                       truncate=mode == "truncate")
     if not windows:
         return np.zeros((0, model.config.num_labels))
-    probs = softmax(window_logits(model, windows, tokenizer.pad_token_id, cfg.batch_size, device, precision))
+    probs = softmax(window_logits(model, windows, tokenizer.pad_token_id, cfg.batch_size, device, precision,
+                                  progress))
     return aggregate(probs, owner, len(texts))
 
 
@@ -252,8 +280,8 @@ class BertClassifier:
     @classmethod
     def load(cls, directory: Path, name: str = "bert", device=None, threads: int | None = None) -> "BertClassifier":
         directory = Path(directory)
-        if not (directory / "model.safetensors").is_file():
-            raise ArtifactError(f"{directory} has no model.safetensors; it is not a saved BERT model.")
+        if not (directory / BERT_WEIGHTS).is_file():
+            raise ArtifactError(f"{directory} has no {BERT_WEIGHTS}; it is not a saved BERT model.")
         try:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -261,11 +289,17 @@ class BertClassifier:
                                                                        local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
             cfg = InferenceConfig(**json.loads((directory / BERT_CONFIG_FILE).read_text()))
-            if os.environ.get("MHX_BERT_PRECISION"):
-                cfg.precision = os.environ["MHX_BERT_PRECISION"]
         except Exception as err:  # safetensors, tokenizers and json each raise their own types
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ArtifactError(f"{directory} could not be loaded as a BERT model: {first[:200]}") from None
+        found = cfg.problem(getattr(model.config, "max_position_embeddings", None))
+        if found:
+            raise ArtifactError(f"{directory / BERT_CONFIG_FILE} is not usable: {found}; retrain this model.")
+        if os.environ.get("MHX_BERT_PRECISION"):  # checked by resolve_precision below
+            cfg.precision = os.environ["MHX_BERT_PRECISION"]
+        if model.config.num_labels != len(LABELS):
+            raise ArtifactError(f"{directory} holds a {model.config.num_labels}-class model, not this app's "
+                                f"{len(LABELS)} classes; retrain this model.")
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         return cls(model, tokenizer, name=name, labels=labels, config=cfg, device=device,
                    threads=threads or _env_threads())

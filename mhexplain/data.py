@@ -22,6 +22,9 @@ from .labels import NUM_LABELS
 
 REQUIRED_COLUMNS = ("text", "title", "target")
 MAX_FILE_BYTES = 512 * 1024 * 1024
+# A header wider than this is refused before parsing: pandas takes minutes and gigabytes on a
+# header of a million names, and no posts file needs more than a handful of columns.
+MAX_COLUMNS = 256
 DATA_FILE = "data_to_be_cleansed.csv"
 _PROJECT = Path(__file__).resolve().parents[1]
 
@@ -62,39 +65,100 @@ def _decode(raw: bytes, source: str) -> str:
         ) from None
 
 
-def read_posts_bytes(raw: bytes, source: str = "the file", require_target: bool = True) -> pd.DataFrame:
-    """Parse CSV bytes into a validated frame with columns title, text[, target] (all strings but target)."""
-    text = _decode(raw, source)
+# The longest cell read; a longer one refuses the file (the models read at most
+# classifier.MAX_POST_CHARS of a post, and a file with bigger cells is not a posts file).
+MAX_CELL_CHARS = 1_000_000
+
+
+def _parse_rows(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, rows and each row's number (as a spreadsheet counts them: the header is row 1, and
+    blank lines, which are skipped, count too), with the width of every row checked as it is read.
+
+    The csv module rather than pandas: pandas' parser takes minutes on a header or a row of a
+    million fields before any check can run, while here each row is checked as soon as it is read.
+    """
+    limit = csv.field_size_limit()
+    csv.field_size_limit(MAX_CELL_CHARS)
+    number = 1
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
-    except (pd.errors.ParserError, csv.Error, pd.errors.EmptyDataError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "no columns found"
-        raise DataError(f"{source} is not a readable CSV: {first}.") from None
-    df.columns = [str(c).strip() for c in df.columns]
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise DataError(f"{source} is empty.") from None
+        if len(header) > MAX_COLUMNS:
+            raise DataError(f"{source} has {len(header):,} columns in its header; at most {MAX_COLUMNS} are read.")
+        width, rows, numbers, number = len(header), [], [], 1
+        for row in reader:
+            number += 1
+            if not row:
+                continue  # a blank line
+            if len(row) > width:
+                raise DataError(f"{source} row {number} has {len(row):,} fields but the header has {width}.")
+            rows.append(row + [""] * (width - len(row)))
+            numbers.append(number)
+    except csv.Error as err:
+        what = ("a cell is longer than {:,} characters".format(MAX_CELL_CHARS) if "field larger" in str(err)
+                else "a quoted field is never closed" if "EOF" in str(err) or "end of data" in str(err)
+                else "malformed quoting")
+        raise DataError(f"{source} is not a readable CSV: {what} (near row {number + 1}).") from None
+    finally:
+        csv.field_size_limit(limit)
+    return [h.strip() for h in header], rows, numbers
+
+
+def read_posts_bytes(raw: bytes, source: str = "the file", require_target: bool = True) -> pd.DataFrame:
+    """Parse CSV bytes into a validated frame with columns row, title, text[, target].
+
+    ``row`` is each post's row number as a spreadsheet shows it (the header is row 1); messages
+    use the same numbers, name the problem and never quote the file's contents.
+    """
+    text = _decode(raw, source)
+    header, rows, numbers = _parse_rows(text, source)
     needed = REQUIRED_COLUMNS if require_target else ("text",)
-    missing = [c for c in needed if c not in df.columns]
+    missing = [c for c in needed if c not in header]
     if missing:
-        have = ", ".join(c for c in df.columns if c) or "none"
-        raise DataError(f"{source} lacks the column(s) {', '.join(missing)} (found: {have}).")
-    if len(df) == 0:
+        raise DataError(f"{source} lacks the column(s) {', '.join(missing)} (its header has {len(header)} "
+                        f"column(s); needed: {', '.join(needed)}).")
+    if not rows:
         raise DataError(f"{source} has a header but no rows.")
-    out = pd.DataFrame({"title": df["title"] if "title" in df.columns else "", "text": df["text"]})
-    out["title"] = out["title"].astype(str)
-    out["text"] = out["text"].astype(str)
-    if "target" in df.columns and (require_target or (df["target"].str.strip() != "").any()):
-        out["target"] = parse_labels(df["target"], source)
-    return out.reset_index(drop=True)
+
+    def column(name: str) -> list[str]:
+        k = header.index(name)
+        return [r[k] for r in rows]
+
+    out = pd.DataFrame({"title": column("title") if "title" in header else [""] * len(rows),
+                        "text": column("text")}, dtype=object)
+    if "target" in header:
+        target = pd.Series(column("target"), dtype=object)
+        if require_target or (target.str.strip() != "").any():
+            out["target"] = parse_labels(target, source, numbers)
+    out.insert(0, "row", np.asarray(numbers, dtype=int))
+    return out
 
 
-def parse_labels(col: pd.Series, source: str = "the file") -> np.ndarray:
+def size_text(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:.2f} MiB ({n_bytes:,} bytes)"
+
+
+def read_upload(raw: bytes, name: str, require_target: bool = True) -> pd.DataFrame:
+    """A visitor's uploaded CSV, refused above the upload limit before it is parsed."""
+    from .settings import MAX_UPLOAD_MIB
+
+    if len(raw) > MAX_UPLOAD_MIB * 2**20:
+        raise DataError(f"{name} is {size_text(len(raw))}; the limit is {MAX_UPLOAD_MIB} MiB.")
+    return read_posts_bytes(raw, name, require_target=require_target)
+
+
+def parse_labels(col: pd.Series, source: str = "the file", row_numbers=None) -> np.ndarray:
     stripped = col.astype(str).str.strip()
     nums = pd.to_numeric(stripped, errors="coerce")
     bad = nums.isna() | (nums != np.floor(nums)) | (nums < 0) | (nums >= NUM_LABELS)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise DataError(
-            f"{source} row {i + 2}: target {stripped.iloc[i]!r} is not a class id 0-{NUM_LABELS - 1} "
-            f"({int(bad.sum())} bad label(s) in all)."
+            f"{source} row {row_numbers[i] if row_numbers is not None else i + 2}: the target is not a class id 0-{NUM_LABELS - 1} "
+            f"({int(bad.sum())} bad label(s) in all; rows count from the header, row 1)."
         )
     return nums.astype(int).to_numpy()
 

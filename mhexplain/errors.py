@@ -19,3 +19,7 @@ class NltkDataError(MhxError):
 
 class InputTextError(MhxError):
     """A post given for prediction or explanation is unusable (empty, not text)."""
+
+
+class ConfigError(MhxError):
+    """A setting or command-line option cannot work (an output path that is a file, a bad value)."""

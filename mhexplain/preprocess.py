@@ -51,13 +51,14 @@ class _Pipeline:
     def __init__(self) -> None:
         ensure_nltk_data()
         from nltk.corpus import stopwords
-        from nltk.stem import WordNetLemmatizer
+
+        from .fast_lemmatizer import FastWordNetLemmatizer
         from .fast_tagger import FastPerceptronTagger
 
         self.tokenize = tokenize_letters
-        self.tagger = FastPerceptronTagger()
+        self.tagger = FastPerceptronTagger(cache_dir=default_cache_dir())
         self.stop = frozenset(stopwords.words("english"))
-        self.lemmatizer = WordNetLemmatizer()
+        self.lemmatizer = FastWordNetLemmatizer()
         self.lemma_cache: dict[tuple[str, str], str] = {}
 
     def __call__(self, text: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .artifacts import MODEL_NAMES, SKOPS_FILE, artifact_hash, load_skops, read_manifest, verify_artifact
 from .classifier import Classifier, SklearnClassifier
 from .errors import ArtifactError
@@ -43,7 +45,13 @@ def load_classifier(model_dir: Path) -> Classifier:
     kind = manifest.get("kind")
     labels = tuple(manifest.get("labels", LABELS))
     if kind == "sklearn":
-        clf = SklearnClassifier(load_skops(model_dir / SKOPS_FILE), name=manifest["name"], labels=labels)
+        pipeline = load_skops(model_dir / SKOPS_FILE)
+        classes = getattr(pipeline, "classes_", None)
+        if (not hasattr(pipeline, "predict_proba") or classes is None
+                or not set(np.asarray(classes).tolist()) <= set(range(len(labels)))):
+            raise ArtifactError(f"{model_dir / SKOPS_FILE} does not predict this app's {len(labels)} classes; "
+                                "retrain this model.")
+        clf = SklearnClassifier(pipeline, name=manifest["name"], labels=labels)
     elif kind == "bert":
         from .bert import BertClassifier
 

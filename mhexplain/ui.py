@@ -5,21 +5,56 @@ tested modules beside it.
 """
 from __future__ import annotations
 
+import logging
+import shlex
+import sys
 from pathlib import Path
 
 import streamlit as st
 
-from .artifacts import METRICS, PREDICTIONS, default_models_dir, verify_artifact
+from .artifacts import METRICS, PREDICTIONS, verify_artifact
 from .errors import MhxError
 from .registry import ModelInfo, discover
+from .settings import ServerSettings
+from .textsafe import escape_markdown
+
+logger = logging.getLogger("mhexplain.app")
+PROJECT = Path(__file__).resolve().parents[1]
+UNEXPECTED = "Something went wrong here; the details are in the server's log."
 
 RESPONSIBLE_USE = ("**Research tool, not a diagnosis.** These models learned which subreddit a post came from; "
                    "they say nothing reliable about any person. If you or someone you know is in crisis, contact "
                    "local emergency services or find a helpline at [findahelpline.com](https://findahelpline.com).")
 
 
+def settings() -> ServerSettings:
+    return ServerSettings.from_env()
+
+
 def models_dir() -> Path:
-    return Path(st.session_state.get("models_dir") or default_models_dir())
+    """The models folder the visitor picked among the operator's configured folders."""
+    dirs = settings().models_dirs
+    picked = st.session_state.get("models_dir")
+    return picked if picked in dirs else dirs[0]
+
+
+def show_error(err) -> None:
+    """A one-line error whose text (file names, column names, posts) is shown literally."""
+    st.error(escape_markdown(str(err)), icon=":material/error:")
+
+
+def show_unexpected(where: str) -> None:
+    """Log the exception being handled with its traceback, show the visitor one line."""
+    logger.exception("unexpected error in %s", where)
+    st.error(UNEXPECTED, icon=":material/error:")
+
+
+def run_page(page) -> None:
+    """Run a page; an exception nobody expected becomes one line on screen and a log entry."""
+    try:
+        page.run()
+    except Exception:  # Streamlit's stop/rerun signals are BaseExceptions and pass through
+        show_unexpected(f"page {page.title!r}")
 
 
 @st.cache_data(show_spinner=False)
@@ -58,6 +93,9 @@ def load_models(infos: list[ModelInfo] | None = None) -> tuple[dict, dict[str, s
             loaded[m.name] = _load(str(m.path), _stamp(m.path))
         except MhxError as err:
             errors[m.name] = str(err)
+        except Exception:  # a model that loads but breaks must not take the page down
+            logger.exception("loading %s failed", m.path)
+            errors[m.name] = "could not be loaded (see the server's log)"
     return loaded, errors
 
 
@@ -85,29 +123,51 @@ def load_all_results() -> tuple[list, dict[str, str]]:
 
 def sidebar() -> None:
     with st.sidebar:
-        st.text_input("Models folder", value=str(default_models_dir()), key="models_dir",
-                      help="Set MHX_MODELS_DIR to change the default.")
+        dirs = settings().models_dirs
+        st.selectbox("Models folder", dirs, key="models_dir", format_func=str, disabled=len(dirs) < 2,
+                     help="The folders this server is configured with (MHX_MODELS_DIR, several separated by "
+                          "':'). Visitors choose among them; they cannot name another path.")
         st.markdown("**Models**")
         for m in model_infos():
             if m.ok:
                 man = m.manifest
-                st.markdown(f":green[:material/check_circle:] `{m.name}` · {man['split']['protocol']} · "
-                            f"trained {man.get('created', '?')[:16]}  \n"
-                            f"data sha256 `{man['data']['sha256'][:12]}…`")
+                st.markdown(f":green[:material/check_circle:] `{m.name}` · {escape_markdown(man['split']['protocol'])}"
+                            f" · trained {escape_markdown(man['created'][:16])}  \n"
+                            f"data sha256 {escape_markdown(man['data']['sha256'][:12])}…")
             else:
-                st.markdown(f":gray[:material/radio_button_unchecked:] `{m.name}`: {m.error}")
+                st.markdown(f":gray[:material/radio_button_unchecked:] `{m.name}`: {escape_markdown(m.error)}")
 
 
 def missing_models_notice(errors: dict[str, str]) -> None:
     if errors:
-        st.caption("Not shown: " + "; ".join(f"{n} ({e})" for n, e in errors.items()))
+        st.caption("Not shown: " + escape_markdown("; ".join(f"{n} ({e})" for n, e in errors.items())))
+
+
+def _shown_path(path: Path | str) -> str:
+    """A path as a command typed in the project folder needs it: relative inside the project."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(PROJECT)) if p.is_absolute() else str(p)
+    except ValueError:
+        return str(p)
+
+
+def train_commands(models_dir: Path, data: Path | None) -> dict[str, str]:
+    """Shell commands, to run in the project folder, that train into ``models_dir``."""
+    venv_python = PROJECT / ".venv" / "bin" / "python"
+    python = ".venv/bin/python" if Path(sys.executable).parent == venv_python.parent else "python"
+    data_arg = shlex.quote(_shown_path(data)) if data else "PATH/TO/data_to_be_cleansed.csv"
+    base = f"{python} -m train --data {data_arg} --out {shlex.quote(_shown_path(models_dir))}"
+    return {"classical": base, "bert": f"{base} --models bert"}
 
 
 def no_models_help() -> None:
-    st.warning(f"No trained models in `{models_dir()}`.")
-    st.markdown("Train the classical models (about 15 s) with:")
-    st.code("python -m train --data PATH/TO/data_to_be_cleansed.csv", language="bash")
-    st.markdown("and BERT with `--models bert` (GPU recommended; ~20 min on 2 CPU cores with the offline encoder).")
+    st.warning(f"No trained models in {escape_markdown(models_dir())}.")
+    cmds = train_commands(models_dir(), settings().data_path)
+    st.markdown("In the project folder, train Naive Bayes and Logistic Regression (seconds) with:")
+    st.code(cmds["classical"], language="bash")
+    st.markdown("and BERT (a GPU takes minutes; two CPU cores about 20 minutes with the offline encoder) with:")
+    st.code(cmds["bert"], language="bash")
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
@@ -134,7 +194,12 @@ def explain_columns(models: dict, text: str, method: str, target=None, budget=No
         try:
             exp = cached_explain(clf, text, method, target, budget)
         except MhxError as err:
-            col.error(str(err))
+            with col:
+                show_error(err)
+            continue
+        except Exception:
+            with col:
+                show_unexpected(f"explaining with {name}")
             continue
         with col:
             explanation_card(exp, name, downloads=downloads)
@@ -179,3 +244,47 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
                            file_name=f"explanation-{name}-{exp.method}.html", mime="text/html", key=f"h{name}")
         st.download_button("JSON", exp.to_json(), file_name=f"explanation-{name}-{exp.method}.json",
                            mime="application/json", key=f"j{name}")
+
+
+def train_here() -> None:
+    """The Overview's training form (only where the operator allows it): NB + LR from an uploaded
+    CSV or the dataset the server was configured with, into the selected models folder."""
+    from .settings import MAX_UPLOAD_MIB
+
+    s = settings()
+    st.subheader("Train the classical models here")
+    sources = ["an uploaded CSV"] + (["the dataset on this server"] if s.data_path else [])
+    with st.form("train"):
+        source = st.radio("data", sources, horizontal=True, key="train_source")
+        upload = st.file_uploader(f"CSV (the Kaggle 'Reddit Mental Health Data' file; at most {MAX_UPLOAD_MIB} MiB)",
+                                  type=["csv"], key="train_upload", max_upload_size=MAX_UPLOAD_MIB)
+        go = st.form_submit_button("Train Naive Bayes + Logistic Regression")
+    if not go:
+        return
+    if source == sources[0] and upload is None:
+        show_error("Choose a CSV file to upload first.")
+        return
+    from train.api import run, train_upload
+    from train.common import planned_stages
+    from train.config import TrainConfig
+
+    cfg = TrainConfig(data=s.data_path or Path("upload.csv"), out=models_dir())
+    stages = planned_stages(cfg)
+    bar = st.progress(0.0, text="starting…")
+
+    def progress(name: str) -> None:
+        k = stages.index(name) if name in stages else 0
+        bar.progress(k / len(stages), text=f"step {k + 1} of {len(stages)}: {name}…")
+
+    try:
+        if source == sources[0]:
+            train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress)
+        else:
+            run(cfg, progress)
+    except MhxError as err:
+        bar.empty()
+        show_error(err)
+        return
+    bar.progress(1.0, text="done")
+    st.cache_data.clear()
+    st.rerun()

@@ -32,13 +32,13 @@ text = st.text_area("Post (title and body)", key="post", height=160, max_chars=M
                     placeholder="Paste a post here…")
 if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == text:
     if not text.strip():
-        st.error("The post is empty: paste some text first.")
+        ui.show_error("The post is empty: paste some text first.")
         st.stop()
     st.session_state["analyzed"] = text
     try:
         comp = _predict(tuple(getattr(m, "fingerprint", n) for n, m in models.items()), text, models)
     except MhxError as err:
-        st.error(str(err))
+        ui.show_error(err)
         st.stop()
     cols = st.columns(len(comp.proba))
     for col, (name, p) in zip(cols, comp.proba.items()):
@@ -66,5 +66,5 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
         agreement = word_agreement(done)
         if agreement is not None:
             st.caption("Do the models rely on the same words? Rank agreement of their attributions "
-                       "(Spearman over the post's words; top-5 overlap).")
+                       "(Spearman over the post's words; overlap of the top 5 words, or of all words in a shorter post).")
             st.dataframe(agreement, hide_index=True)

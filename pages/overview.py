@@ -1,55 +1,19 @@
 """Overview: dataset summary, metrics of every trained model, model cards."""
-import logging
-
 import pandas as pd
 import streamlit as st
 
 from mhexplain import ui
 from mhexplain.compare import summary_table
-from mhexplain.data import default_data_path
 from mhexplain.labels import DISPLAY_NAMES
+from mhexplain.textsafe import escape_markdown
 
 st.title("mhexplain — overview")
 results, errors = ui.load_all_results()
 
 if not results:
     ui.no_models_help()
-    st.subheader("Train the classical models here")
-    with st.form("train"):
-        path = st.text_input("CSV path (the Kaggle 'Reddit Mental Health Data' file)", value=default_data_path(),
-                             key="train_csv")
-        go = st.form_submit_button("Train Naive Bayes + Logistic Regression")
-    if go:
-        from mhexplain.errors import MhxError
-        from train.__main__ import parse_args, run
-
-        bar = st.progress(0.0, text="starting…")
-        stages = ["reading", "preprocessing", "fitting", "nb:", "lr:"]
-
-        class _Progress(logging.Handler):
-            def emit(self, record):
-                msg = record.getMessage()
-                for i, s in enumerate(stages):
-                    if msg.startswith(s):
-                        bar.progress((i + 1) / len(stages), text=msg[:90])
-
-        handler = _Progress()
-        log = logging.getLogger("mhexplain.train")
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-        try:
-            if not path.strip():
-                st.error("Give the path of the CSV file.")
-            else:
-                run(parse_args(["--data", path.strip(), "--out", str(ui.models_dir())]))
-                bar.progress(1.0, text="done")
-                st.success("Trained. Reloading…")
-                st.cache_data.clear()
-                st.rerun()
-        except MhxError as err:
-            st.error(str(err))
-        finally:
-            log.removeHandler(handler)
+    if ui.settings().allow_training:
+        ui.train_here()
     st.stop()
 
 ui.missing_models_notice(errors)
@@ -63,7 +27,7 @@ cols[1].metric("kept after cleaning", f"{c['rows_kept']:,}")
 cols[2].metric("duplicate copies dropped", f"{c['duplicate_copies_dropped']:,}")
 cols[3].metric("train / test", f"{sp['n_train']:,} / {sp['n_test']:,}")
 cols[4].metric("train/test overlap", sp["train_test_overlap"])
-st.caption(f"Protocol **{sp['protocol']}**, split seed {sp['seed']}; empty bodies {c['empty_bodies']}, bodies with "
+st.caption(f"Protocol **{escape_markdown(sp['protocol'])}**, split seed {sp['seed']}; empty bodies {c['empty_bodies']}, bodies with "
            f"HTML entities {c['html_entity_bodies']}, texts with conflicting labels {c['conflicting_label_texts']} "
            f"({c['conflicting_label_rows_dropped']} rows dropped).")
 test_counts = results[0].predictions["true_label"].value_counts().reindex(range(len(DISPLAY_NAMES)), fill_value=0)

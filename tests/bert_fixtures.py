@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import CLASS_WORDS, FILLER
+from .helpers import CLASS_WORDS, FILLER
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 

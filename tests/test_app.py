@@ -1,22 +1,42 @@
 """The Streamlit app as a user drives it (streamlit.testing AppTest), on models trained in the test session."""
+import json
+import os
+import re
 import shutil
 
 from streamlit.testing.v1 import AppTest
 
-from .conftest import ROOT
+from mhexplain.ui import UNEXPECTED
+
+from .helpers import ROOT
 
 TIMEOUT = 120
 
 
-def _app(models_dir, monkeypatch) -> AppTest:
-    monkeypatch.setenv("MHX_MODELS_DIR", str(models_dir))
+def _app(models_dir, monkeypatch, allow_training: bool = False) -> AppTest:
+    dirs = models_dir if isinstance(models_dir, (list, tuple)) else [models_dir]
+    monkeypatch.setenv("MHX_MODELS_DIR", os.pathsep.join(str(d) for d in dirs))
+    if allow_training:
+        monkeypatch.setenv("MHX_ALLOW_TRAINING", "1")
+    else:
+        monkeypatch.delenv("MHX_ALLOW_TRAINING", raising=False)
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
     return at.run()
 
 
+def _shown(value: str) -> str:
+    """Markdown text as it reads on screen (the app escapes user text with backslashes)."""
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def _errors(at) -> list[str]:
+    return [_shown(e.value) for e in at.error]
+
+
 def _no_exception(at):
     assert not at.exception, [e.value for e in at.exception]
+    assert UNEXPECTED not in _errors(at)
 
 
 def test_overview_shows_every_model(three_models_dir, monkeypatch):
@@ -53,7 +73,7 @@ def test_analyze_empty_post_shows_an_error(three_models_dir, monkeypatch):
     at.text_area(key="post").set_value("   ").run()
     next(b for b in at.button if b.label == "Analyze").click().run()
     _no_exception(at)
-    assert "empty" in at.error[0].value
+    assert "empty" in _errors(at)[0]
 
 
 def test_compare_page_and_normalise_toggle(three_models_dir, monkeypatch):
@@ -96,9 +116,9 @@ def test_batch_page_rejects_a_bad_upload(three_models_dir, monkeypatch):
     assert at.multiselect[0].value == ["nb", "lr", "bert"]
     at.file_uploader[0].set_value(("posts.csv", b"\x00\x01binary\xff", "text/csv")).run()
     _no_exception(at)
-    assert "binary" in at.error[0].value
+    assert "binary" in _errors(at)[0]
     at.file_uploader[0].set_value(("posts.csv", b"body,label\nx,1\n", "text/csv")).run()
-    assert "lacks the column(s) text" in at.error[0].value
+    assert "lacks the column(s) text" in _errors(at)[0]
 
 
 def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
@@ -115,34 +135,126 @@ def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
 def test_no_models_says_how_to_train(tmp_path, monkeypatch):
     at = _app(tmp_path / "empty", monkeypatch)
     _no_exception(at)
-    assert "No trained models" in at.warning[0].value
-    assert any("python -m train" in c.value for c in at.code)
+    assert "No trained models" in _shown(at.warning[0].value)
+    cmds = [c.value for c in at.code]
+    assert any(c.endswith(f"-m train --data PATH/TO/data_to_be_cleansed.csv --out {tmp_path / 'empty'}") or
+               " -m train --data " in c and c.endswith(str(tmp_path / "empty")) for c in cmds)
+    assert any(c.endswith("--models bert") for c in cmds)  # BERT gets a command of its own
+    assert not at.get("form") and not at.file_uploader  # training here is off unless the operator allows it
     for page in ("pages/analyze.py", "pages/compare.py", "pages/errors.py", "pages/batch.py"):
         at.switch_page(page).run()
         _no_exception(at)
-        assert "No trained models" in at.warning[0].value
+        assert "No trained models" in _shown(at.warning[0].value)
 
 
-def test_train_from_the_app(tmp_path, fixture_csv, monkeypatch):
-    monkeypatch.setenv("MHX_CACHE_DIR", str(tmp_path / "cache"))
-    at = _app(tmp_path / "m", monkeypatch)
-    at.text_input(key="train_csv").set_value(str(fixture_csv))
-    at.button[0].click().run()
+def test_no_page_takes_a_path_and_folders_come_from_the_server(three_models_dir, tmp_path, monkeypatch):
+    other = tmp_path / "other"
+    shutil.copytree(three_models_dir / "lr", other / "lr")
+    at = _app([three_models_dir, other], monkeypatch)
     _no_exception(at)
-    assert (tmp_path / "m" / "lr" / "manifest.json").is_file()
+    box = at.sidebar.selectbox[0]
+    assert box.label == "Models folder" and [str(o) for o in box.options] == [str(three_models_dir), str(other)]
+    assert at.dataframe[1].value["model"].tolist() == ["nb", "lr", "bert"]
+    box.set_value(other).run()
+    _no_exception(at)
+    assert at.dataframe[1].value["model"].tolist() == ["lr"]
+    for page in ("pages/overview.py", "pages/analyze.py", "pages/compare.py", "pages/errors.py", "pages/batch.py"):
+        at.switch_page(page).run()
+        labels = [w.label.lower() for w in at.text_input] + [w.label.lower() for w in at.text_area]
+        assert not [lab for lab in labels if "path" in lab or "folder" in lab or "file" in lab], page
+
+
+def _train_upload(at, name: str, raw: bytes):
+    at.file_uploader(key="train_upload").set_value((name, raw, "text/csv"))
+    return next(b for b in at.button if b.label.startswith("Train")).click().run()
+
+
+def test_train_from_the_app_with_an_upload(tmp_path, fixture_csv, monkeypatch):
+    monkeypatch.setenv("MHX_CACHE_DIR", str(tmp_path / "cache"))
+    at = _app(tmp_path / "m", monkeypatch, allow_training=True)
+    assert at.radio(key="train_source").options[0] == "an uploaded CSV"
+    _train_upload(at, "posts.csv", fixture_csv.read_bytes())
+    _no_exception(at)
+    manifest = json.loads((tmp_path / "m" / "lr" / "manifest.json").read_text())
+    assert manifest["data"]["file"] == "posts.csv" and manifest["data"]["rows"] > 100
     at.run()
     assert at.dataframe[1].value["model"].tolist() == ["nb", "lr"]
 
 
-def test_train_from_the_app_with_bad_data(tmp_path, monkeypatch):
-    bad = tmp_path / "bad.csv"
-    bad.write_text("a,b\n1,2\n")
-    at = _app(tmp_path / "m", monkeypatch)
-    at.text_input(key="train_csv").set_value(str(bad))
-    at.button[0].click().run()
+def test_train_from_the_servers_dataset(tmp_path, fixture_csv, monkeypatch):
+    monkeypatch.setenv("MHX_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("MHX_DATA", str(fixture_csv))  # the operator's dataset; visitors never name a path
+    at = _app(tmp_path / "m", monkeypatch, allow_training=True)
+    at.radio(key="train_source").set_value("the dataset on this server")
+    next(b for b in at.button if b.label.startswith("Train")).click().run()
     _no_exception(at)
-    assert "lacks the column(s)" in at.error[0].value
+    assert json.loads((tmp_path / "m" / "nb" / "manifest.json").read_text())["data"]["file"] == fixture_csv.name
+
+
+def test_train_from_the_app_with_bad_or_oversized_data(tmp_path, monkeypatch):
+    at = _app(tmp_path / "m", monkeypatch, allow_training=True)
+    _train_upload(at, "bad.csv", b"a,b\n1,2\n")
+    _no_exception(at)
+    assert "lacks the column(s)" in _errors(at)[0]
+    _train_upload(at, "big.csv", b"text,title,target\n" + b"x" * (10 * 2**20))
+    assert "the limit is 10 MiB" in _errors(at)[0]
     assert not (tmp_path / "m").exists()
+
+
+def test_markdown_in_an_upload_is_shown_as_text(three_models_dir, monkeypatch):
+    at = _app(three_models_dir, monkeypatch)
+    at.switch_page("pages/batch.py").run()
+    header = b"![x](https://example.invalid/track.png) <img src=x> :red[alert],body\nx,y\n"
+    at.file_uploader[0].set_value(("![pic](https://example.invalid/p.png).csv", header, "text/csv")).run()
+    _no_exception(at)
+    raw = at.error[0].value
+    assert "![" not in raw and "](" not in raw and "<img" not in raw and ":red[" not in raw
+    assert "lacks the column(s) text" in _shown(raw)
+
+
+def test_batch_page_skips_bad_rows_and_scores_the_rest(three_models_dir, monkeypatch):
+    at = _app(three_models_dir, monkeypatch)
+    at.switch_page("pages/batch.py").run()
+    rows = [f"Title {i},panic attack number {i}" for i in range(80)]
+    rows[68] = "t," + "x" * 200_001
+    at.file_uploader[0].set_value(("posts.csv", ("title,text\n" + "\n".join(rows)).encode(), "text/csv")).run()
+    _no_exception(at)
+    assert "row 70 (longer than 200,000 characters)" in _shown(at.warning[0].value)
+    assert len(at.dataframe[0].value) == 79 and 70 not in at.dataframe[0].value["row"].tolist()
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(three_models_dir, monkeypatch, caplog):
+    import mhexplain.compare
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("internal detail that must not reach a visitor")
+
+    monkeypatch.setattr(mhexplain.compare, "summary_table", boom)
+    at = _app(three_models_dir, monkeypatch)
+    assert not at.exception
+    assert _errors(at) == [UNEXPECTED]
+    shown = [e.value for e in (*at.markdown, *at.code, *at.caption, *at.error, *at.warning)]
+    assert not [v for v in shown if "internal detail" in v]
+    assert any("unexpected error in page 'Overview'" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_short_and_one_word_posts_explain_without_errors(three_models_dir, tmp_path, monkeypatch):
+    d = tmp_path / "models"
+    for name in ("nb", "lr"):
+        shutil.copytree(three_models_dir / name, d / name)
+    at = _app(d, monkeypatch)
+    at.switch_page("pages/analyze.py").run()
+    for post, method in (("panic attack", "lime"), ("panic attack", "shap"), ("panic", "shap"), ("panic", "lime")):
+        at.text_area(key="post").set_value(post).run()
+        next(b for b in at.button if b.label == "Analyze").click().run()
+        assert [m.value for m in at.metric] == ["Anxiety", "Anxiety"], post
+        at.radio[0].set_value(method).run()
+        next(b for b in at.button if b.label == "Explain with every model").click().run()
+        _no_exception(at)
+        assert len(at.get("html")) == 2 and not at.error, (post, method)
+        table = at.dataframe[-1].value
+        n_words = len(post.split())
+        assert f"top-{n_words} overlap" in table.columns
 
 
 def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
@@ -154,7 +266,7 @@ def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
     _no_exception(at)
     at.switch_page("pages/analyze.py").run()
     _no_exception(at)
-    caption = " ".join(c.value for c in at.caption)
+    caption = " ".join(_shown(c.value) for c in at.caption)
     assert "bert (not trained)" in caption and "nb (" in caption
     at.text_area(key="post").set_value("panic attack again").run()
     next(b for b in at.button if b.label == "Analyze").click().run()

@@ -1,9 +1,13 @@
+import io
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from mhexplain.analysis import compare_post
 from mhexplain.artifacts import verify_artifact
-from mhexplain.batch import MAX_ROWS, file_metrics, parse_upload, score
+from mhexplain.batch import (MAX_ROWS, MAX_UPLOAD_BYTES, file_metrics, parse_upload, predictions_csv, score,
+                             skipped_text)
 from mhexplain.compare import (aligned, confusion, load_results, mcnemar, misclassified_per_class, pairwise_tests,
                                per_class_table, pr_points, summary_table)
 from mhexplain.errors import DataError, InputTextError
@@ -94,7 +98,7 @@ def test_compare_post_and_empty_text(three_models_dir):
 def test_batch_scoring_with_targets(three_models_dir):
     models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
     raw = b"title,text,target\nExams,so much pressure at work and exams,0\nMood,manic episode again lithium,2\n"
-    df = parse_upload(raw, "posts.csv")
+    df = parse_upload(raw, "posts.csv").frame
     seen = []
     scored = score(df, models, progress=seen.append)
     assert seen[-1] == pytest.approx(1.0)
@@ -116,7 +120,7 @@ def test_batch_rejects_bad_uploads(raw, needle):
 
 
 def test_batch_upload_without_target_or_title():
-    df = parse_upload(b"text\nhello there\n&amp; you\n")
+    df = parse_upload(b"text\nhello there\n&amp; you\n").frame
     assert df["input"].tolist() == ["hello there", "& you"] and "target" not in df.columns
 
 
@@ -139,6 +143,59 @@ def test_word_agreement_between_models(three_models_dir):
     exps = {n: explain(m, text, "lime", target=2, budget=100) for n, m in models.items()}
     table = word_agreement(exps)
     assert table[["model A", "model B"]].values.tolist() == [["nb", "lr"]]
-    assert -1 <= table["Spearman"].iloc[0] <= 1
+    assert table["Spearman"].iloc[0] == pytest.approx(1.0, abs=0.5)  # two bag-of-words models, same post
     exps["lr"] = explain(models["lr"], text, "lime", target=0, budget=100)
     assert word_agreement(exps) is None  # different target classes are not compared
+
+
+def test_word_agreement_on_a_two_word_post(three_models_dir):
+    """A post shorter than five words used to crash the agreement table (KeyError 'top5_overlap')."""
+    from mhexplain.analysis import word_agreement
+    from mhexplain.explain import explain
+
+    models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
+    exps = {n: explain(m, "panic attack", "shap", target=4) for n, m in models.items()}
+    table = word_agreement(exps)
+    assert list(table.columns) == ["model A", "model B", "Spearman", "top-2 overlap"]
+    assert table["top-2 overlap"].iloc[0] == 1.0
+
+
+def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
+    from mhexplain.classifier import MAX_POST_CHARS
+
+    rows = [f"title {i},post number {i}" for i in range(80)]
+    rows[4] = ","  # spreadsheet row 6: neither title nor text
+    rows[68] = "t," + "x" * (MAX_POST_CHARS + 1)  # spreadsheet row 70
+    rows.insert(20, "")  # a blank line is no post, but it is a row (22) in a spreadsheet
+    raw = ("title,text\n" + "\n".join(rows) + "\n").encode()
+    up = parse_upload(raw, "posts.csv")
+    assert up.skipped == [(6, "no text"), (71, f"longer than {MAX_POST_CHARS:,} characters")]
+    assert len(up.frame) == 78 and up.frame["row"].iloc[:5].tolist() == [2, 3, 4, 5, 7]
+    assert up.frame["row"].iloc[18:20].tolist() == [21, 23]
+    assert "row 6 (no text), row 71 (longer than" in skipped_text(up.skipped)
+
+
+def test_batch_size_error_prints_the_real_size():
+    raw = b"text\n" + b"a" * (MAX_UPLOAD_BYTES - 4)
+    with pytest.raises(DataError, match=r"10\.00 MiB \(10,485,761 bytes\); the limit is 10 MiB"):
+        parse_upload(raw, "big.csv")
+
+
+def test_upload_with_a_million_columns_is_refused_before_parsing():
+    header = ",".join(f"c{i}" for i in range(1_100_000)).encode()
+    with pytest.raises(DataError, match=r"1,100,000 columns in its header; at most 256"):
+        parse_upload(header + b"\n" + b"x\n", "wide.csv")
+    with pytest.raises(DataError, match=r"row 2 has 1,000,001 fields but the header has 2"):
+        parse_upload(b"text,title\n" + b"," * 1_000_000 + b"\n", "wide-row.csv")
+
+
+def test_predictions_csv_neutralises_spreadsheet_formulas(three_models_dir):
+    models = {"lr": load_classifier(three_models_dir / "lr")}
+    evil = ['=HYPERLINK("http://example.invalid","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "plain post"]
+    raw = ("text\n" + "\n".join(f'"{e.replace(chr(34), chr(34) * 2)}"' for e in evil) + "\n").encode()
+    scored = score(parse_upload(raw, "evil.csv").frame, models)
+    back = pd.read_csv(io.StringIO(predictions_csv(scored)), keep_default_na=False)
+    assert back["text"].tolist()[:5] == ["'" + e.strip() if e.startswith("\t") else "'" + e for e in evil[:5]]
+    assert back["text"].iloc[5] == "plain post"
+    assert all(not str(v).startswith(("=", "+", "-", "@")) for col in back for v in back[col])
+    assert back["lr confidence"].between(0, 1).all()  # numbers stay numbers

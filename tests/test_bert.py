@@ -12,7 +12,7 @@ from mhexplain.errors import ArtifactError
 from mhexplain.registry import load_classifier
 from train.__main__ import main
 
-from .conftest import rescore
+from .helpers import rescore
 
 
 @pytest.fixture(scope="module")
@@ -158,5 +158,42 @@ def test_unknown_encoder_is_a_clear_error(fixture_csv, tmp_path, capsys):
     rc = main(["--data", str(fixture_csv), "--out", str(tmp_path / "m"), "--models", "bert",
                "--bert-model", str(tmp_path / "no-such-encoder"), "--max-steps", "1"])
     assert rc == 2
-    assert "Cannot load encoder" in capsys.readouterr().err
+    assert "no such folder" in capsys.readouterr().err
     assert not (tmp_path / "m" / "bert").exists()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda c: c.update(stride=c["max_length"]), "stride .* is not below max_length"),
+    (lambda c: c.update(max_length=100_000), "max_length 100000 is outside"),
+    (lambda c: c.update(long_text="summarise"), "long_text should be one of"),
+    (lambda c: c.update(batch_size="32"), "batch_size should be an integer"),
+])
+def test_edited_bert_settings_are_refused_in_one_line(edit, message, bert_dir, tmp_path):
+    from mhexplain.artifacts import BERT_CONFIG_FILE, sha256_file
+
+    d = tmp_path / "bert"
+    shutil.copytree(bert_dir / "bert", d)
+    cfg = json.loads((d / BERT_CONFIG_FILE).read_text())
+    edit(cfg)
+    (d / BERT_CONFIG_FILE).write_text(json.dumps(cfg))
+    man = json.loads((d / "manifest.json").read_text())
+    man["files"][BERT_CONFIG_FILE] = sha256_file(d / BERT_CONFIG_FILE)  # re-hashed: the hash check passes
+    (d / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ArtifactError, match=message):
+        load_classifier(d)
+
+
+def test_a_bert_model_with_another_class_count_is_refused(bert_dir, tmp_path):
+    from mhexplain.artifacts import sha256_file
+
+    d = tmp_path / "bert"
+    shutil.copytree(bert_dir / "bert", d)
+    cfg = json.loads((d / "config.json").read_text())
+    cfg["id2label"] = {str(i): f"c{i}" for i in range(3)}
+    cfg["label2id"] = {f"c{i}": i for i in range(3)}
+    (d / "config.json").write_text(json.dumps(cfg))
+    man = json.loads((d / "manifest.json").read_text())
+    man["files"]["config.json"] = sha256_file(d / "config.json")
+    (d / "manifest.json").write_text(json.dumps(man))
+    with pytest.raises(ArtifactError, match="could not be loaded as a BERT model"):
+        load_classifier(d)

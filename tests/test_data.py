@@ -5,7 +5,7 @@ import pytest
 from mhexplain.data import build_corpus, clean_text, normalise_key, read_posts, read_posts_bytes
 from mhexplain.errors import DataError
 
-from .conftest import synthetic_posts
+from .helpers import synthetic_posts
 
 
 def test_clean_text_unescapes_entities_and_zero_width():
@@ -111,3 +111,27 @@ def test_default_data_path_order(tmp_path, monkeypatch):
     assert data.default_data_path() == str(chosen)
     monkeypatch.setenv("MHX_DATA", str(tmp_path / "absent.csv"))  # a wrong MHX_DATA falls through
     assert data.default_data_path() == str(local)
+
+
+@pytest.mark.parametrize("raw", [
+    b"SECRET-LINE root:x:0:0:/root:/bin/bash\ndaemon:x:1:1\n",  # a system file given as the CSV
+    b"text,title,SECRET-COLUMN\nx,y,z\n",  # header without target
+    b"text,title,target\nhello,SECRET-TITLE,SECRET-LABEL\n",  # a bad label
+    b'text,title,target\n"SECRET-OPEN-QUOTE,a,1\n',  # an unclosed quote
+    b"text,title,target\nSECRET,a,1,extra,fields\n",  # a row wider than the header
+])
+def test_errors_never_quote_the_file(raw, tmp_path):
+    """A message that quotes the file turns any path a visitor can name into a way to read it."""
+    p = tmp_path / "f.csv"
+    p.write_bytes(raw)
+    with pytest.raises(DataError) as err:
+        read_posts(p)
+    message = str(err.value).replace(str(p), "FILE")
+    assert message.startswith("FILE") and "SECRET" not in message and "root" not in message
+
+
+def test_row_numbers_count_as_a_spreadsheet_does():
+    df = read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,2\n')
+    assert df["row"].tolist() == [2, 4]  # the blank line is row 3
+    with pytest.raises(DataError, match="row 4: the target is not a class id"):
+        read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,7\n')

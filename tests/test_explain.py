@@ -67,9 +67,10 @@ def test_faithfulness_equals_hand_computed_values():
 
 def test_rank_agreement():
     a = np.array([3.0, 2.0, 1.0, 0.0])
-    assert rank_agreement(a, a, k=2) == {"spearman": pytest.approx(1.0), "top2_overlap": 1.0}
+    assert rank_agreement(a, a, k=2) == {"spearman": pytest.approx(1.0), "k": 2, "top_k_overlap": 1.0}
     r = rank_agreement(a, -a, k=2)
-    assert r["spearman"] == pytest.approx(-1.0) and r["top2_overlap"] == 0.0
+    assert r["spearman"] == pytest.approx(-1.0) and r["top_k_overlap"] == 0.0
+    assert rank_agreement(a[:2], a[:2])["k"] == 2  # a two-word post compares its top 2, not 5
 
 
 @pytest.mark.parametrize("method", ["lime", "shap"])

@@ -6,7 +6,7 @@ import pytest
 
 from mhexplain.preprocess import NltkPreprocessor, preprocess_many, preprocess_text, tokenize_letters
 
-from .conftest import ROOT, REAL_CSV
+from .helpers import ROOT, real_csv
 
 
 def test_known_sentences_lemmatize_with_pos():
@@ -24,10 +24,10 @@ def test_non_letters_are_stripped():
 
 def _samples():
     texts = ["I cannot stop and I wanna go, gonna gotta lemme gimme", "wanna", "Running  runs\tran\nrunner"]
-    if REAL_CSV.is_file():
+    if real_csv() is not None:
         import pandas as pd
 
-        df = pd.read_csv(REAL_CSV, dtype=str, keep_default_na=False)
+        df = pd.read_csv(real_csv(), dtype=str, keep_default_na=False)
         texts += (df["title"] + " " + df["text"]).sample(300, random_state=0).tolist()
     return [re.sub(r"[^a-z\s]", "", t.lower()) for t in texts]
 
@@ -48,6 +48,34 @@ def test_fast_tagger_matches_nltk_tagger():
     for t in _samples():
         toks = tokenize_letters(t)
         assert fast.tag(toks) == ref.tag(toks)
+
+
+def test_cached_tagger_matrix_gives_the_same_tags(tmp_path):
+    from mhexplain.fast_tagger import FastPerceptronTagger
+
+    built = FastPerceptronTagger(cache_dir=tmp_path)
+    (cache_file,) = tmp_path.glob("tagger-*.npz")
+    loaded = FastPerceptronTagger(cache_dir=tmp_path)  # from the file this time
+    for t in _samples():
+        toks = tokenize_letters(t)
+        assert loaded.tag(toks) == built.tag(toks)
+    cache_file.write_bytes(b"torn")  # a damaged cache is rebuilt, not trusted
+    assert FastPerceptronTagger(cache_dir=tmp_path).tag(["i", "ran"]) == built.tag(["i", "ran"])
+
+
+def test_fast_lemmatizer_matches_wordnet_lemmatizer():
+    from nltk.stem import WordNetLemmatizer
+
+    from mhexplain.fast_lemmatizer import FastWordNetLemmatizer
+
+    words = {w for t in _samples() for w in t.split()}
+    # irregular forms (exception lists), rule ties and words WordNet lacks
+    words |= {"geese", "better", "best", "ran", "abaci", "aardwolves", "churches", "women", "feet", "leaves",
+              "was", "dying", "lying", "hardrock", "saddest", "axes", "happier", "mice", "stressed"}
+    fast, ref = FastWordNetLemmatizer(), WordNetLemmatizer()
+    diffs = [(w, p) for w in sorted(words) for p in "anrv" if fast.lemmatize(w, p) != ref.lemmatize(w, p)]
+    assert diffs == []
+    assert fast.lemmatize("geese", "n") == "goose" and fast.lemmatize("ran", "v") == "run"
 
 
 def test_disk_cache_is_used(tmp_path, monkeypatch):

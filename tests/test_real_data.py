@@ -1,9 +1,10 @@
-"""Floors of both protocols on the real dataset (skipped where ../shared/data is absent)."""
+"""Floors of both protocols on the real dataset (skipped where it is not found: MHX_DATA, data/, ../shared/data/)."""
 import pytest
 
-from train.__main__ import parse_args, run
+from train.__main__ import parse_args
+from train.api import run
 
-from .conftest import real_csv_or_skip
+from .helpers import real_csv_or_skip
 
 
 @pytest.mark.parametrize("protocol", ["reference", "leakage-free"])

@@ -5,7 +5,7 @@ from mhexplain.data import read_posts
 from mhexplain.errors import DataError
 from mhexplain.split import make_split, stratified_sample
 
-from .conftest import real_csv_or_skip
+from .helpers import real_csv_or_skip
 
 
 def test_leakage_free_split_has_no_shared_text(fixture_csv):

@@ -11,10 +11,10 @@ from mhexplain.artifacts import artifact_hash, verify_artifact
 from mhexplain.errors import ArtifactError
 from mhexplain.registry import discover, load_classifier
 
-from .conftest import rescore
+from .helpers import rescore
 from train.__main__ import main
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 def test_artifacts_are_complete(trained_dir):
@@ -157,3 +157,112 @@ def test_failed_write_leaves_previous_model(trained_dir, tmp_path, monkeypatch):
         artifacts.write_artifact(d, "nb", boom, {}, {}, pd.DataFrame())
     assert (d / "nb" / "manifest.json").read_text() == before
     assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in trained_dir.iterdir())
+
+
+def _rehash(d, name):
+    man = json.loads((d / "manifest.json").read_text())
+    from mhexplain.artifacts import sha256_file
+
+    man["files"][name] = sha256_file(d / name)
+    (d / "manifest.json").write_text(json.dumps(man))
+
+
+def _edit_manifest(d, edit):
+    man = json.loads((d / "manifest.json").read_text())
+    edit(man)
+    (d / "manifest.json").write_text(json.dumps(man))
+
+
+MANIFEST_EDITS = {
+    "no split": (lambda m: m.pop("split"), "split is missing"),
+    "split seed as text": (lambda m: m["split"].update(seed="42"), "split.seed should be an integer"),
+    "three labels": (lambda m: m.update(labels=m["labels"][:3]), "lists 3 labels"),
+    "empty file list": (lambda m: m.update(files={}), "does not list model.skops, metrics.json"),
+    "model file unlisted": (lambda m: m["files"].pop("model.skops"), "does not list model.skops"),
+    "unknown kind": (lambda m: m.update(kind="pickle"), "unknown model kind"),
+    "overlap as bool": (lambda m: m["split"].update(train_test_overlap=True), "should be an integer"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MANIFEST_EDITS))
+def test_edited_manifests_are_refused_in_one_line(case, trained_dir, tmp_path):
+    d = _copy(trained_dir, tmp_path, "nb")
+    edit, message = MANIFEST_EDITS[case]
+    _edit_manifest(d, edit)
+    with pytest.raises(ArtifactError, match=message):
+        load_classifier(d)
+    info = {m.name: m for m in discover(d.parent)}
+    assert not info["nb"].ok and message.split()[0] in info["nb"].error
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m.pop("macro_f1_ci"), "macro_f1_ci is missing"),
+    (lambda m: m["per_class"].pop("bipolar"), "lacks per-class scores for bipolar"),
+    (lambda m: m.update(confusion_matrix=[[1, 2], [3, 4]]), "not 5 x 5"),
+])
+def test_rehashed_metrics_missing_keys_are_refused(edit, message, trained_dir, tmp_path):
+    from mhexplain.compare import load_results
+
+    d = _copy(trained_dir, tmp_path)
+    metrics = json.loads((d / "metrics.json").read_text())
+    edit(metrics)
+    (d / "metrics.json").write_text(json.dumps(metrics))
+    _rehash(d, "metrics.json")
+    manifest = verify_artifact(d)  # the hash matches: only the schema can catch it
+    with pytest.raises(ArtifactError, match=message):
+        load_results(d, manifest)
+
+
+def test_rehashed_predictions_without_probabilities_are_refused(trained_dir, tmp_path):
+    from mhexplain.artifacts import read_predictions
+
+    d = _copy(trained_dir, tmp_path)
+    preds = pd.read_csv(d / "predictions.csv").drop(columns=["p_anxiety"])
+    preds.to_csv(d / "predictions.csv", index=False)
+    _rehash(d, "predictions.csv")
+    with pytest.raises(ArtifactError, match="lacks the column"):
+        read_predictions(d)
+
+
+def _cli(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "train", "--jobs", "1", "--cache-dir", str(tmp_path / "cache"),
+                           *args], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("case", ["out is a file", "cache is a file", "out under a file", "bert folder without model",
+                                  "bert path that does not exist"])
+def test_unusable_outputs_are_refused_before_any_work(case, fixture_csv, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    args = {"out is a file": ["--out", str(blocker)],
+            "cache is a file": ["--out", str(tmp_path / "m"), "--cache-dir", str(blocker)],
+            "out under a file": ["--out", str(blocker / "models")],
+            "bert folder without model": ["--out", str(tmp_path / "m"), "--models", "bert", "--bert-model",
+                                          str(empty)],
+            "bert path that does not exist": ["--out", str(tmp_path / "m"), "--models", "bert", "--bert-model",
+                                              str(tmp_path / "no" / "such")]}[case]
+    r = _cli(tmp_path, "--data", str(fixture_csv), *args)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert len([ln for ln in r.stderr.splitlines() if ln.startswith("error:")]) == 1
+    assert "reading" not in r.stderr  # refused before the data was even read
+    assert not (tmp_path / "m").exists() and blocker.read_text() == "x"
+
+
+def test_stride_defaults_to_half_the_max_length():
+    from train.__main__ import parse_args
+
+    assert parse_args(["--data", "x.csv", "--max-length", "64"]).bert.stride == 32
+    assert parse_args(["--data", "x.csv"]).bert.stride == 128
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "x.csv", "--max-length", "64", "--stride", "62"])
+
+
+def test_cli_says_where_it_wrote_and_what_it_replaced(fixture_csv, tmp_path):
+    out = tmp_path / "m"
+    first = _cli(tmp_path, "--data", str(fixture_csv), "--out", str(out), "--models", "nb")
+    assert first.returncode == 0 and f"-> {out / 'nb'}\n" in first.stdout
+    second = _cli(tmp_path, "--data", str(fixture_csv), "--out", str(out), "--models", "nb")
+    assert f"-> {out / 'nb'} (replaced the model that was there)" in second.stdout
+    assert "\r" not in second.stderr and "\x1b[" not in second.stderr  # no progress-bar codes in a log

@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 from mhexplain.errors import MhxError
+from mhexplain.settings import default_models_dir
 from mhexplain.split import DEFAULT_PROTOCOL, DEFAULT_SEED, PROTOCOLS
+from mhexplain.textsafe import printable
 
+from .api import run
 from .config import ALL_MODELS, BertTrainConfig, TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -20,8 +23,9 @@ def parse_args(argv=None) -> TrainConfig:
     p.add_argument("--data", default=os.environ.get("MHX_DATA"),
                    help="the Reddit mental-health CSV (or set MHX_DATA)")
     p.add_argument("--models", default="nb,lr", help="comma-separated subset of nb,lr,bert (default nb,lr)")
-    p.add_argument("--out", default=os.environ.get("MHX_MODELS_DIR", "models"),
-                   help="models folder (or MHX_MODELS_DIR; default models/)")
+    p.add_argument("--out", default=str(default_models_dir()),
+                   help="models folder (or MHX_MODELS_DIR; default models/); each model trained replaces "
+                        "its folder there")
     p.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL)
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="split and training seed")
     p.add_argument("--limit", type=int, help="train on a stratified sample of N posts")
@@ -38,7 +42,7 @@ def parse_args(argv=None) -> TrainConfig:
     b.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
     b.add_argument("--lr", type=float, help="learning rate (default 2e-5 bert-base, 5e-5 small encoders)")
     b.add_argument("--long-text", choices=("chunk", "truncate"), default=d.long_text)
-    b.add_argument("--stride", type=int, default=d.stride, help="token overlap between chunks")
+    b.add_argument("--stride", type=int, help="token overlap between chunks (default: half of --max-length)")
     b.add_argument("--max-steps", type=int, default=d.max_steps, help="stop after N optimiser steps (smoke runs)")
     b.add_argument("--threads", type=int, help="torch CPU threads")
     a = p.parse_args(argv)
@@ -52,7 +56,9 @@ def parse_args(argv=None) -> TrainConfig:
         p.error("--limit must be positive")
     if a.repeats < 1:
         p.error("--repeats must be at least 1")
-    if not 0 <= a.stride < a.max_length - 2:
+    if a.max_length < 8:
+        p.error("--max-length must be at least 8")
+    if a.stride is not None and not 0 <= a.stride < a.max_length - 2:
         p.error(f"--stride must be between 0 and --max-length - 3 ({a.max_length - 3})")
     bert = BertTrainConfig(model_name_or_path=a.bert_model, epochs=a.epochs, max_length=a.max_length,
                            batch_size=a.batch_size, eval_batch_size=a.eval_batch_size, learning_rate=a.lr,
@@ -63,37 +69,19 @@ def parse_args(argv=None) -> TrainConfig:
                        cache_dir=Path(a.cache_dir) if a.cache_dir else None, bert=bert)
 
 
-def run(cfg: TrainConfig) -> dict:
-    from .common import prepare, stage
-
-    with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})"):
-        prep = prepare(cfg)
-    rep = prep.split.describe()
-    logger.info("split: %d train / %d test, overlap %d; cleaning %s", rep["n_train"], rep["n_test"],
-                rep["train_test_overlap"], prep.split.corpus.report.as_dict())
-    results = {}
-    if any(m in cfg.models for m in ("nb", "lr")):
-        from .classical import train_classical
-
-        results.update(train_classical(cfg, prep))
-    if "bert" in cfg.models:
-        from .bert import train_bert
-
-        results["bert"] = train_bert(cfg, prep)
-    return results
-
-
 def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
     cfg = parse_args(argv)
+    existed = {m for m in cfg.models if (cfg.out / m).is_dir()}
     try:
         results = run(cfg)
     except MhxError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {printable(err)}", file=sys.stderr)
         return 2
     for name, m in results.items():
         line = f"{name}: macro-F1 {m['macro_f1']:.3f} (95% CI {m['macro_f1_ci'][0]:.3f}-{m['macro_f1_ci'][1]:.3f})"
+        line += f" -> {printable(cfg.out / name)}" + (" (replaced the model that was there)" if name in existed else "")
         if "seed_repeats" in m:
             r = m["seed_repeats"]
             line += f"; over {len(r['seeds'])} split seeds {r['mean']:.3f} ± {r['sd']:.3f}"

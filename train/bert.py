@@ -18,10 +18,11 @@ from tqdm.auto import tqdm
 from mhexplain.artifacts import predictions_frame, write_artifact
 from mhexplain.bert import (BertClassifier, InferenceConfig, cap_heap_caching, encode_chunks, pad_batch,
                             predict_proba_model, release_memory, resolve_encoder, resolve_precision)
+from mhexplain.errors import ArtifactError
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 
-from .common import Prepared, base_manifest, stage
+from .common import TQDM_DISABLE, Progress, Prepared, base_manifest, stage
 from .config import BertTrainConfig, TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -60,11 +61,39 @@ def _precision() -> str:
     return resolve_precision("auto", "cuda")
 
 
-def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
+def load_encoder(encoder: str):
+    """Tokenizer and a 5-class sequence classifier on ``encoder``; one log line, not transformers'
+    load report, says which weights start fresh (the new classification head, as expected)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(encoder)
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            encoder, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+            label2id={lab: i for i, lab in enumerate(LABELS)}, output_loading_info=True,
+            ignore_mismatched_sizes=True)  # an encoder saved with another head gets a fresh 5-class one
+    except Exception as err:  # hub, file and format errors come in many types; all mean "cannot load"
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise ArtifactError(f"Cannot load encoder {encoder!r}: {first}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    fresh = sorted(set(info.get("missing_keys", ())) | {k[0] if isinstance(k, tuple) else k
+                                                         for k in info.get("mismatched_keys", ())})
+    head = [k for k in fresh if k.startswith("classifier")]
+    logger.info("encoder loaded; %d weight(s) start fresh: %s", len(fresh),
+                "the new classification head (expected when fine-tuning)" if fresh == head and fresh
+                else ", ".join(fresh[:6]) or "none")
+    return tokenizer, model
+
+
+def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, get_linear_schedule_with_warmup
+    from transformers import get_linear_schedule_with_warmup
 
     bc: BertTrainConfig = cfg.bert
     if bc.threads:
@@ -85,16 +114,7 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
                                        stratify=train_df["target"], random_state=cfg.seed)
     fit_df, val_df = train_df.iloc[tr_idx], train_df.iloc[val_idx]
 
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(encoder)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            encoder, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-            label2id={lab: i for i, lab in enumerate(LABELS)},
-            ignore_mismatched_sizes=True)  # an encoder saved with another head gets a fresh 5-class one
-    except OSError as err:
-        from mhexplain.errors import ArtifactError
-
-        raise ArtifactError(f"Cannot load encoder {encoder!r}: {str(err).splitlines()[0][:200]}") from None
+    tokenizer, model = load_encoder(encoder)
     lr = bc.learning_rate or (2e-5 if model.config.hidden_size >= SMALL_MODEL_HIDDEN else 5e-5)
 
     # Training sees each post's first window; long posts are scored over all windows at eval.
@@ -121,14 +141,15 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
     history, best = [], {"val_macro_f1": -1.0}
     step, t0, samples = 0, time.perf_counter(), 0
     n_epochs = math.ceil(bc.epochs)
-    with stage(f"fine-tuning {total_steps} steps (lr {lr:g}, batch {bc.batch_size}, max length {bc.max_length})"):
+    with stage(f"fine-tuning {total_steps} steps (lr {lr:g}, batch {bc.batch_size}, max length {bc.max_length})",
+               progress, "fine-tuning"):
         for epoch in range(n_epochs):
             model.train()
             batches = length_grouped_batches(lengths, bc.batch_size, rng)
             batches = batches[accel.process_index::accel.num_processes]
             epoch_t0 = time.perf_counter()
             loss_sum = torch.zeros((), device=accel.device)  # summed on device: no per-step host sync
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{n_epochs}", disable=not accel.is_local_main_process,
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{n_epochs}", disable=TQDM_DISABLE if accel.is_local_main_process else True,
                        leave=False)
             n_steps_epoch = 0
             for rows in bar:
@@ -172,12 +193,16 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
     final.load_state_dict(best.pop("state"))
     final.eval()
 
-    with stage("scoring the test set (chunked and truncated)"):
+    with stage("scoring the test set (chunked and truncated)", progress, "scoring"):
         test_texts = test_df["input"].tolist()
         y_test = test_df["target"].to_numpy()
         eval_t0 = time.perf_counter()
-        proba = {mode: predict_proba_model(final, tokenizer, test_texts, infer, accel.device, long_text=mode)
-                 for mode in (bc.long_text, "truncate" if bc.long_text == "chunk" else "chunk")}
+        proba = {}
+        for mode in (bc.long_text, "truncate" if bc.long_text == "chunk" else "chunk"):
+            with tqdm(desc=f"scoring the test set ({mode})", unit="window", leave=False,
+                      disable=TQDM_DISABLE) as bar:
+                proba[mode] = predict_proba_model(final, tokenizer, test_texts, infer, accel.device, long_text=mode,
+                                                  progress=bar)
         eval_seconds = time.perf_counter() - eval_t0
     comparison = {mode: {"macro_f1": macro_f1(y_test, p.argmax(1)),
                          "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in proba.items()}
@@ -202,6 +227,8 @@ def train_bert(cfg: TrainConfig, prep: Prepared) -> dict:
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa")}
     clf = BertClassifier(final, tokenizer, config=infer, device=accel.device)
     preds = predictions_frame(test_df["post_id"], test_texts, y_test, proba[bc.long_text])
+    if progress is not None:
+        progress("saving bert")
     path = write_artifact(cfg.out, "bert", clf.save, manifest, metrics, preds)
     logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f) -> %s", metrics["macro_f1"],
                 *metrics["macro_f1_ci"], bc.long_text, *[(m, c["macro_f1"]) for m, c in comparison.items()

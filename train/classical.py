@@ -22,7 +22,7 @@ from mhexplain.labels import NUM_LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
 
-from .common import Prepared, base_manifest, prepare, stage
+from .common import TQDM_DISABLE, Progress, Prepared, base_manifest, prepare, stage
 from .config import TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -36,7 +36,8 @@ CV_FOLDS = 5
 def preprocess_split(prep: Prepared, cfg: TrainConfig) -> tuple[list[str], list[str]]:
     cache = cfg.cache_dir or default_cache_dir()
     texts = prep.split.corpus.texts
-    with tqdm(total=len(texts), desc="NLTK preprocessing", unit="post", leave=False) as bar:
+    with tqdm(total=len(texts), desc="NLTK preprocessing", unit="post", leave=False,
+              disable=TQDM_DISABLE) as bar:
         done = preprocess_many(texts, n_jobs=cfg.n_jobs, cache_dir=cache, progress=bar.update)
     tr = [done[i] for i in prep.split.train_idx]
     te = [done[i] for i in prep.split.test_idx]
@@ -113,7 +114,7 @@ def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
     """Macro-F1 of each model over ``cfg.repeats`` split seeds (seed, seed+1, ...)."""
     seeds = [cfg.seed + k for k in range(cfg.repeats)]
     scores: dict[str, list[float]] = {n: [] for n in names}
-    for s in tqdm(seeds, desc="split-seed repeats", leave=False):
+    for s in tqdm(seeds, desc="split-seed repeats", leave=False, disable=TQDM_DISABLE):
         p = prepare(cfg, seed=s, frame=prep.frame, data_sha256=prep.data_sha256)
         Xtr, Xte = preprocess_split(p, cfg)
         fitted = fit_models(names, Xtr, p.split.train["target"].to_numpy(), cfg.n_jobs, s)
@@ -123,20 +124,22 @@ def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
                 "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0} for n, v in scores.items()}
 
 
-def train_classical(cfg: TrainConfig, prep: Prepared) -> dict[str, dict]:
+def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict[str, dict]:
     names = [m for m in ("nb", "lr") if m in cfg.models]
     t_all = time.perf_counter()
-    with stage("preprocessing (NLTK)"):
+    with stage("preprocessing (NLTK)", progress, "preprocessing"):
         Xtr, Xte = preprocess_split(prep, cfg)
     train, test = prep.split.train, prep.split.test
-    with stage(f"fitting {', '.join(names)}"):
+    with stage(f"fitting {', '.join(names)}", progress, "fitting"):
         fitted = fit_models(names, Xtr, train["target"].to_numpy(), cfg.n_jobs, cfg.seed)
     repeats = None
     if cfg.repeats > 1:
-        with stage(f"re-running over {cfg.repeats} split seeds"):
+        with stage(f"re-running over {cfg.repeats} split seeds", progress, "repeats"):
             repeats = seed_repeats(cfg, prep, names)
     results = {}
     for name in names:
+        if progress is not None:
+            progress(f"saving {name}")
         f = fitted[name]
         proba = _proba(f, Xte)
         metrics = classification_metrics(test["target"].to_numpy(), proba)

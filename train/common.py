@@ -2,14 +2,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
 from mhexplain.artifacts import library_versions, now_iso
 from mhexplain.data import file_sha256, read_posts
+from mhexplain.errors import ConfigError
 from mhexplain.labels import LABELS
 from mhexplain.split import Split, make_split, stratified_sample
 
@@ -18,12 +22,46 @@ from .config import TrainConfig
 logger = logging.getLogger("mhexplain.train")
 
 
+# tqdm's "None": bars only on a terminal, so logs written to a file hold no carriage returns or escapes.
+TQDM_DISABLE = None
+Progress = Callable[[str], None]  # called with a stage's name as it starts (see planned_stages)
+
+
 @contextmanager
-def stage(name: str):
+def stage(name: str, progress: Progress | None = None, key: str | None = None):
+    """Log a stage's start and duration; tell ``progress`` its ``key`` (one of planned_stages)."""
     logger.info("%s ...", name)
+    if progress is not None and key is not None:
+        progress(key)
     t0 = time.perf_counter()
     yield
     logger.info("%s done in %.1f s", name, time.perf_counter() - t0)
+
+
+def planned_stages(cfg: TrainConfig) -> list[str]:
+    """The stages a run goes through, in order: what a progress bar can count without guessing."""
+    out = ["reading"]
+    classical = [m for m in ("nb", "lr") if m in cfg.models]
+    if classical:
+        out += ["preprocessing", "fitting"] + (["repeats"] if cfg.repeats > 1 else []) + [f"saving {m}"
+                                                                                            for m in classical]
+    if "bert" in cfg.models:
+        out += ["fine-tuning", "scoring", "saving bert"]
+    return out
+
+
+def check_output_dir(path: Path, what: str) -> None:
+    """Refuse, before any work, a folder that cannot be created or written."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{what} {path} is a file, not a folder.")
+    parent = path
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {path} cannot be created: {parent} is a file.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path} is not writable.")
 
 
 @dataclass
@@ -38,8 +76,8 @@ def prepare(cfg: TrainConfig, seed: int | None = None, frame: pd.DataFrame | Non
     if frame is None:
         frame = read_posts(cfg.data)
         data_sha256 = file_sha256(cfg.data)
-        if cfg.limit:
-            frame = stratified_sample(frame, cfg.limit, cfg.seed)
+    if cfg.limit:
+        frame = stratified_sample(frame, cfg.limit, cfg.seed)
     split = make_split(frame, cfg.protocol, cfg.seed if seed is None else seed)
     return Prepared(frame, data_sha256 or "", split)
 

@@ -24,10 +24,14 @@ class BertTrainConfig:
     max_grad_norm: float = 1.0
     val_fraction: float = 0.1
     long_text: str = "chunk"  # how long posts are scored: "chunk" (sliding windows) or "truncate"
-    stride: int = 128
+    stride: int | None = None  # None: half of max_length (128 at the default 256)
     max_chunks: int = 8
     max_steps: int = -1
     threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.stride is None:
+            self.stride = self.max_length // 2
 
 
 @dataclass

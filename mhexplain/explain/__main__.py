@@ -5,11 +5,18 @@ Prints the predicted class and the top words with their weights; writes JSON/HTM
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+# shap compiles its masking kernels with numba in every new process (about 5 s on 2 cores), for a
+# few milliseconds of work per explanation; a one-shot command runs them as plain Python. The
+# results are the same (tests/test_explain.py compares them). Must precede any numba import.
+os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+
 from ..artifacts import default_models_dir
 from ..errors import MhxError
+from ..textsafe import printable
 from .engine import (DEFAULT_LIME_FEATURES, DEFAULT_LIME_KERNEL_WIDTH, DEFAULT_MAX_UNITS, DEFAULT_SHAP_CONTEXT,
                      LIME_FEATURES, METHODS, SHAP_CONTEXTS, explain)
 
@@ -43,16 +50,16 @@ def main(argv=None) -> int:
                       shap_context=a.shap_context, lime_features=a.lime_features,
                       lime_kernel_width=a.lime_kernel_width)
     except MhxError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {printable(err)}", file=sys.stderr)
         return 2
     t = exp.target
-    print(f"{clf.name}: predicted {exp.labels[int(exp.proba.argmax())]} "
+    print(f"{printable(clf.name)}: predicted {exp.labels[int(exp.proba.argmax())]} "
           f"(p={exp.proba.max():.3f}); explaining {exp.labels[t]} with {a.method.upper()}, "
           f"{exp.n_evals} evaluations, {exp.seconds:.2f} s")
     if exp.truncated:
-        print(exp.truncated)
+        print(printable(exp.truncated))
     for word, w in exp.top(a.top):
-        print(f"  {w:+.4f}  {word}")
+        print(f"  {w:+.4f}  {printable(word)}")
     if exp.faithfulness:
         f = exp.faithfulness
         print(f"faithfulness: comprehensiveness {f['comprehensiveness']:.3f}, sufficiency {f['sufficiency']:.3f}")

@@ -98,7 +98,17 @@ def _lime(predict: _Counted, units: Units, labels, budget: int, seed: int, featu
     return W, base, space
 
 
+def _single_word(predict: _Counted, units: Units):
+    """A one-word post's attribution, exactly: with one player, its Shapley (and Owen) value is the
+    prediction with the word minus the prediction without it. shap's text masker cannot split a
+    one-word post, so this is not left to it."""
+    with_word, without = predict([units.text, units.keep(np.zeros(1, dtype=bool))])
+    return (with_word - without)[None, :], np.asarray(without, dtype=float), "probability (exact, one word)"
+
+
 def _shap(predict: _Counted, units: Units, labels, budget: int, seed: int, context: str):
+    if len(units) == 1:
+        return _single_word(predict, units)
     import shap
 
     masker = shap.maskers.Text(UnitTokenizer())

@@ -10,7 +10,6 @@ import math
 from typing import Callable, Sequence
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from .units import Units
 
@@ -49,12 +48,15 @@ def faithfulness(units: Units, weights: np.ndarray, target: int, predict: Callab
 
 
 def rank_agreement(a: np.ndarray, b: np.ndarray, k: int = 5) -> dict:
-    """Spearman correlation of two attributions over the same units, and their top-k overlap."""
+    """Spearman correlation of two attributions over the same units, and the overlap of their top-k
+    units; ``k`` shrinks to the number of units for short posts and is returned with the overlap."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError("attributions cover different units")
     k = min(k, len(a))
     top_a = set(np.argsort(-a, kind="stable")[:k])
     top_b = set(np.argsort(-b, kind="stable")[:k])
+    from scipy.stats import spearmanr  # scipy.stats takes half a second to import; only this needs it
+
     rho = spearmanr(a, b).statistic if len(a) > 1 and a.std() > 0 and b.std() > 0 else float("nan")
-    return {"spearman": float(rho), f"top{k}_overlap": len(top_a & top_b) / k if k else float("nan")}
+    return {"spearman": float(rho), "k": k, "top_k_overlap": len(top_a & top_b) / k if k else float("nan")}

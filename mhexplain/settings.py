@@ -1,0 +1,59 @@
+"""What the operator of the app configures, and nothing a visitor can change.
+
+A web visitor never types a server path. The models folders, the dataset for in-app training
+and whether training from the browser is allowed at all come from the server's environment:
+
+- ``MHX_MODELS_DIR``: one models folder, or several separated by ``os.pathsep`` (``:`` on
+  Linux and macOS); a visitor picks among them. Default: ``models``.
+- ``MHX_ALLOW_TRAINING=1``: the Overview page may train NB + LR into the selected folder, from
+  an uploaded CSV (size-capped) or from the dataset the server found (``MHX_DATA``,
+  ``data/data_to_be_cleansed.csv``). Off by default; ``make run`` (which serves on localhost
+  only) turns it on.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MODELS_DIR_ENV = "MHX_MODELS_DIR"
+ALLOW_TRAINING_ENV = "MHX_ALLOW_TRAINING"
+DEFAULT_MODELS_DIR = "models"
+# The largest file a visitor may upload (Batch page, in-app training). .streamlit/config.toml's
+# server.maxUploadSize says the same to Streamlit's own server.
+MAX_UPLOAD_MIB = 10
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def configured_models_dirs() -> tuple[Path, ...]:
+    """The operator's models folders, in the order given, without repeats."""
+    raw = os.environ.get(MODELS_DIR_ENV, "")
+    dirs: list[Path] = []
+    for part in raw.split(os.pathsep):
+        part = part.strip()
+        if part and Path(part) not in dirs:
+            dirs.append(Path(part))
+    return tuple(dirs) or (Path(DEFAULT_MODELS_DIR),)
+
+
+def default_models_dir() -> Path:
+    """The first configured models folder: where the CLIs read and write by default."""
+    return configured_models_dirs()[0]
+
+
+def training_allowed() -> bool:
+    return os.environ.get(ALLOW_TRAINING_ENV, "").strip().lower() in _TRUE
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    models_dirs: tuple[Path, ...]
+    allow_training: bool
+    data_path: Path | None  # the dataset the server found, for in-app training
+
+    @classmethod
+    def from_env(cls) -> "ServerSettings":
+        from .data import default_data_path
+
+        data = default_data_path()
+        return cls(configured_models_dirs(), training_allowed(), Path(data) if data else None)

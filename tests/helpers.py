@@ -1,0 +1,70 @@
+"""Helpers the tests share: synthetic posts, paths, re-scoring a saved model, the real dataset."""
+import os
+import random
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA_FILE = "data_to_be_cleansed.csv"
+
+CLASS_WORDS = {
+    0: ["stress", "deadline", "pressure", "overwhelmed", "work", "exams", "boss", "tired"],
+    1: ["depressed", "hopeless", "empty", "sad", "crying", "worthless", "numb", "alone"],
+    2: ["bipolar", "manic", "mania", "lithium", "episode", "mood", "swings", "hypomanic"],
+    3: ["avoidant", "rejection", "social", "friends", "lonely", "criticism", "shy", "avpd"],
+    4: ["anxiety", "panic", "attack", "worried", "heart", "racing", "nervous", "fear"],
+}
+FILLER = ["i", "feel", "really", "today", "my", "life", "and", "the", "was", "so", "have", "been"]
+
+
+def rescore(model_dir: Path):
+    """Reload a saved model and score its test posts again: (model, fresh probabilities, saved ones, saved rows)."""
+    from mhexplain.registry import load_classifier
+
+    preds = pd.read_csv(model_dir / "predictions.csv", keep_default_na=False)
+    clf = load_classifier(model_dir)
+    proba = clf.predict_proba(preds["text"].tolist())
+    saved = preds[[c for c in preds.columns if c.startswith("p_")]].to_numpy()
+    return clf, proba, saved, preds
+
+
+def synthetic_posts(per_class: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Posts whose class is readable from their words, plus the dataset's known dirt."""
+    rng = random.Random(seed)
+    rows = []
+    for label, words in CLASS_WORDS.items():
+        for i in range(per_class):
+            body = " ".join(rng.choice(words if rng.random() < 0.12 else FILLER) for _ in range(rng.randint(12, 40)))
+            title = f"{rng.choice(words).title()} post {i}"
+            if i == 0:
+                body = body + " &amp; more &#x200B;"
+            if i == 1:
+                body = ""  # title-only post
+            rows.append({"text": body, "title": title, "target": label})
+    # a verbatim duplicate and a text carrying two labels
+    rows.append(dict(rows[5]))
+    rows.append({"text": "same words under two labels", "title": "Conflict", "target": 0})
+    rows.append({"text": "same words under two labels", "title": "Conflict", "target": 1})
+    rows.append({"text": "", "title": "True", "target": 2})
+    df = pd.DataFrame(rows)
+    df.insert(0, "", range(len(df)))
+    return df
+
+
+def real_csv() -> Path | None:
+    """The Kaggle CSV where a user or this machine keeps it: MHX_DATA, data/ in the project, or
+    ../shared/data beside it (the README's places, in that order); None when it is nowhere."""
+    for cand in (os.environ.get("MHX_DATA"), ROOT / "data" / DATA_FILE, SHARED / "data" / DATA_FILE):
+        if cand and Path(cand).is_file():
+            return Path(cand)
+    return None
+
+
+def real_csv_or_skip() -> Path:
+    found = real_csv()
+    if found is None:
+        pytest.skip("real dataset not found (set MHX_DATA, or put it at data/ or ../shared/data/)")
+    return found

@@ -1,0 +1,75 @@
+"""Training as a library: what the CLI and the app's Overview page call.
+
+``run`` checks every output before any work starts, reports each stage to an optional
+progress callback, and writes ``models/<name>/`` folders atomically (see artifacts).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+
+from mhexplain.data import read_upload
+from mhexplain.errors import ConfigError
+
+from .common import Progress
+from .config import TrainConfig
+
+logger = logging.getLogger("mhexplain.train")
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Everything that can be refused before any work: output folders, the BERT encoder's folder."""
+    from .common import check_output_dir
+
+    check_output_dir(cfg.out, "--out")
+    if cfg.cache_dir is not None:
+        check_output_dir(cfg.cache_dir, "--cache-dir")
+    if "bert" in cfg.models and cfg.bert.model_name_or_path:
+        check_encoder_path(cfg.bert.model_name_or_path)
+
+
+def check_encoder_path(name: str) -> None:
+    """A local folder must hold a model; a name that looks like a path must exist."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"--bert-model {name} is a file; give a model folder or a hub id.")
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"--bert-model {name} has no config.json; it is not a saved model folder.")
+    elif name.startswith(("/", "./", "../", "~")) or name.count("/") > 1:
+        raise ConfigError(f"--bert-model {name}: no such folder.")
+
+
+def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = None) -> dict:
+    """Train ``cfg.models``; the library entry point behind the CLI and the app.
+
+    ``progress`` is called with each stage's name as it starts (``planned_stages(cfg)``).
+    ``frame`` (with ``data_sha256``) trains on posts already read, e.g. an uploaded file.
+    """
+    from .common import prepare, stage
+
+    check_config(cfg)
+    with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})", progress, "reading"):
+        prep = prepare(cfg, frame=frame, data_sha256=data_sha256)
+    rep = prep.split.describe()
+    logger.info("split: %d train / %d test, overlap %d; cleaning %s", rep["n_train"], rep["n_test"],
+                rep["train_test_overlap"], prep.split.corpus.report.as_dict())
+    results = {}
+    if any(m in cfg.models for m in ("nb", "lr")):
+        from .classical import train_classical
+
+        results.update(train_classical(cfg, prep, progress))
+    if "bert" in cfg.models:
+        from .bert import train_bert
+
+        results["bert"] = train_bert(cfg, prep, progress)
+    return results
+
+
+def train_upload(raw: bytes, name: str, out: Path, models=("nb", "lr"), progress: Progress | None = None,
+                 **options) -> dict:
+    """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the models)."""
+    frame = read_upload(raw, name, require_target=True)
+    cfg = TrainConfig(data=Path(Path(name).name or "upload.csv"), out=Path(out), models=tuple(models), **options)
+    return run(cfg, progress, frame=frame, data_sha256=hashlib.sha256(raw).hexdigest())
