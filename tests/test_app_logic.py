@@ -199,3 +199,41 @@ def test_predictions_csv_neutralises_spreadsheet_formulas(three_models_dir):
     assert back["text"].iloc[5] == "plain post"
     assert all(not str(v).startswith(("=", "+", "-", "@")) for col in back for v in back[col])
     assert back["lr confidence"].between(0, 1).all()  # numbers stay numbers
+
+
+def test_shipped_streamlit_config_is_safe_by_default():
+    import tomllib
+
+    from mhexplain.settings import MAX_UPLOAD_MIB
+
+    from .helpers import ROOT
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "localhost"
+    assert cfg["server"]["maxUploadSize"] == MAX_UPLOAD_MIB
+    assert cfg["client"]["showErrorDetails"] == "none"
+
+
+def test_escaping_helpers():
+    from mhexplain.textsafe import escape_markdown, neutralise_formula, printable
+
+    md = escape_markdown("![x](https://e.invalid/a.png) <b>hi</b> :red[y]\nnext")
+    assert "![" not in md and "<b>" not in md and ":red[" not in md and "\n" not in md
+    assert printable("a\x1b[31mb\x07c\u202ed\n") == "a\\x1b[31mb\\x07c\\u202ed\n"
+    assert [neutralise_formula(v) for v in ("=1", "+1", "-1", "@x", "ok", 3)] == ["'=1", "'+1", "'-1", "'@x", "ok", 3]
+
+
+def test_server_settings_come_from_the_environment(monkeypatch, tmp_path):
+    import os
+
+    from mhexplain.settings import ServerSettings
+
+    monkeypatch.setenv("MHX_MODELS_DIR", os.pathsep.join([str(tmp_path / "a"), "", str(tmp_path / "b"),
+                                                          str(tmp_path / "a")]))
+    monkeypatch.delenv("MHX_ALLOW_TRAINING", raising=False)
+    s = ServerSettings.from_env()
+    assert s.models_dirs == (tmp_path / "a", tmp_path / "b") and not s.allow_training
+    monkeypatch.setenv("MHX_ALLOW_TRAINING", "yes")
+    monkeypatch.delenv("MHX_MODELS_DIR")
+    s = ServerSettings.from_env()
+    assert s.allow_training and [str(d) for d in s.models_dirs] == ["models"]

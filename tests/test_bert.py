@@ -197,3 +197,22 @@ def test_a_bert_model_with_another_class_count_is_refused(bert_dir, tmp_path):
     (d / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(ArtifactError, match="could not be loaded as a BERT model"):
         load_classifier(d)
+
+
+def test_fresh_head_is_one_log_line_not_a_load_report(tiny_encoder, tmp_path, caplog, capsys):
+    import logging
+
+    from transformers import BertModel
+
+    from train.bert import load_encoder
+
+    bare = tmp_path / "encoder-without-head"
+    shutil.copytree(tiny_encoder, bare)
+    BertModel.from_pretrained(tiny_encoder).save_pretrained(bare)  # a plain encoder, as on the hub
+    capsys.readouterr()
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        load_encoder(str(bare))
+    text = caplog.text + "".join(capsys.readouterr())
+    assert "LOAD REPORT" not in text and "MISSING" not in text
+    assert "the new classification head (expected when fine-tuning)" in caplog.text

@@ -18,3 +18,50 @@ def test_paste_a_post_and_see_three_predictions(three_models_dir, tmp_path):
         shot = tmp_path / "analyze.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
+
+
+def _listening_addresses(port: int) -> set[str]:
+    """Local addresses with a socket listening on ``port``, read from /proc (no traffic is sent)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            local, state = line.split()[1], line.split()[3]
+            addr, p = local.split(":")
+            if state == "0A" and int(p, 16) == port:  # 0A: LISTEN
+                out.add(addr)
+    return out
+
+
+LOOPBACK = {"0100007F", "00000000000000000000000001000000"}  # 127.0.0.1 and ::1 as /proc writes them
+
+
+def test_streamlit_run_listens_on_localhost_only(three_models_dir):
+    from tools.browser import free_port
+
+    port = free_port()
+    with running_app(three_models_dir, port=port, address=None):  # only .streamlit/config.toml decides
+        found = _listening_addresses(port)
+    if not found:
+        pytest.skip("no /proc/net tables here")
+    assert found <= LOOPBACK, found
+
+
+def test_a_hostile_upload_fetches_nothing_and_shows_no_markup(three_models_dir, tmp_path):
+    # A file name is shown in the error: it is the visitor's text, here markdown and HTML that would fetch.
+    name = "![t](evil-track.png) <img src=evil-img.png> :red[x].csv"
+    evil = tmp_path / name
+    evil.write_bytes(b'![t](evil-header.png) <img src="evil-header2.png">,body\nx,y\n')
+    with running_app(three_models_dir) as (url, _), browser_page() as page:
+        requests = []
+        page.on("request", lambda r: requests.append(r.url))
+        open_page(page, url, "Batch scoring")
+        page.locator('input[type="file"]').set_input_files(str(evil))
+        alert = page.get_by_text("lacks the column(s) text")
+        alert.wait_for(timeout=60_000)
+        assert page.locator('img[src*="evil"]').count() == 0
+        assert not [u for u in requests if "evil" in u]
+        assert f"{name} lacks the column(s) text" in page.inner_text("body")  # shown as the text it is

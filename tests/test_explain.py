@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -258,3 +259,33 @@ def test_cli_prints_top_words_and_writes_files(trained_dir, tmp_path, capsys):
     assert explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "shap",
                         "--shap-context", "both", "--json", str(out_json), "so anxious"]) == 0
     assert json.loads(out_json.read_text())["params"] == {"shap_context": "both"}
+
+
+def test_cli_escapes_terminal_control_characters(trained_dir, capsys):
+    post = "panic \x1b[2J\x1b]0;owned\x07 attack \u202egnp.exe heart"
+    assert explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "linear", "--top", "20",
+                        post]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
+    assert "\\x1b" in out and "\\u202e" in out  # still visible, as escapes
+
+
+def test_cli_process_matches_the_in_process_explanation(trained_dir, tmp_path):
+    """The CLI runs shap's numba kernels as plain Python (NUMBA_DISABLE_JIT): same numbers as the app's
+    compiled ones."""
+    import subprocess
+    import sys
+
+    from mhexplain.registry import load_classifier
+
+    from .helpers import ROOT
+
+    post = "so anxious before the exam, panic attack and my heart racing again"
+    out = tmp_path / "e.json"
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
+    r = subprocess.run([sys.executable, "-m", "mhexplain.explain", "--models-dir", str(trained_dir), "--model",
+                        "lr", "--method", "shap", "--json", str(out), post], capture_output=True, text=True,
+                       cwd=ROOT, env=env)
+    assert r.returncode == 0, r.stderr
+    here = explain(load_classifier(trained_dir / "lr"), post, "shap")
+    np.testing.assert_allclose(np.asarray(json.loads(out.read_text())["weights"]), here.weights, atol=1e-12)

@@ -35,12 +35,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_app(models_dir: Path, port: int | None = None, env: dict | None = None, timeout: float = 60):
-    """Start the app on 127.0.0.1 and yield (url, seconds until its health check answered)."""
+def running_app(models_dir: Path, port: int | None = None, env: dict | None = None, timeout: float = 60,
+                address: str | None = "127.0.0.1"):
+    """Start the app and yield (url, seconds until its health check answered). ``address=None``
+    leaves the listening address to .streamlit/config.toml, as `streamlit run app.py` does."""
     port = port or free_port()
     e = {**os.environ, "MHX_MODELS_DIR": str(models_dir), **(env or {})}
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+           "--server.port", str(port), "--browser.gatherUsageStats", "false"]
+    if address:
+        cmd += ["--server.address", address]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"

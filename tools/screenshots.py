@@ -4,8 +4,9 @@
 
 Only pages that show no dataset post are captured with models trained on the real data
 (Overview, Analyze with a post written for this, Compare, Batch with a made-up CSV); the Error
-explorer lists test posts, so it is captured with --explorer-models-dir (models trained on the
-synthetic fixture data of tests/conftest.py) to keep real posts out of the repository.
+explorer lists test posts, so it is captured with models trained on the synthetic posts of
+tests/helpers.py (trained here into a temporary folder unless --explorer-models-dir names one), to
+keep real posts out of the repository.
 """
 from __future__ import annotations
 
@@ -25,10 +26,24 @@ CSV = ("title,text,target\nExams,Deadlines everywhere and my boss keeps adding m
        "Heart,Panic attack in the supermarket and my heart would not slow down,4\n")
 
 
+def synthetic_models(out: Path) -> Path:
+    """NB + LR trained on the tests' synthetic posts, in a temporary folder: no real post is shown."""
+    import tempfile
+
+    from tests.helpers import synthetic_posts
+    from train.api import run
+    from train.config import TrainConfig
+
+    tmp = Path(tempfile.mkdtemp(prefix="mhx-screenshots-"))
+    synthetic_posts().to_csv(tmp / "synthetic.csv", index=False)
+    run(TrainConfig(data=tmp / "synthetic.csv", out=tmp / "models", n_jobs=1, cache_dir=tmp / "cache"))
+    return tmp / "models"
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--models-dir", default="models")
-    p.add_argument("--explorer-models-dir", required=True)
+    p.add_argument("--explorer-models-dir", help="models trained on synthetic posts (default: trained now)")
     p.add_argument("--out", default="docs/screenshots")
     a = p.parse_args()
     out = Path(a.out)
@@ -54,7 +69,7 @@ def main() -> int:
             wait_idle(page)
             tmp.unlink()
             page.screenshot(path=str(out / "batch.png"), full_page=True)
-        with running_app(Path(a.explorer_models_dir).resolve()) as (url, _):
+        with running_app(Path(a.explorer_models_dir or synthetic_models(out)).resolve()) as (url, _):
             open_page(page, url, "Error explorer")
             page.screenshot(path=str(out / "errors.png"), full_page=True)
     for f in sorted(out.glob("*.png")):

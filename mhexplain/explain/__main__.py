@@ -9,11 +9,6 @@ import os
 import sys
 from pathlib import Path
 
-# shap compiles its masking kernels with numba in every new process (about 5 s on 2 cores), for a
-# few milliseconds of work per explanation; a one-shot command runs them as plain Python. The
-# results are the same (tests/test_explain.py compares them). Must precede any numba import.
-os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
-
 from ..artifacts import default_models_dir
 from ..errors import MhxError
 from ..textsafe import printable
@@ -71,4 +66,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    # shap compiles its masking kernels with numba in every new process (about 5 s on 2 cores) for a
+    # few milliseconds of work per explanation, so a one-shot command runs them as plain Python: the
+    # same numbers (tests/test_explain.py compares them). Set before shap, and numba, are imported.
+    os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
     sys.exit(main())
