@@ -87,8 +87,8 @@ def main() -> int:
             print(line, flush=True)
     for name in clfs:
         if (name, "lime") in results and (name, "shap") in results:
-            rho = [rank_agreement(l.target_weights(), s.target_weights(l.target))["spearman"]
-                   for (l, _), (s, _) in zip(results[(name, "lime")], results[(name, "shap")])]
+            rho = [rank_agreement(lime_exp.target_weights(), shap_exp.target_weights(lime_exp.target))["spearman"]
+                   for (lime_exp, _), (shap_exp, _) in zip(results[(name, "lime")], results[(name, "shap")])]
             print(f"LIME vs SHAP, {name}: mean Spearman {np.nanmean(rho):.3f}")
     for method in methods:
         for m1, m2 in itertools.combinations(clfs, 2):

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .errors import ArtifactError
 from .labels import LABELS
+from .models import MODEL_NAMES  # noqa: F401 (model folders are named after these)
 from .schema import MANIFEST_SPEC, check, check_metrics
 from .settings import default_models_dir  # noqa: F401 (the CLIs' default folder, re-exported)
 
@@ -32,7 +33,6 @@ METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
 SKOPS_FILE = "model.skops"
 FORMAT_VERSION = 1
-MODEL_NAMES = ("nb", "lr", "bert")
 BERT_WEIGHTS = "model.safetensors"
 BERT_CONFIG_FILE = "mhx_bert.json"  # inference settings: max length, stride, long-text mode
 BERT_FILES = (BERT_WEIGHTS, "config.json", BERT_CONFIG_FILE)
@@ -112,17 +112,22 @@ def write_artifact(out_dir: Path, name: str, write_model: Callable[[Path], None]
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {**manifest, "format_version": FORMAT_VERSION, "name": name, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
-        old = None
-        if final.exists():
-            old = out_dir / f".{name}.old-{os.getpid()}"
-            final.rename(old)
-        tmp.rename(final)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        move_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def move_into_place(folder: Path, final: Path) -> None:
+    """Rename a complete model folder to ``final`` (same file system), replacing what was there."""
+    old = None
+    if final.exists():
+        old = final.parent / f".{final.name}.old-{os.getpid()}"
+        final.rename(old)
+    folder.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def read_manifest(model_dir: Path) -> dict:
@@ -196,20 +201,6 @@ def _skops_io():
         finally:
             sklearn.utils.all_estimators = real
     return sys.modules["skops.io"]
-
-    class _NoTorch(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path=None, target=None):
-            if name == "torch" or name.startswith("torch."):
-                raise ImportError("torch is not needed by skops here")
-            return None
-
-    finder = _NoTorch()
-    sys.meta_path.insert(0, finder)
-    try:
-        import skops.io
-    finally:
-        sys.meta_path.remove(finder)
-    return skops.io
 
 
 def save_skops(pipeline, path: Path) -> None:

@@ -15,7 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from .artifacts import BERT_CONFIG_FILE, BERT_WEIGHTS
-from .classifier import validate_texts
+from .classifier import DEFAULT_EXPLAIN_BUDGET, validate_texts
 from .errors import ArtifactError
 from .labels import LABELS
 
@@ -236,8 +236,7 @@ def predict_proba_model(model, tokenizer, texts: Sequence[str], cfg: InferenceCo
 class BertClassifier:
     """A fine-tuned sequence classifier behind the common ``Classifier`` interface."""
 
-    # LIME/SHAP evaluations per explanation; chosen in bench/explain.py (docs/BENCHMARKS.md).
-    explain_budget = 1000
+    explain_budget = DEFAULT_EXPLAIN_BUDGET
 
     def __init__(self, model, tokenizer, name: str = "bert", labels: Sequence[str] = LABELS,
                  config: InferenceConfig | None = None, device=None, threads: int | None = None) -> None:

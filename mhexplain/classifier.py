@@ -1,18 +1,30 @@
-"""The one interface every model implements, and the scikit-learn implementation.
+"""The one interface every model implements, and what callers may ask of it.
 
-Explainers, metrics and pages only use ``labels``, ``name`` and ``predict_proba``; they never
-ask which kind of model they hold.
+Explainers, metrics and pages use ``name``, ``labels``, ``batch_size`` and ``predict_proba``;
+they never ask which kind of model they hold. Three abilities are optional, each with one
+meaning and one way to read it (the functions below), in the manner of scikit-learn's
+``hasattr``-checked methods:
+
+- ``explain_budget`` (int): model evaluations LIME/SHAP may spend by default.
+- ``fingerprint`` (str): identifies the saved artifact the model was loaded from; it keys caches.
+- ``linear_contributions(text, spans)``: the exact contribution of each character span of
+  ``text`` to each class's linear score, as ``(contributions (n_spans, n_labels), bias
+  (n_labels,), output space)``; only models that are linear in their features have it.
+
+This module depends on numpy alone: nothing here knows scikit-learn, NLTK or torch.
 """
 from __future__ import annotations
 
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from .errors import InputTextError
-from .labels import LABELS
 
 MAX_POST_CHARS = 200_000
+# Evaluations per explanation when a model names none: NB/LR p90 under a second and BERT (MiniLM,
+# bf16) SHAP 0.8 s / LIME 6 s at the median on 2 cores (docs/BENCHMARKS.md).
+DEFAULT_EXPLAIN_BUDGET = 1000
 
 
 @runtime_checkable
@@ -24,6 +36,19 @@ class Classifier(Protocol):
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Raw post texts in, (n, len(labels)) class probabilities out, rows summing to 1."""
         ...
+
+
+def explain_budget(clf: Classifier) -> int:
+    return int(getattr(clf, "explain_budget", DEFAULT_EXPLAIN_BUDGET))
+
+
+def fingerprint(clf: Classifier) -> str:
+    """The saved artifact's hash where the model was loaded from one; else this object's identity."""
+    return getattr(clf, "fingerprint", None) or f"{clf.name}@{id(clf):x}"
+
+
+def linear_contributions(clf: Classifier) -> Callable | None:
+    return getattr(clf, "linear_contributions", None)
 
 
 def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]:
@@ -40,37 +65,6 @@ def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]
             raise InputTextError(f"Post {i + 1} has {len(t):,} characters; the limit is {MAX_POST_CHARS:,}.")
         out.append(t)
     return out
-
-
-class SklearnClassifier:
-    """A fitted scikit-learn pipeline that takes raw post text (preprocessing included)."""
-
-    def __init__(self, pipeline, name: str, labels: Sequence[str] = LABELS, batch_size: int = 256) -> None:
-        self.pipeline = pipeline
-        self.name = name
-        self.labels = tuple(labels)
-        self.batch_size = batch_size
-
-    # LIME/SHAP evaluations per explanation: p90 under a second here (docs/BENCHMARKS.md).
-    explain_budget = 1000
-
-    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        texts = validate_texts(texts, allow_empty=True)
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        parts = [self.pipeline.predict_proba(texts[i:i + self.batch_size])
-                 for i in range(0, len(texts), self.batch_size)]
-        return full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
-
-    def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
-        """Exact contribution of each unit (character span) to each class's linear score."""
-        from .linear import unit_contributions
-
-        contrib, bias, space = unit_contributions(self.pipeline, text, spans)
-        classes = np.asarray(self.pipeline.classes_).astype(int)
-        full_c, full_b = np.zeros((contrib.shape[0], len(self.labels))), np.zeros(len(self.labels))
-        full_c[:, classes], full_b[classes] = contrib, bias
-        return full_c, full_b, space
 
 
 def full_proba(p: np.ndarray, classes, n_labels: int) -> np.ndarray:

@@ -156,8 +156,9 @@ def parse_labels(col: pd.Series, source: str = "the file", row_numbers=None) -> 
     bad = nums.isna() | (nums != np.floor(nums)) | (nums < 0) | (nums >= NUM_LABELS)
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
+        row = row_numbers[i] if row_numbers is not None else i + 2
         raise DataError(
-            f"{source} row {row_numbers[i] if row_numbers is not None else i + 2}: the target is not a class id 0-{NUM_LABELS - 1} "
+            f"{source} row {row}: the target is not a class id 0-{NUM_LABELS - 1} "
             f"({int(bad.sum())} bad label(s) in all; rows count from the header, row 1)."
         )
     return nums.astype(int).to_numpy()

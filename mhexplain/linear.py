@@ -11,7 +11,8 @@ import re
 
 import numpy as np
 
-from .preprocess import _NON_LETTERS, _SPLIT_CONTRACTIONS, _state
+from .preprocess import NON_LETTERS, SPLIT_CONTRACTIONS, lemmas
+from .sklearn_classifier import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 
 _TOKEN = re.compile(r"\S+")
 
@@ -22,16 +23,16 @@ def lemmas_with_sources(text: str) -> list[tuple[str, list[int]]]:
     chars, src = [], []
     for i, ch in enumerate(text):
         for c in ch.lower():
-            if not _NON_LETTERS.match(c):
+            if not NON_LETTERS.match(c):
                 chars.append(c)
                 src.append(i)
     low = "".join(chars)
     tokens: list[tuple[str, list[int]]] = []
     for m in _TOKEN.finditer(low):
         sources = src[m.start():m.end()]
-        for part in _SPLIT_CONTRACTIONS.get(m.group(), (m.group(),)):
+        for part in SPLIT_CONTRACTIONS.get(m.group(), (m.group(),)):
             tokens.append((part, sources))
-    return [(lemma, tokens[i][1]) for i, lemma in _state().lemmas([t for t, _ in tokens])]
+    return [(lemma, tokens[i][1]) for i, lemma in lemmas([t for t, _ in tokens])]
 
 
 def linear_parts(clf) -> tuple[np.ndarray, np.ndarray, str]:
@@ -49,14 +50,14 @@ def linear_parts(clf) -> tuple[np.ndarray, np.ndarray, str]:
 
 def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-unit contributions (n_units, n_classes), the bias, and the output space."""
-    tfidf, clf = pipeline.named_steps["tfidf"], pipeline.named_steps["clf"]
+    tfidf, clf = pipeline.named_steps[TFIDF_STEP], pipeline.named_steps[CLASSIFIER_STEP]
     W, bias, space = linear_parts(clf)
-    lemmas = lemmas_with_sources(text)
-    x = tfidf.transform([" ".join(lm for lm, _ in lemmas)]).toarray()[0]
+    found = lemmas_with_sources(text)
+    x = tfidf.transform([" ".join(lm for lm, _ in found)]).toarray()[0]
     vocab = tfidf.vocabulary_
     analyzer = tfidf.build_analyzer()
     occurrences: dict[int, list[list[int]]] = {}
-    for lemma, sources in lemmas:
+    for lemma, sources in found:
         for tok in analyzer(lemma):  # the vectorizer's own token rule (drops 1-letter lemmas)
             f = vocab.get(tok)
             if f is not None:
@@ -76,7 +77,7 @@ def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarr
 
 def decision_scores(pipeline, text: str) -> np.ndarray:
     """The linear score the contributions decompose (for tests and sanity checks)."""
-    tfidf, clf = pipeline.named_steps["tfidf"], pipeline.named_steps["clf"]
-    X = tfidf.transform(pipeline.named_steps["preprocess"].transform([text]))
+    tfidf, clf = pipeline.named_steps[TFIDF_STEP], pipeline.named_steps[CLASSIFIER_STEP]
+    X = tfidf.transform(pipeline.named_steps[PREPROCESS_STEP].transform([text]))
     W, b, _ = linear_parts(clf)
     return np.asarray(X @ W.T).ravel() + b

@@ -7,18 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from .labels import DISPLAY_NAMES
-
-MODEL_COLOURS = {"nb": "#1f77b4", "lr": "#ff7f0e", "bert": "#2ca02c"}
-MODEL_TITLES = {"nb": "Naive Bayes", "lr": "Logistic Regression", "bert": "BERT"}
-FALLBACK = ["#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
-
-
-def colour(name: str) -> str:
-    return MODEL_COLOURS.get(name, FALLBACK[hash(name) % len(FALLBACK)])
-
-
-def title(name: str) -> str:
-    return MODEL_TITLES.get(name, name)
+from .models import colour, title  # noqa: F401 (the pages read both from here)
 
 
 def confusion_heatmap(cm: np.ndarray, name: str, normalised: bool) -> go.Figure:

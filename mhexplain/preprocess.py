@@ -20,19 +20,19 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from .nltk_resources import ensure_nltk_data
 
-_NON_LETTERS = re.compile(r"[^a-z\s]")
+NON_LETTERS = re.compile(r"[^a-z\s]")
 # What NLTK's word_tokenize does to text of lowercase letters and whitespace alone: split on
 # whitespace, then the Treebank tokenizer's contraction rules that need no apostrophe. (Its
 # sentence splitter is a no-op without punctuation.) tests/test_preprocess.py checks this
 # against word_tokenize itself.
-_SPLIT_CONTRACTIONS = {"cannot": ("can", "not"), "gimme": ("gim", "me"), "gonna": ("gon", "na"),
+SPLIT_CONTRACTIONS = {"cannot": ("can", "not"), "gimme": ("gim", "me"), "gonna": ("gon", "na"),
                        "gotta": ("got", "ta"), "lemme": ("lem", "me"), "wanna": ("wan", "na")}
 
 
 def tokenize_letters(text: str) -> list[str]:
     out: list[str] = []
     for tok in text.split():
-        parts = _SPLIT_CONTRACTIONS.get(tok)
+        parts = SPLIT_CONTRACTIONS.get(tok)
         if parts:
             out.extend(parts)
         else:
@@ -62,7 +62,7 @@ class _Pipeline:
         self.lemma_cache: dict[tuple[str, str], str] = {}
 
     def __call__(self, text: str) -> str:
-        tokens = self.tokenize(_NON_LETTERS.sub("", text.lower()))
+        tokens = self.tokenize(NON_LETTERS.sub("", text.lower()))
         return " ".join(lemma for _, lemma in self.lemmas(tokens))
 
     def lemmas(self, tokens: list[str]) -> list[tuple[int, str]]:
@@ -94,6 +94,11 @@ def _state() -> _Pipeline:
 
 def preprocess_text(text: str) -> str:
     return _state()(text)
+
+
+def lemmas(tokens: list[str]) -> list[tuple[int, str]]:
+    """POS-tag ``tokens``, drop stopwords, lemmatize: (token index, lemma) for each kept token."""
+    return _state().lemmas(tokens)
 
 
 def _worker_batch(texts: list[str]) -> list[str]:

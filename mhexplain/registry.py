@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import MODEL_NAMES, SKOPS_FILE, artifact_hash, load_skops, read_manifest, verify_artifact
-from .classifier import Classifier, SklearnClassifier
+from .classifier import Classifier
+from .sklearn_classifier import SklearnClassifier
 from .errors import ArtifactError
 from .labels import LABELS
 

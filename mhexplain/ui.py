@@ -179,7 +179,9 @@ def _explain(fingerprint: str, text: str, method: str, target, budget, _clf):
 
 def cached_explain(clf, text: str, method: str, target=None, budget=None):
     """``explain`` cached per (model artifact hash, text, method, target, budget)."""
-    return _explain(getattr(clf, "fingerprint", clf.name), text, method, target, budget, clf)
+    from .classifier import fingerprint
+
+    return _explain(fingerprint(clf), text, method, target, budget, clf)
 
 
 def explain_columns(models: dict, text: str, method: str, target=None, budget=None,
@@ -268,7 +270,8 @@ def train_here() -> None:
     from train.common import planned_stages
     from train.config import TrainConfig
 
-    cfg = TrainConfig(data=s.data_path or Path("upload.csv"), out=models_dir())
+    # One process: no worker pool is forked from inside the web server.
+    cfg = TrainConfig(data=s.data_path or Path("upload.csv"), out=models_dir(), n_jobs=1)
     stages = planned_stages(cfg)
     bar = st.progress(0.0, text="starting…")
 
@@ -278,7 +281,7 @@ def train_here() -> None:
 
     try:
         if source == sources[0]:
-            train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress)
+            train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress, n_jobs=1)
         else:
             run(cfg, progress)
     except MhxError as err:

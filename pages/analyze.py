@@ -4,7 +4,7 @@ import streamlit as st
 
 from mhexplain import ui
 from mhexplain.analysis import compare_post, word_agreement
-from mhexplain.classifier import MAX_POST_CHARS
+from mhexplain.classifier import DEFAULT_EXPLAIN_BUDGET, MAX_POST_CHARS, fingerprint
 from mhexplain.errors import MhxError
 from mhexplain.labels import DISPLAY_NAMES
 from mhexplain.plots import probability_bars, title
@@ -36,7 +36,7 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
         st.stop()
     st.session_state["analyzed"] = text
     try:
-        comp = _predict(tuple(getattr(m, "fingerprint", n) for n, m in models.items()), text, models)
+        comp = _predict(tuple(fingerprint(m) for m in models.values()), text, models)
     except MhxError as err:
         ui.show_error(err)
         st.stop()
@@ -55,8 +55,9 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     target_name = c2.selectbox("explain the class", ["predicted class"] + list(DISPLAY_NAMES))
     budget = c3.select_slider("model evaluations (budget)", ["model default", 100, 250, 500, 1000, 2000],
                               value="model default",
-                              help="Default: 1,000 for every model. SHAP needs about 2 per word and stops "
-                                   "when its word tree is done; LIME uses the whole budget.")
+                              help=f"Default: each model's own budget ({DEFAULT_EXPLAIN_BUDGET:,} unless a model "
+                                   "sets another). SHAP needs about 2 per word and stops when its word tree is "
+                                   "done; LIME uses the whole budget.")
     budget = None if budget == "model default" else int(budget)
     target = None if target_name == "predicted class" else DISPLAY_NAMES.index(target_name)
     if st.button("Explain with every model"):
@@ -66,5 +67,6 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
         agreement = word_agreement(done)
         if agreement is not None:
             st.caption("Do the models rely on the same words? Rank agreement of their attributions "
-                       "(Spearman over the post's words; overlap of the top 5 words, or of all words in a shorter post).")
+                       "(Spearman over the post's words; overlap of the top 5 words, or of all words in a "
+                       "shorter post).")
             st.dataframe(agreement, hide_index=True)

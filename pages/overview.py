@@ -27,9 +27,9 @@ cols[1].metric("kept after cleaning", f"{c['rows_kept']:,}")
 cols[2].metric("duplicate copies dropped", f"{c['duplicate_copies_dropped']:,}")
 cols[3].metric("train / test", f"{sp['n_train']:,} / {sp['n_test']:,}")
 cols[4].metric("train/test overlap", sp["train_test_overlap"])
-st.caption(f"Protocol **{escape_markdown(sp['protocol'])}**, split seed {sp['seed']}; empty bodies {c['empty_bodies']}, bodies with "
-           f"HTML entities {c['html_entity_bodies']}, texts with conflicting labels {c['conflicting_label_texts']} "
-           f"({c['conflicting_label_rows_dropped']} rows dropped).")
+st.caption(f"Protocol **{escape_markdown(sp['protocol'])}**, split seed {sp['seed']}; empty bodies "
+           f"{c['empty_bodies']}, bodies with HTML entities {c['html_entity_bodies']}, texts with conflicting "
+           f"labels {c['conflicting_label_texts']} ({c['conflicting_label_rows_dropped']} rows dropped).")
 test_counts = results[0].predictions["true_label"].value_counts().reindex(range(len(DISPLAY_NAMES)), fill_value=0)
 per_class = pd.DataFrame({"test posts": test_counts.to_numpy()}, index=list(DISPLAY_NAMES))
 if c.get("posts_per_class"):

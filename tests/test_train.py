@@ -266,3 +266,47 @@ def test_cli_says_where_it_wrote_and_what_it_replaced(fixture_csv, tmp_path):
     second = _cli(tmp_path, "--data", str(fixture_csv), "--out", str(out), "--models", "nb")
     assert f"-> {out / 'nb'} (replaced the model that was there)" in second.stdout
     assert "\r" not in second.stderr and "\x1b[" not in second.stderr  # no progress-bar codes in a log
+
+
+def test_every_config_field_is_a_flag_with_one_help_text():
+    import dataclasses
+
+    from train.__main__ import parse_args
+    from train.config import BertTrainConfig, TrainConfig
+
+    cfg = parse_args(["--data", "x.csv", "--weight-decay", "0.1", "--warmup-ratio", "0.2", "--max-chunks", "3",
+                      "--val-fraction", "0.2", "--max-grad-norm", "0.5", "--jobs", "1", "--models", "nb,bert"])
+    b = cfg.bert
+    assert (b.weight_decay, b.warmup_ratio, b.max_chunks, b.val_fraction, b.max_grad_norm) == (0.1, 0.2, 3, 0.2, 0.5)
+    assert cfg.n_jobs == 1 and cfg.models == ("nb", "bert")
+    for cls in (TrainConfig, BertTrainConfig):
+        for f in dataclasses.fields(cls):
+            assert f.name == "bert" or f.metadata.get("help"), f.name
+    with pytest.raises(SystemExit):
+        parse_args(["--data", "x.csv", "--models", "nb,svm"])
+
+
+def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_csv, tmp_path, monkeypatch):
+    from train import classical
+    from train.__main__ import parse_args
+    from train.api import run
+
+    d = tmp_path / "models"
+    shutil.copytree(trained_dir, d)
+    before = {p.name: (p / "manifest.json").read_text() for p in d.iterdir()}
+    real = classical.write_artifact
+    calls = []
+
+    def fail_on_second(out, name, *args, **kwargs):  # nb is written, then lr fails
+        calls.append(name)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return real(out, name, *args, **kwargs)
+
+    monkeypatch.setattr(classical, "write_artifact", fail_on_second)
+    with pytest.raises(OSError):
+        run(parse_args(["--data", str(fixture_csv), "--out", str(d), "--jobs", "1",
+                        "--cache-dir", str(tmp_path / "c")]))
+    assert calls == ["nb", "lr"]
+    assert {p.name: (p / "manifest.json").read_text() for p in d.iterdir()} == before  # nb not replaced either
+    assert sorted(p.name for p in d.iterdir()) == sorted(before)  # no staging folder left behind

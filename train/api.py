@@ -5,12 +5,18 @@ progress callback, and writes ``models/<name>/`` folders atomically (see artifac
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
+import os
+import secrets
+import shutil
 from pathlib import Path
 
+from mhexplain.artifacts import move_into_place
 from mhexplain.data import read_upload
 from mhexplain.errors import ConfigError
+from mhexplain.models import CLASSICAL_MODELS
 
 from .common import Progress
 from .config import TrainConfig
@@ -55,19 +61,39 @@ def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = N
     rep = prep.split.describe()
     logger.info("split: %d train / %d test, overlap %d; cleaning %s", rep["n_train"], rep["n_test"],
                 rep["train_test_overlap"], prep.split.corpus.report.as_dict())
+    # Every model is written to a staging folder first and moved into place only when all of them
+    # are done: a failed or interrupted run leaves the models folder as it was.
+    out_existed = cfg.out.exists()
+    staging = cfg.out / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        results = _train(dataclasses.replace(cfg, out=staging), prep, progress)
+        for name in results:
+            if (staging / name).is_dir():
+                move_into_place(staging / name, cfg.out / name)
+                logger.info("%s -> %s", name, cfg.out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not out_existed and cfg.out.is_dir() and not any(cfg.out.iterdir()):
+            cfg.out.rmdir()
+    return results
+
+
+def _train(cfg: TrainConfig, prep, progress) -> dict:
     results = {}
-    if any(m in cfg.models for m in ("nb", "lr")):
+    if any(m in cfg.models for m in CLASSICAL_MODELS):
         from .classical import train_classical
 
         results.update(train_classical(cfg, prep, progress))
     if "bert" in cfg.models:
         from .bert import train_bert
 
-        results["bert"] = train_bert(cfg, prep, progress)
+        metrics = train_bert(cfg, prep, progress)
+        if metrics:  # other processes of a distributed run write nothing
+            results["bert"] = metrics
     return results
 
 
-def train_upload(raw: bytes, name: str, out: Path, models=("nb", "lr"), progress: Progress | None = None,
+def train_upload(raw: bytes, name: str, out: Path, models=CLASSICAL_MODELS, progress: Progress | None = None,
                  **options) -> dict:
     """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the models)."""
     frame = read_upload(raw, name, require_target=True)

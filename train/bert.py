@@ -149,8 +149,8 @@ def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = Non
             batches = batches[accel.process_index::accel.num_processes]
             epoch_t0 = time.perf_counter()
             loss_sum = torch.zeros((), device=accel.device)  # summed on device: no per-step host sync
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{n_epochs}", disable=TQDM_DISABLE if accel.is_local_main_process else True,
-                       leave=False)
+            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{n_epochs}", leave=False,
+                       disable=TQDM_DISABLE if accel.is_local_main_process else True)
             n_steps_epoch = 0
             for rows in bar:
                 if step >= total_steps:
@@ -229,8 +229,8 @@ def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = Non
     preds = predictions_frame(test_df["post_id"], test_texts, y_test, proba[bc.long_text])
     if progress is not None:
         progress("saving bert")
-    path = write_artifact(cfg.out, "bert", clf.save, manifest, metrics, preds)
-    logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f) -> %s", metrics["macro_f1"],
-                *metrics["macro_f1_ci"], bc.long_text, *[(m, c["macro_f1"]) for m, c in comparison.items()
-                                                         if m != bc.long_text][0], path)
+    write_artifact(cfg.out, "bert", clf.save, manifest, metrics, preds)
+    other = next(m for m in comparison if m != bc.long_text)
+    logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f)", metrics["macro_f1"], *metrics["macro_f1_ci"],
+                bc.long_text, other, comparison[other]["macro_f1"])
     return metrics

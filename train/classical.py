@@ -20,7 +20,9 @@ from mhexplain.artifacts import SKOPS_FILE, predictions_frame, save_skops, write
 from mhexplain.classifier import full_proba
 from mhexplain.labels import NUM_LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
+from mhexplain.models import CLASSICAL_MODELS
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
+from mhexplain.sklearn_classifier import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 
 from .common import TQDM_DISABLE, Progress, Prepared, base_manifest, prepare, stage
 from .config import TrainConfig
@@ -125,7 +127,7 @@ def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
 
 
 def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict[str, dict]:
-    names = [m for m in ("nb", "lr") if m in cfg.models]
+    names = [m for m in CLASSICAL_MODELS if m in cfg.models]
     t_all = time.perf_counter()
     with stage("preprocessing (NLTK)", progress, "preprocessing"):
         Xtr, Xte = preprocess_split(prep, cfg)
@@ -147,13 +149,13 @@ def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None 
                         "train_test_overlap": prep.split.train_test_overlap, **f["extra"]})
         if repeats:
             metrics["seed_repeats"] = repeats[name]
-        pipeline = Pipeline([("preprocess", NltkPreprocessor()), ("tfidf", f["tfidf"]), ("clf", f["clf"])])
+        pipeline = Pipeline([(PREPROCESS_STEP, NltkPreprocessor()), (TFIDF_STEP, f["tfidf"]),
+                             (CLASSIFIER_STEP, f["clf"])])
         manifest = base_manifest(cfg, prep, "sklearn", f["params"], time.perf_counter() - t_all)
         manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa")}
         preds = predictions_frame(test["post_id"], test["input"], test["target"], proba)
-        path = write_artifact(cfg.out, name, lambda d, p=pipeline: save_skops(p, d / SKOPS_FILE),
-                              manifest, metrics, preds)
-        logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f -> %s", name, metrics["macro_f1"],
-                    *metrics["macro_f1_ci"], metrics["accuracy"], path)
+        write_artifact(cfg.out, name, lambda d, p=pipeline: save_skops(p, d / SKOPS_FILE), manifest, metrics, preds)
+        logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f", name, metrics["macro_f1"],
+                    *metrics["macro_f1_ci"], metrics["accuracy"])
         results[name] = metrics
     return results

@@ -15,6 +15,7 @@ from mhexplain.artifacts import library_versions, now_iso
 from mhexplain.data import file_sha256, read_posts
 from mhexplain.errors import ConfigError
 from mhexplain.labels import LABELS
+from mhexplain.models import CLASSICAL_MODELS
 from mhexplain.split import Split, make_split, stratified_sample
 
 from .config import TrainConfig
@@ -41,7 +42,7 @@ def stage(name: str, progress: Progress | None = None, key: str | None = None):
 def planned_stages(cfg: TrainConfig) -> list[str]:
     """The stages a run goes through, in order: what a progress bar can count without guessing."""
     out = ["reading"]
-    classical = [m for m in ("nb", "lr") if m in cfg.models]
+    classical = [m for m in CLASSICAL_MODELS if m in cfg.models]
     if classical:
         out += ["preprocessing", "fitting"] + (["repeats"] if cfg.repeats > 1 else []) + [f"saving {m}"
                                                                                             for m in classical]

@@ -10,9 +10,7 @@ from pathlib import Path
 from .result import Explanation
 
 
-def model_fingerprint(clf) -> str:
-    # Loaded models carry their artifact hash; an in-memory model is only its own identity.
-    return getattr(clf, "fingerprint", None) or f"{clf.name}@{id(clf):x}"
+from ..classifier import fingerprint
 
 
 class ExplanationCache:
@@ -24,7 +22,7 @@ class ExplanationCache:
     @staticmethod
     def key(clf, text: str, method: str, target, budget: int, seed: int, max_units: int,
             params: dict | None = None) -> str:
-        raw = json.dumps([model_fingerprint(clf), text, method, target, budget, seed, max_units,
+        raw = json.dumps([fingerprint(clf), text, method, target, budget, seed, max_units,
                           sorted((params or {}).items())])
         return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..classifier import Classifier, validate_texts
+from ..classifier import Classifier, explain_budget, linear_contributions, validate_texts
 from ..errors import InputTextError
 from .cache import ExplanationCache
 from .faithfulness import faithfulness
@@ -26,7 +26,6 @@ METHODS = ("lime", "shap", "linear")
 # comprehensiveness of "both" at 4x the budget, in 0.8 s instead of 34 s (docs/BENCHMARKS.md).
 SHAP_CONTEXTS = {"empty": 0, "full": 1, "both": None}
 DEFAULT_SHAP_CONTEXT = "empty"
-DEFAULT_BUDGET = 500
 DEFAULT_MAX_UNITS = 300
 DEFAULT_SEED = 0
 
@@ -130,7 +129,7 @@ def _shap(predict: _Counted, units: Units, labels, budget: int, seed: int, conte
 
 
 def _linear(clf, units: Units):
-    fn = getattr(clf, "linear_contributions", None)
+    fn = linear_contributions(clf)
     if fn is None:
         raise InputTextError(f"Model {clf.name!r} is not linear; use method 'lime' or 'shap'.")
     W, base, space = fn(units.text, units.spans)
@@ -155,7 +154,7 @@ def explain(clf: Classifier, text: str, method: str = "shap", target: int | None
     if not isinstance(text, str):
         raise InputTextError(f"Expected the post as text, got {type(text).__name__}.")
     (text,) = validate_texts([text])
-    budget = int(budget or getattr(clf, "explain_budget", DEFAULT_BUDGET))
+    budget = int(budget or explain_budget(clf))
     if budget < 10:
         raise InputTextError("The evaluation budget must be at least 10.")
     if shap_context not in SHAP_CONTEXTS:
