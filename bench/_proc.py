@@ -59,6 +59,16 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
             "output": out}
 
 
+def base_parser():
+    """The options every training benchmark takes: the dataset and the protocol."""
+    import argparse
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default=default_data())
+    p.add_argument("--protocol", default="leakage-free")
+    return p
+
+
 def default_data() -> str:
     """The dataset the app would find (MHX_DATA, data/, ../shared/data)."""
     from mhexplain.data import default_data_path

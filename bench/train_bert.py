@@ -6,7 +6,6 @@ Prints wall time, peak RSS of the process tree, and the run's metrics (both long
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -14,15 +13,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import default_data, run_measured  # noqa: E402
+from _proc import base_parser, run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", default=default_data())
-    p.add_argument("--protocol", default="leakage-free")
+    p = base_parser()
     p.add_argument("--out", default="models")
     p.add_argument("--log", default="logs/bert-train.log")
     a, extra = p.parse_known_args()

@@ -5,7 +5,6 @@ preprocessing cache, then cached; print wall time and peak memory of the process
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
@@ -13,15 +12,13 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import default_data, run_measured  # noqa: E402
+from _proc import base_parser, run_measured  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", default=default_data())
-    p.add_argument("--protocol", default="leakage-free")
+    p = base_parser()
     p.add_argument("--runs", type=int, default=3, help="cached runs after the first")
     a = p.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")

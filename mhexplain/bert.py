@@ -16,7 +16,7 @@ import numpy as np
 
 from .artifacts import BERT_CONFIG_FILE, BERT_WEIGHTS
 from .classifier import DEFAULT_EXPLAIN_BUDGET, validate_texts
-from .errors import ArtifactError
+from .errors import ArtifactError, ConfigError
 from .labels import LABELS
 
 LONG_TEXT_MODES = ("chunk", "truncate")
@@ -103,14 +103,14 @@ def resolve_precision(precision: str, device) -> str:
 
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
-        raise ArtifactError(f"Unknown BERT precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        raise ConfigError(f"Unknown BERT precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
     kind = getattr(device, "type", str(device))
     if precision == "auto":
         if kind == "cuda":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
         return "bf16" if kind == "cpu" and cpu_has_amx() else "fp32"
     if precision == "fp16" and kind != "cuda":
-        raise ArtifactError("fp16 inference needs a GPU; use bf16 or fp32 on the CPU.")
+        raise ConfigError("fp16 inference needs a GPU; use bf16 or fp32 on the CPU.")
     return precision
 
 

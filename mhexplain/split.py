@@ -91,8 +91,8 @@ def make_split(df: pd.DataFrame, protocol: str = DEFAULT_PROTOCOL, seed: int = D
         tr, te = train_test_split(idx, test_size=TEST_SIZE, stratify=y, random_state=seed)
     except ValueError as err:
         raise DataError(f"Cannot split the data: {err}") from None
-    # Dedup already guarantees this; the assertion protects against future rule changes.
+    # Dedup already guarantees this; the check guards against future rule changes (a bug, not bad data).
     split = Split(protocol, seed, corpus, np.asarray(tr), np.asarray(te))
     if protocol == "leakage-free" and split.train_test_overlap:
-        raise AssertionError("leakage-free split has train/test overlap")
+        raise RuntimeError("leakage-free split has train/test overlap")
     return split

@@ -170,18 +170,19 @@ def no_models_help() -> None:
     st.code(cmds["bert"], language="bash")
 
 
-@st.cache_data(show_spinner=False, max_entries=512)
-def _explain(fingerprint: str, text: str, method: str, target, budget, _clf):
-    from .explain import explain
+@st.cache_resource(show_spinner=False)
+def _explanation_cache():
+    from .explain import ExplanationCache
 
-    return explain(_clf, text, method, target=target, budget=budget)
+    return ExplanationCache(max_items=512)  # in memory only: the app writes nothing to disk
 
 
 def cached_explain(clf, text: str, method: str, target=None, budget=None):
-    """``explain`` cached per (model artifact hash, text, method, target, budget)."""
-    from .classifier import fingerprint
+    """``explain`` through the one explanation cache, keyed by the model's artifact hash, the
+    post and every setting (see ExplanationCache.key)."""
+    from .explain import explain
 
-    return _explain(fingerprint(clf), text, method, target, budget, clf)
+    return explain(clf, text, method, target=target, budget=budget, cache=_explanation_cache())
 
 
 def explain_columns(models: dict, text: str, method: str, target=None, budget=None,

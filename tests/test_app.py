@@ -121,12 +121,17 @@ def test_batch_page_rejects_a_bad_upload(three_models_dir, monkeypatch):
     assert "lacks the column(s) text" in _errors(at)[0]
 
 
-def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
-    at = _app(three_models_dir, monkeypatch)
+def _batch_upload(models_dir, monkeypatch, name: str, raw: bytes) -> AppTest:
+    at = _app(models_dir, monkeypatch)
     at.switch_page("pages/batch.py").run()
-    csv = b"title,text,target\nExams,so much pressure at work,0\nMood,manic episode again,2\nHeart,panic attack,4\n"
-    at.file_uploader[0].set_value(("posts.csv", csv, "text/csv")).run()
+    at.file_uploader[0].set_value((name, raw, "text/csv")).run()
     _no_exception(at)
+    return at
+
+
+def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
+    csv = b"title,text,target\nExams,so much pressure at work,0\nMood,manic episode again,2\nHeart,panic attack,4\n"
+    at = _batch_upload(three_models_dir, monkeypatch, "posts.csv", csv)
     preds = at.dataframe[0].value
     assert len(preds) == 3 and "bert prediction" in preds.columns
     assert at.dataframe[1].value["model"].tolist() == ["nb", "lr", "bert"]  # metrics, as target is given
@@ -202,23 +207,17 @@ def test_train_from_the_app_with_bad_or_oversized_data(tmp_path, monkeypatch):
 
 
 def test_markdown_in_an_upload_is_shown_as_text(three_models_dir, monkeypatch):
-    at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/batch.py").run()
     header = b"![x](https://example.invalid/track.png) <img src=x> :red[alert],body\nx,y\n"
-    at.file_uploader[0].set_value(("![pic](https://example.invalid/p.png).csv", header, "text/csv")).run()
-    _no_exception(at)
+    at = _batch_upload(three_models_dir, monkeypatch, "![pic](https://example.invalid/p.png).csv", header)
     raw = at.error[0].value
     assert "![" not in raw and "](" not in raw and "<img" not in raw and ":red[" not in raw
     assert "lacks the column(s) text" in _shown(raw)
 
 
 def test_batch_page_skips_bad_rows_and_scores_the_rest(three_models_dir, monkeypatch):
-    at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/batch.py").run()
     rows = [f"Title {i},panic attack number {i}" for i in range(80)]
     rows[68] = "t," + "x" * 200_001
-    at.file_uploader[0].set_value(("posts.csv", ("title,text\n" + "\n".join(rows)).encode(), "text/csv")).run()
-    _no_exception(at)
+    at = _batch_upload(three_models_dir, monkeypatch, "posts.csv", ("title,text\n" + "\n".join(rows)).encode())
     assert "row 70 (longer than 200,000 characters)" in _shown(at.warning[0].value)
     assert len(at.dataframe[0].value) == 79 and 70 not in at.dataframe[0].value["row"].tolist()
 

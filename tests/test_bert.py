@@ -8,7 +8,7 @@ import pytest
 from mhexplain import bert as bert_mod
 from mhexplain.bert import (BertClassifier, InferenceConfig, aggregate, encode_chunks, resolve_precision, softmax,
                             window_logits)
-from mhexplain.errors import ArtifactError
+from mhexplain.errors import ArtifactError, ConfigError
 from mhexplain.registry import load_classifier
 from train.__main__ import main
 
@@ -116,9 +116,9 @@ def test_precision_resolution(monkeypatch):
     monkeypatch.setattr(bert_mod, "cpu_has_amx", lambda: True)
     assert resolve_precision("auto", "cpu") == "bf16"
     assert resolve_precision("FP32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
-    with pytest.raises(ArtifactError, match="needs a GPU"):
+    with pytest.raises(ConfigError, match="needs a GPU"):
         resolve_precision("fp16", "cpu")
-    with pytest.raises(ArtifactError, match="Unknown BERT precision 'int4'"):
+    with pytest.raises(ConfigError, match="Unknown BERT precision 'int4'"):
         resolve_precision("int4", "cpu")
 
 
@@ -135,7 +135,7 @@ def test_bf16_tracks_fp32_and_env_override(bert_dir, monkeypatch):
     np.testing.assert_allclose(p16, p32, atol=0.02)
     np.testing.assert_allclose(p16.sum(1), 1.0, atol=1e-6)
     monkeypatch.setenv("MHX_BERT_PRECISION", "half")
-    with pytest.raises(ArtifactError, match="Unknown BERT precision"):
+    with pytest.raises(ConfigError, match="Unknown BERT precision"):
         BertClassifier.load(bert_dir / "bert")
 
 

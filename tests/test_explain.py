@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from mhexplain.errors import InputTextError
+from mhexplain.errors import ConfigError, InputTextError
 from mhexplain.explain import Explanation, ExplanationCache, Units, explain, faithfulness, rank_agreement
 from mhexplain.explain.__main__ import main as explain_cli
 from mhexplain.explain.units import UnitTokenizer
@@ -127,10 +127,10 @@ def test_lime_settings(features, width):
 
 def test_lime_settings_are_checked():
     toy = KeywordClassifier()
-    with pytest.raises(InputTextError, match="Unknown LIME features"):
+    with pytest.raises(ConfigError, match="Unknown LIME features"):
         explain(toy, "sad day", "lime", lime_features="chars")
     for bad in (0, -3, "wide"):
-        with pytest.raises(InputTextError, match="kernel width must be a positive number"):
+        with pytest.raises(ConfigError, match="kernel width must be a positive number"):
             explain(toy, "sad day", "lime", lime_kernel_width=bad)
     cache = ExplanationCache()
     explain(toy, "sad day", "lime", budget=50, lime_kernel_width=25, cache=cache)
@@ -144,7 +144,7 @@ def test_shap_context_is_part_of_the_cache_key_and_checked(tmp_path):
     b = explain(toy, "sad day , sad", "shap", cache=cache, shap_context="both")
     assert not a.cached and not b.cached and len(cache) == 2
     assert explain(toy, "sad day , sad", "shap", cache=cache, shap_context="both").cached
-    with pytest.raises(InputTextError, match="Unknown SHAP context 'half'"):
+    with pytest.raises(ConfigError, match="Unknown SHAP context 'half'"):
         explain(toy, "sad day", "shap", shap_context="half")
 
 
@@ -225,9 +225,9 @@ def test_empty_text_is_a_clear_error(lr, bad):
 def test_non_text_and_bad_arguments(lr):
     with pytest.raises(InputTextError, match="not text|as text"):
         explain(lr, 42, "lime")
-    with pytest.raises(InputTextError, match="Unknown method"):
+    with pytest.raises(ConfigError, match="Unknown method"):
         explain(lr, "hello", "gradcam")
-    with pytest.raises(InputTextError, match="Target class 9"):
+    with pytest.raises(ConfigError, match="Target class 9"):
         explain(lr, "hello there", "lime", target=9)
 
 

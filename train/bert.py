@@ -10,6 +10,8 @@ import copy
 import logging
 import math
 import time
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -89,13 +91,39 @@ def load_encoder(encoder: str):
     return tokenizer, model
 
 
-def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
+@dataclass
+class BertRun:
+    """What one fine-tuning run holds between its steps: setup, epochs, evaluation, saving."""
+
+    cfg: TrainConfig
+    accel: Any
+    encoder: str
+    tokenizer: Any
+    model: Any
+    optim: Any
+    sched: Any
+    lr: float
+    infer: InferenceConfig
+    ids: list  # each training post's first window of token ids
+    y: np.ndarray
+    val_df: Any
+    total_steps: int
+    step: int = 0
+    samples: int = 0
+
+    @property
+    def bc(self) -> BertTrainConfig:
+        return self.cfg.bert
+
+
+def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
+    """Accelerator, encoder, tokenised training posts, optimiser and schedule."""
     import torch
     from accelerate import Accelerator
     from accelerate.utils import set_seed
     from transformers import get_linear_schedule_with_warmup
 
-    bc: BertTrainConfig = cfg.bert
+    bc = cfg.bert
     if bc.threads:
         torch.set_num_threads(bc.threads)
     set_seed(cfg.seed)
@@ -107,25 +135,18 @@ def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = Non
         cap_heap_caching()
     logger.info("BERT encoder %s on %s (precision %s, %d process(es))", encoder, accel.device,
                 accel.mixed_precision, accel.num_processes)
-
-    split = prep.split
-    train_df, test_df = split.train, split.test
+    train_df = prep.split.train
     tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=bc.val_fraction,
                                        stratify=train_df["target"], random_state=cfg.seed)
-    fit_df, val_df = train_df.iloc[tr_idx], train_df.iloc[val_idx]
-
+    fit_df = train_df.iloc[tr_idx]
     tokenizer, model = load_encoder(encoder)
     lr = bc.learning_rate or (2e-5 if model.config.hidden_size >= SMALL_MODEL_HIDDEN else 5e-5)
-
     # Training sees each post's first window; long posts are scored over all windows at eval.
     ids, _, _ = encode_chunks(tokenizer, fit_df["input"].tolist(), bc.max_length, bc.stride, None, truncate=True)
-    y = fit_df["target"].to_numpy()
-    lengths = np.array([len(x) for x in ids])
     steps_per_epoch = math.ceil(len(ids) / (bc.batch_size * accel.num_processes))
     total_steps = math.ceil(steps_per_epoch * bc.epochs)
     if bc.max_steps > 0:
         total_steps = min(total_steps, bc.max_steps)
-
     no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
     groups = [
         {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
@@ -137,76 +158,96 @@ def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = Non
     model, optim, sched = accel.prepare(model, optim, sched)
     infer = InferenceConfig(max_length=bc.max_length, long_text=bc.long_text, stride=bc.stride,
                             max_chunks=bc.max_chunks, batch_size=bc.eval_batch_size)
-    rng = np.random.default_rng(cfg.seed)
-    history, best = [], {"val_macro_f1": -1.0}
-    step, t0, samples = 0, time.perf_counter(), 0
-    n_epochs = math.ceil(bc.epochs)
-    with stage(f"fine-tuning {total_steps} steps (lr {lr:g}, batch {bc.batch_size}, max length {bc.max_length})",
-               progress, "fine-tuning"):
-        for epoch in range(n_epochs):
-            model.train()
-            batches = length_grouped_batches(lengths, bc.batch_size, rng)
-            batches = batches[accel.process_index::accel.num_processes]
-            epoch_t0 = time.perf_counter()
-            loss_sum = torch.zeros((), device=accel.device)  # summed on device: no per-step host sync
-            bar = tqdm(batches, desc=f"epoch {epoch + 1}/{n_epochs}", leave=False,
-                       disable=TQDM_DISABLE if accel.is_local_main_process else True)
-            n_steps_epoch = 0
-            for rows in bar:
-                if step >= total_steps:
-                    break
-                inp, mask, lab = _collate(ids, rows, y, tokenizer.pad_token_id)
-                inp, mask, lab = inp.to(accel.device), mask.to(accel.device), lab.to(accel.device)
-                with accel.autocast():
-                    out = model(input_ids=inp, attention_mask=mask, labels=lab)
-                accel.backward(out.loss)
-                accel.clip_grad_norm_(model.parameters(), bc.max_grad_norm)
-                optim.step()
-                sched.step()
-                optim.zero_grad(set_to_none=True)
-                loss_sum += out.loss.detach()
-                step += 1
-                n_steps_epoch += 1
-                samples += len(rows)
-                if accel.device.type == "cpu" and step % TRIM_EVERY == 0:
-                    release_memory()
-            epoch_s = time.perf_counter() - epoch_t0
-            unwrapped = accel.unwrap_model(model)
-            unwrapped.eval()
-            val_proba = predict_proba_model(unwrapped, tokenizer, val_df["input"].tolist(), infer, accel.device)
-            val_f1 = macro_f1(val_df["target"].to_numpy(), val_proba.argmax(1))
-            release_memory()
-            rec = {"epoch": epoch + 1, "steps": step, "train_loss": float(loss_sum.item() / max(n_steps_epoch, 1)),
-                   "val_macro_f1": val_f1, "epoch_seconds": round(epoch_s, 1)}
-            history.append(rec)
-            logger.info("epoch %d: train loss %.4f, validation macro-F1 %.4f (%.0f s)", epoch + 1,
-                        rec["train_loss"], val_f1, epoch_s)
-            if val_f1 > best["val_macro_f1"]:
-                best = {**rec, "state": {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}}
-            if step >= total_steps:
-                break
-    train_seconds = time.perf_counter() - t0
-    accel.wait_for_everyone()
-    if not accel.is_main_process:
-        return {}
-    final = copy.deepcopy(accel.unwrap_model(model)).float()
-    final.load_state_dict(best.pop("state"))
-    final.eval()
+    return BertRun(cfg, accel, encoder, tokenizer, model, optim, sched, lr, infer, ids, fit_df["target"].to_numpy(),
+                   train_df.iloc[val_idx], total_steps)
 
+
+def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
+    """One pass over length-grouped batches (stops early at ``total_steps``); loss and seconds."""
+    import torch
+
+    accel, bc, model = run.accel, run.bc, run.model
+    model.train()
+    lengths = np.array([len(x) for x in run.ids])
+    batches = length_grouped_batches(lengths, bc.batch_size, rng)[accel.process_index::accel.num_processes]
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=accel.device)  # summed on device: no per-step host sync
+    n_steps = 0
+    for rows in tqdm(batches, desc=f"epoch {epoch + 1}/{math.ceil(bc.epochs)}", leave=False,
+                     disable=TQDM_DISABLE if accel.is_local_main_process else True):
+        if run.step >= run.total_steps:
+            break
+        inp, mask, lab = (t.to(accel.device) for t in _collate(run.ids, rows, run.y, run.tokenizer.pad_token_id))
+        with accel.autocast():
+            out = model(input_ids=inp, attention_mask=mask, labels=lab)
+        accel.backward(out.loss)
+        accel.clip_grad_norm_(model.parameters(), bc.max_grad_norm)
+        run.optim.step()
+        run.sched.step()
+        run.optim.zero_grad(set_to_none=True)
+        loss_sum += out.loss.detach()
+        run.step += 1
+        n_steps += 1
+        run.samples += len(rows)
+        if accel.device.type == "cpu" and run.step % TRIM_EVERY == 0:
+            release_memory()
+    return {"epoch": epoch + 1, "steps": run.step, "train_loss": float(loss_sum.item() / max(n_steps, 1)),
+            "epoch_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = None) -> np.ndarray:
+    """Class probabilities for ``df``'s posts, in the inference precision the artifact records."""
+    return predict_proba_model(model, run.tokenizer, df["input"].tolist(), run.infer, run.accel.device,
+                               long_text=long_text, progress=progress)
+
+
+def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict]:
+    """Every epoch, each scored on the validation slice; the history and the best epoch's weights."""
+    history, best = [], {"val_macro_f1": -1.0}
+    rng = np.random.default_rng(run.cfg.seed)
+    bc = run.bc
+    with stage(f"fine-tuning {run.total_steps} steps (lr {run.lr:g}, batch {bc.batch_size}, max length "
+               f"{bc.max_length})", progress, "fine-tuning"):
+        for epoch in range(math.ceil(bc.epochs)):
+            rec = train_epoch(run, epoch, rng)
+            unwrapped = run.accel.unwrap_model(run.model)
+            unwrapped.eval()
+            val_pred = evaluate(run, unwrapped, run.val_df).argmax(1)
+            rec["val_macro_f1"] = macro_f1(run.val_df["target"].to_numpy(), val_pred)
+            release_memory()
+            history.append(rec)
+            logger.info("epoch %d: train loss %.4f, validation macro-F1 %.4f (%.0f s)", rec["epoch"],
+                        rec["train_loss"], rec["val_macro_f1"], rec["epoch_seconds"])
+            if rec["val_macro_f1"] > best["val_macro_f1"]:
+                best = {**rec, "state": {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}}
+            if run.step >= run.total_steps:
+                break
+    return history, best
+
+
+def score_test(run: BertRun, final, test_df, progress: Progress | None) -> tuple[dict, float]:
+    """Test probabilities under both long-text modes (the configured one is the model's)."""
+    bc = run.bc
     with stage("scoring the test set (chunked and truncated)", progress, "scoring"):
-        test_texts = test_df["input"].tolist()
-        y_test = test_df["target"].to_numpy()
-        eval_t0 = time.perf_counter()
+        t0 = time.perf_counter()
         proba = {}
         for mode in (bc.long_text, "truncate" if bc.long_text == "chunk" else "chunk"):
-            with tqdm(desc=f"scoring the test set ({mode})", unit="window", leave=False,
-                      disable=TQDM_DISABLE) as bar:
-                proba[mode] = predict_proba_model(final, tokenizer, test_texts, infer, accel.device, long_text=mode,
-                                                  progress=bar)
-        eval_seconds = time.perf_counter() - eval_t0
+            with tqdm(desc=f"scoring the test set ({mode})", unit="window", leave=False, disable=TQDM_DISABLE) as bar:
+                proba[mode] = evaluate(run, final, test_df, progress=bar, long_text=mode)
+    return proba, time.perf_counter() - t0
+
+
+def save(run: BertRun, prep: Prepared, final, proba: dict, history: list, best: dict, train_seconds: float,
+         eval_seconds: float, progress: Progress | None) -> dict:
+    """Metrics, manifest and the safetensors model, written as one artifact folder."""
+    import torch
+
+    bc, accel, split, test_df = run.bc, run.accel, prep.split, prep.split.test
+    y_test = test_df["target"].to_numpy()
     comparison = {mode: {"macro_f1": macro_f1(y_test, p.argmax(1)),
                          "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in proba.items()}
-    _, _, n_win = encode_chunks(tokenizer, test_texts, bc.max_length, bc.stride, bc.max_chunks, truncate=False)
+    _, _, n_win = encode_chunks(run.tokenizer, test_df["input"].tolist(), bc.max_length, bc.stride, bc.max_chunks,
+                                truncate=False)
     metrics = classification_metrics(y_test, proba[bc.long_text])
     metrics.update({
         "model": "bert", "protocol": split.protocol, "train_test_overlap": split.train_test_overlap,
@@ -214,23 +255,39 @@ def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = Non
         "test_posts_over_max_length": int((n_win > 1).sum()),
         "history": history, "best_epoch": best["epoch"],
     })
-    params = {"encoder": encoder, "max_length": bc.max_length, "epochs": bc.epochs, "batch_size": bc.batch_size,
-              "learning_rate": lr, "weight_decay": bc.weight_decay, "warmup_ratio": bc.warmup_ratio,
+    params = {"encoder": run.encoder, "max_length": bc.max_length, "epochs": bc.epochs, "batch_size": bc.batch_size,
+              "learning_rate": run.lr, "weight_decay": bc.weight_decay, "warmup_ratio": bc.warmup_ratio,
               "max_grad_norm": bc.max_grad_norm, "val_fraction": bc.val_fraction, "long_text": bc.long_text,
-              "stride": bc.stride, "max_chunks": bc.max_chunks, "steps": step, "max_steps": bc.max_steps,
+              "stride": bc.stride, "max_chunks": bc.max_chunks, "steps": run.step, "max_steps": bc.max_steps,
               "device": str(accel.device), "precision": accel.mixed_precision,
-              "eval_precision": resolve_precision(infer.precision, accel.device), "processes": accel.num_processes,
-              "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
-              "train_samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
+              "eval_precision": resolve_precision(run.infer.precision, accel.device),
+              "processes": accel.num_processes, "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
+              "train_samples_per_second": round(run.samples / max(train_seconds, 1e-9), 2),
               "test_eval_seconds_both_modes": round(eval_seconds, 1)}
-    manifest = base_manifest(cfg, prep, "bert", params, train_seconds)
+    manifest = base_manifest(run.cfg, prep, "bert", params, train_seconds)
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa")}
-    clf = BertClassifier(final, tokenizer, config=infer, device=accel.device)
-    preds = predictions_frame(test_df["post_id"], test_texts, y_test, proba[bc.long_text])
+    clf = BertClassifier(final, run.tokenizer, config=run.infer, device=accel.device)
+    preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), y_test, proba[bc.long_text])
     if progress is not None:
         progress("saving bert")
-    write_artifact(cfg.out, "bert", clf.save, manifest, metrics, preds)
+    write_artifact(run.cfg.out, "bert", clf.save, manifest, metrics, preds)
     other = next(m for m in comparison if m != bc.long_text)
     logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f)", metrics["macro_f1"], *metrics["macro_f1_ci"],
                 bc.long_text, other, comparison[other]["macro_f1"])
     return metrics
+
+
+def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
+    """Fine-tune, keep the best epoch by validation macro-F1, score the test set once, save."""
+    run = setup(cfg, prep)
+    t0 = time.perf_counter()
+    history, best = fine_tune(run, progress)
+    train_seconds = time.perf_counter() - t0
+    run.accel.wait_for_everyone()
+    if not run.accel.is_main_process:
+        return {}
+    final = copy.deepcopy(run.accel.unwrap_model(run.model)).float()
+    final.load_state_dict(best.pop("state"))
+    final.eval()
+    proba, eval_seconds = score_test(run, final, prep.split.test, progress)
+    return save(run, prep, final, proba, history, best, train_seconds, eval_seconds, progress)

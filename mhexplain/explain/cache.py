@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import OrderedDict
 from pathlib import Path
 
@@ -18,6 +19,7 @@ class ExplanationCache:
         self.max_items = max_items
         self.directory = Path(directory) if directory else None
         self._mem: OrderedDict[str, Explanation] = OrderedDict()
+        self._lock = threading.Lock()  # the app shares one cache between its sessions' threads
 
     @staticmethod
     def key(clf, text: str, method: str, target, budget: int, seed: int, max_units: int,
@@ -27,9 +29,10 @@ class ExplanationCache:
         return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 
     def get(self, key: str) -> Explanation | None:
-        if key in self._mem:
-            self._mem.move_to_end(key)
-            return self._mem[key]
+        with self._lock:
+            if key in self._mem:
+                self._mem.move_to_end(key)
+                return self._mem[key]
         if self.directory:
             p = self.directory / f"{key}.json"
             if p.is_file():
@@ -50,10 +53,11 @@ class ExplanationCache:
             tmp.replace(self.directory / f"{key}.json")
 
     def _put_mem(self, key: str, exp: Explanation) -> None:
-        self._mem[key] = exp
-        self._mem.move_to_end(key)
-        while len(self._mem) > self.max_items:
-            self._mem.popitem(last=False)
+        with self._lock:
+            self._mem[key] = exp
+            self._mem.move_to_end(key)
+            while len(self._mem) > self.max_items:
+                self._mem.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._mem)

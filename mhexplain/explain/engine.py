@@ -6,12 +6,13 @@ re-preprocess them), which batches them by the model's ``batch_size``.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
 from ..classifier import Classifier, explain_budget, linear_contributions, validate_texts
-from ..errors import InputTextError
+from ..errors import ConfigError, InputTextError
 from .cache import ExplanationCache
 from .faithfulness import faithfulness
 from .result import Explanation
@@ -131,80 +132,132 @@ def _shap(predict: _Counted, units: Units, labels, budget: int, seed: int, conte
 def _linear(clf, units: Units):
     fn = linear_contributions(clf)
     if fn is None:
-        raise InputTextError(f"Model {clf.name!r} is not linear; use method 'lime' or 'shap'.")
+        raise ConfigError(f"Model {clf.name!r} is not linear; use method 'lime' or 'shap'.")
     W, base, space = fn(units.text, units.spans)
     return W, base, space
 
 
-def explain(clf: Classifier, text: str, method: str = "shap", target: int | None = None,
-            budget: int | None = None, seed: int = DEFAULT_SEED, max_units: int = DEFAULT_MAX_UNITS,
-            cache: ExplanationCache | None = None, with_faithfulness: bool = True,
-            shap_context: str = DEFAULT_SHAP_CONTEXT, lime_features: str = DEFAULT_LIME_FEATURES,
-            lime_kernel_width: float | None = DEFAULT_LIME_KERNEL_WIDTH) -> Explanation:
-    """Attribute ``clf``'s prediction for ``text`` to the words of the post.
+@dataclass(frozen=True)
+class ExplainSettings:
+    """Everything that shapes an explanation besides the model, the post and the class.
 
-    ``target`` defaults to the predicted class. ``budget`` is the number of model evaluations
-    LIME/SHAP may spend (default: the model's ``explain_budget``). Posts longer than
-    ``max_units`` words are explained over their first ``max_units`` words, and the result says so.
-    ``shap_context`` picks the Partition explainer's context (see ``SHAP_CONTEXTS``);
-    ``lime_features`` and ``lime_kernel_width`` set LIME's features and kernel (see ``LIME_FEATURES``).
+    ``budget``: model evaluations LIME/SHAP may spend (None: the model's ``explain_budget``).
+    Posts longer than ``max_units`` words are explained over their first ``max_units`` words,
+    and the result says so. ``shap_context`` picks the Partition explainer's context (see
+    ``SHAP_CONTEXTS``); ``lime_features`` and ``lime_kernel_width`` set LIME's features and
+    kernel (see ``LIME_FEATURES``).
     """
-    if method not in METHODS:
-        raise InputTextError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
-    if not isinstance(text, str):
-        raise InputTextError(f"Expected the post as text, got {type(text).__name__}.")
-    (text,) = validate_texts([text])
-    budget = int(budget or explain_budget(clf))
-    if budget < 10:
-        raise InputTextError("The evaluation budget must be at least 10.")
-    if shap_context not in SHAP_CONTEXTS:
-        raise InputTextError(f"Unknown SHAP context {shap_context!r}; choose one of {', '.join(SHAP_CONTEXTS)}.")
-    if lime_features not in LIME_FEATURES:
-        raise InputTextError(f"Unknown LIME features {lime_features!r}; choose one of {', '.join(LIME_FEATURES)}.")
-    if lime_kernel_width is not None:
-        try:
-            lime_kernel_width = float(lime_kernel_width)  # 25 and 25.0 are one cache entry
-        except (TypeError, ValueError):
-            lime_kernel_width = float("nan")
-        if not lime_kernel_width > 0:
-            raise InputTextError("The LIME kernel width must be a positive number (or None for a flat kernel).")
-    params = {"shap": {"shap_context": shap_context},
-              "lime": {"lime_features": lime_features, "lime_kernel_width": lime_kernel_width}}.get(method, {})
-    if target is not None and not 0 <= int(target) < len(clf.labels):
-        raise InputTextError(f"Target class {target} is not one of 0-{len(clf.labels) - 1}.")
-    key = None
-    if cache is not None:
-        key = cache.key(clf, text, method, target, budget, seed, max_units, params)
-        hit = cache.get(key)
-        if hit is not None:
-            hit.cached = True
-            return hit
-    t0 = time.perf_counter()
+
+    budget: int | None = None
+    seed: int = DEFAULT_SEED
+    max_units: int = DEFAULT_MAX_UNITS
+    shap_context: str = DEFAULT_SHAP_CONTEXT
+    lime_features: str = DEFAULT_LIME_FEATURES
+    lime_kernel_width: float | None = DEFAULT_LIME_KERNEL_WIDTH
+    with_faithfulness: bool = True
+
+    def checked(self, clf: Classifier) -> "ExplainSettings":
+        """These settings with the model's budget filled in and the kernel width as a float, or a
+        ConfigError naming what cannot work."""
+        budget = int(self.budget or explain_budget(clf))
+        if budget < 10:
+            raise ConfigError("The evaluation budget must be at least 10.")
+        if self.shap_context not in SHAP_CONTEXTS:
+            raise ConfigError(f"Unknown SHAP context {self.shap_context!r}; choose one of {', '.join(SHAP_CONTEXTS)}.")
+        if self.lime_features not in LIME_FEATURES:
+            raise ConfigError(f"Unknown LIME features {self.lime_features!r}; choose one of "
+                              f"{', '.join(LIME_FEATURES)}.")
+        width = self.lime_kernel_width
+        if width is not None:
+            try:
+                width = float(width)  # 25 and 25.0 are one cache entry
+            except (TypeError, ValueError):
+                width = float("nan")
+            if not width > 0:
+                raise ConfigError("The LIME kernel width must be a positive number (or None for a flat kernel).")
+        return replace(self, budget=budget, lime_kernel_width=width)
+
+
+class LimeExplainer:
+    method = "lime"
+
+    def params(self, s: ExplainSettings) -> dict:
+        return {"lime_features": s.lime_features, "lime_kernel_width": s.lime_kernel_width}
+
+    def attribute(self, clf, predict: _Counted, units: Units, s: ExplainSettings):
+        return _lime(predict, units, clf.labels, s.budget, s.seed, s.lime_features, s.lime_kernel_width)
+
+
+class ShapExplainer:
+    method = "shap"
+
+    def params(self, s: ExplainSettings) -> dict:
+        return {"shap_context": s.shap_context}
+
+    def attribute(self, clf, predict: _Counted, units: Units, s: ExplainSettings):
+        return _shap(predict, units, clf.labels, s.budget, s.seed, s.shap_context)
+
+
+class LinearExplainer:
+    method = "linear"
+
+    def params(self, s: ExplainSettings) -> dict:
+        return {}
+
+    def attribute(self, clf, predict: _Counted, units: Units, s: ExplainSettings):
+        return _linear(clf, units)
+
+
+EXPLAINERS = {e.method: e for e in (LimeExplainer(), ShapExplainer(), LinearExplainer())}
+
+
+def _units(text: str, max_units: int) -> tuple[Units, str | None]:
     full = Units.of(text)
     if len(full) == 0:
         raise InputTextError("The post has no words to explain.")
     units = full.truncated(max_units)
-    note = None
-    if len(units) < len(full):
-        note = (f"Long post: explained its first {len(units):,} of {len(full):,} words "
-                f"({len(units.text):,} of {len(text):,} characters); the model saw only that part.")
+    if len(units) == len(full):
+        return units, None
+    return units, (f"Long post: explained its first {len(units):,} of {len(full):,} words "
+                   f"({len(units.text):,} of {len(text):,} characters); the model saw only that part.")
+
+
+def explain(clf: Classifier, text: str, method: str = "shap", target: int | None = None,
+            settings: ExplainSettings | None = None, cache: ExplanationCache | None = None,
+            **overrides) -> Explanation:
+    """Attribute ``clf``'s prediction for ``text`` to the words of the post.
+
+    ``target`` defaults to the predicted class. ``settings`` (or keyword ``overrides`` of its
+    fields, e.g. ``budget=500``) say how; see ``ExplainSettings``.
+    """
+    explainer = EXPLAINERS.get(method)
+    if explainer is None:
+        raise ConfigError(f"Unknown method {method!r}; choose one of {', '.join(METHODS)}.")
+    if not isinstance(text, str):
+        raise InputTextError(f"Expected the post as text, got {type(text).__name__}.")
+    (text,) = validate_texts([text])
+    s = replace(settings or ExplainSettings(), **overrides).checked(clf)
+    if target is not None and not 0 <= int(target) < len(clf.labels):
+        raise ConfigError(f"Target class {target} is not one of 0-{len(clf.labels) - 1}.")
+    params = explainer.params(s)
+    key = cache.key(clf, text, method, target, s.budget, s.seed, s.max_units, params) if cache is not None else None
+    hit = cache.get(key) if cache is not None else None
+    if hit is not None:
+        hit.cached = True
+        return hit
+    t0 = time.perf_counter()
+    units, note = _units(text, s.max_units)
     predict = _Counted(clf)
     proba = predict([units.text])[0]
     tgt = int(np.argmax(proba)) if target is None else int(target)
-    if method == "lime":
-        W, base, space = _lime(predict, units, clf.labels, budget, seed, lime_features, lime_kernel_width)
-    elif method == "shap":
-        W, base, space = _shap(predict, units, clf.labels, budget, seed, shap_context)
-    else:
-        W, base, space = _linear(clf, units)
-    n_evals = predict.n
+    W, base, space = explainer.attribute(clf, predict, units, s)
     exp = Explanation(model=clf.name, method=method, text=units.text, spans=list(units.spans), weights=W,
-                      base_value=base, proba=proba, labels=list(clf.labels), target=tgt, budget=budget,
-                      n_evals=n_evals, seconds=0.0, seed=seed, original_length=len(text), truncated=note,
+                      base_value=base, proba=proba, labels=list(clf.labels), target=tgt, budget=s.budget,
+                      n_evals=predict.n, seconds=0.0, seed=s.seed, original_length=len(text), truncated=note,
                       output_space=space, params=params)
-    if with_faithfulness:
+    if s.with_faithfulness:
         exp.faithfulness = faithfulness(units, W[:, tgt], tgt, predict, p_full=float(proba[tgt]))
     exp.seconds = time.perf_counter() - t0
-    if cache is not None and key is not None:
+    if cache is not None:
         cache.put(key, exp)
     return exp
