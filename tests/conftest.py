@@ -47,3 +47,14 @@ def three_models_dir(tiny_encoder, fixture_csv, tmp_path_factory) -> Path:
                "--max-steps", "22", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
     assert rc == 0
     return out
+
+
+def pytest_sessionstart(session):
+    """Without NLTK's data most tests cannot run: say so once, in NLTK's own one line, and stop."""
+    from mhexplain.errors import NltkDataError
+    from mhexplain.nltk_resources import ensure_nltk_data
+
+    try:
+        ensure_nltk_data()
+    except NltkDataError as err:
+        pytest.exit(f"cannot run the tests: {err}", returncode=2)

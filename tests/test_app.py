@@ -56,15 +56,18 @@ def test_analyze_shows_three_predictions_and_explanations(three_models_dir, monk
     next(b for b in at.button if b.label == "Analyze").click().run()
     _no_exception(at)
     assert [m.label for m in at.metric] == ["Naive Bayes", "Logistic Regression", "BERT"]
-    assert at.success or at.warning  # the agreement flag
+    agree = len({m.value for m in at.metric}) == 1  # the tiny random BERT may or may not agree
+    flags = [e.value for e in (*at.success, *at.warning)]
+    assert flags == (["All models agree."] if agree else ["The models disagree."])
     at.select_slider[0].set_value(100).run()
     next(b for b in at.button if b.label == "Explain with every model").click().run()
     _no_exception(at)
     htmls = at.get("html")
     assert len(htmls) == 3
     assert sum("comprehensiveness" in c.value for c in at.caption) == 3
-    if len({m.value for m in at.metric}) == 1:  # same predicted class: agreement table shown
-        assert at.dataframe[-1].value.shape[0] == 3
+    # the agreement table compares explanations of one class: shown exactly when the models agree
+    tables = [d.value for d in at.dataframe if "Spearman" in d.value.columns]
+    assert [len(t) for t in tables] == ([3] if agree else [])
 
 
 def test_analyze_empty_post_shows_an_error(three_models_dir, monkeypatch):

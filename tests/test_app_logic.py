@@ -143,7 +143,10 @@ def test_word_agreement_between_models(three_models_dir):
     exps = {n: explain(m, text, "lime", target=2, budget=100) for n, m in models.items()}
     table = word_agreement(exps)
     assert table[["model A", "model B"]].values.tolist() == [["nb", "lr"]]
-    assert table["Spearman"].iloc[0] == pytest.approx(1.0, abs=0.5)  # two bag-of-words models, same post
+    from scipy.stats import spearmanr
+
+    expected = spearmanr(exps["nb"].target_weights(), exps["lr"].target_weights()).statistic
+    assert table["Spearman"].iloc[0] == pytest.approx(expected) and expected > 0.3
     exps["lr"] = explain(models["lr"], text, "lime", target=0, budget=100)
     assert word_agreement(exps) is None  # different target classes are not compared
 

@@ -103,11 +103,16 @@ def test_chunking_vs_truncation_on_a_long_post(tiny_encoder):
     assert counts[0] == 2 and capped.predict_proba([long_post]).shape == (1, 5)
 
 
-def test_quantized_copy_predicts(bert_dir):
+def test_quantized_copy_agrees_with_fp32(bert_dir, monkeypatch):
+    monkeypatch.setenv("MHX_BERT_PRECISION", "fp32")
     clf = load_classifier(bert_dir / "bert")
-    q = clf.quantized()
-    p = q.predict_proba(["I feel so stressed about work deadlines"])
-    assert p.shape == (1, 5) and np.isclose(p.sum(), 1.0)
+    texts = pd.read_csv(bert_dir / "bert" / "predictions.csv", keep_default_na=False)["text"].tolist()
+    p32, p8 = clf.predict_proba(texts), clf.quantized().predict_proba(texts)
+    assert not np.array_equal(p32, p8)  # int8 really ran
+    np.testing.assert_allclose(p8, p32, atol=0.05)
+    np.testing.assert_allclose(p8.sum(1), 1.0, atol=1e-6)
+    close_calls = np.sort(p32, axis=1)[:, -1] - np.sort(p32, axis=1)[:, -2] < 0.05
+    assert (p8.argmax(1) == p32.argmax(1))[~close_calls].all()
 
 
 def test_precision_resolution(monkeypatch):

@@ -42,5 +42,6 @@ def test_classification_metrics_contents():
     assert m["confusion_matrix"][4][3] == 1 and m["confusion_matrix"][0][1] == 1
     assert m["per_class"]["anxiety"]["recall"] == 0.0
     assert m["per_class"]["stress"]["support"] == 2
-    assert -1 <= m["cohen_kappa"] <= 1
+    # observed agreement 4/6, chance agreement (2*1 + 1*2 + 1*1 + 1*2 + 1*0) / 36 = 7/36
+    assert m["cohen_kappa"] == pytest.approx((4 / 6 - 7 / 36) / (1 - 7 / 36))
     assert m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1]

@@ -114,3 +114,14 @@ def test_train_cli_reports_missing_nltk_data(tmp_path, fixture_csv):
     assert r.stderr.strip().splitlines()[-1].startswith("error: NLTK data missing")
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_the_suite_stops_once_with_the_nltk_message(tmp_path):
+    env = {"NLTK_DATA": str(tmp_path), "MHX_NO_NLTK_DOWNLOAD": "1", "HOME": str(tmp_path),
+           "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "tests/test_metrics.py"],
+                       env=env, capture_output=True, text=True, cwd=ROOT)
+    out = r.stdout + r.stderr
+    assert r.returncode == 2, out
+    assert r.stdout.count("cannot run the tests: NLTK data missing") == 1 and "assert 2 == 0" not in out
+    assert len(out.strip().splitlines()) <= 2 and "passed" not in out and "Traceback" not in out

@@ -98,13 +98,31 @@ def test_discover_reports_status(trained_dir, tmp_path):
     assert verify_artifact(trained_dir / "nb")["kind"] == "sklearn"
 
 
-def test_reference_protocol_and_repeats(fixture_csv, tmp_path):
-    assert main(["--data", str(fixture_csv), "--out", str(tmp_path), "--protocol", "reference",
-                 "--repeats", "2", "--jobs", "1", "--cache-dir", str(tmp_path / "c")]) == 0
-    m = json.loads((tmp_path / "nb" / "metrics.json").read_text())
-    assert m["protocol"] == "reference"
-    assert m["train_test_overlap"] >= 0
-    assert len(m["seed_repeats"]["macro_f1"]) == 2 and m["seed_repeats"]["seeds"] == [42, 43]
+def test_reference_protocol_and_repeats(tmp_path):
+    from mhexplain.data import normalise_key
+
+    from .helpers import synthetic_posts
+
+    posts = synthetic_posts()
+    posts = pd.concat([posts, posts.iloc[::5]], ignore_index=True)  # 41 posts scraped twice, as in the data
+    data = tmp_path / "dup.csv"
+    posts.to_csv(data, index=False)
+    overlaps = {}
+    for protocol in ("reference", "leakage-free"):
+        out = tmp_path / protocol
+        assert main(["--data", str(data), "--out", str(out), "--protocol", protocol, "--models", "nb",
+                     "--repeats", "2", "--jobs", "1", "--cache-dir", str(tmp_path / "c")]) == 0
+        m = json.loads((out / "nb" / "metrics.json").read_text())
+        assert m["protocol"] == protocol
+        assert len(m["seed_repeats"]["macro_f1"]) == 2 and m["seed_repeats"]["seeds"] == [42, 43]
+        overlaps[protocol] = m["train_test_overlap"]
+    # counted again here, from the test posts and every post of the file
+    test_keys = [normalise_key(t) for t in pd.read_csv(tmp_path / "reference" / "nb" / "predictions.csv",
+                                                       keep_default_na=False)["text"]]
+    all_keys = [normalise_key(f"{r.title} {r.text}") for r in posts.itertuples()]
+    copies = sum(all_keys.count(k) > 1 for k in test_keys)  # test posts with a verbatim twin in the file
+    assert overlaps == {"reference": overlaps["reference"], "leakage-free": 0}
+    assert 0 < overlaps["reference"] <= copies
 
 
 def test_limit_trains_on_a_sample(fixture_csv, tmp_path):
