@@ -45,6 +45,9 @@ def main() -> int:
           f"accuracy {m['accuracy']:.4f}, overlap {m['train_test_overlap']}")
     for mode, c in m["long_text_comparison"].items():
         print(f"  {mode}: macro-F1 {c['macro_f1']:.4f}, accuracy {c['accuracy']:.4f}")
+    print(f"ECE {m['ece']:.4f} [{m['ece_ci'][0]:.4f}, {m['ece_ci'][1]:.4f}] (uncalibrated {m['ece_uncalibrated']:.4f} "
+          f"[{m['ece_uncalibrated_ci'][0]:.4f}, {m['ece_uncalibrated_ci'][1]:.4f}]), temperature "
+          f"{man['calibration']['temperature']:.3f}, abstain below {man['calibration']['threshold']:.3f}")
     print(f"test posts over max length: {m['test_posts_over_max_length']} of {m['n_test']}; "
           f"test scoring (both modes) {man['params']['test_eval_seconds_both_modes']} s")
     return 0

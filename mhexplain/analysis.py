@@ -9,9 +9,21 @@ import pandas as pd
 from .classifier import validate_texts
 
 
+def abstention_threshold(clf) -> float:
+    """The calibrated confidence below which ``clf`` abstains (0.0 for a model without calibration)."""
+    cal = getattr(clf, "calibration", None)
+    return float(cal.threshold) if cal is not None else 0.0
+
+
 @dataclass
 class Comparison:
-    proba: dict[str, np.ndarray]
+    proba: dict[str, np.ndarray]  # calibrated
+    thresholds: dict[str, float]  # each model's abstention threshold (0: it always answers)
+
+    @property
+    def uncertain(self) -> dict[str, bool]:
+        """Models whose calibrated confidence is below their threshold: they say "uncertain"."""
+        return {n: bool(p.max() < self.thresholds.get(n, 0.0)) for n, p in self.proba.items()}
 
     @property
     def predictions(self) -> dict[str, int]:
@@ -24,7 +36,8 @@ class Comparison:
 
 def compare_post(models: dict, text: str) -> Comparison:
     (text,) = validate_texts([text])
-    return Comparison({n: np.asarray(clf.predict_proba([text]))[0] for n, clf in models.items()})
+    return Comparison({n: np.asarray(clf.predict_proba([text]))[0] for n, clf in models.items()},
+                      {n: abstention_threshold(clf) for n, clf in models.items()})
 
 
 def word_agreement(explanations: dict) -> pd.DataFrame | None:

@@ -38,7 +38,9 @@ BERT_CONFIG_FILE = "mhx_bert.json"  # inference settings: max length, stride, lo
 BERT_FILES = (BERT_WEIGHTS, "config.json", BERT_CONFIG_FILE)
 # Files every folder of a kind must list in its manifest: an empty or partial list would
 # otherwise switch the integrity check off for what it leaves out.
-REQUIRED_FILES = {"sklearn": (SKOPS_FILE, METRICS, PREDICTIONS), "bert": BERT_FILES + (METRICS, PREDICTIONS)}
+CALIBRATION = "calibration.json"  # mhexplain.calibration.CALIBRATION_FILE
+REQUIRED_FILES = {"sklearn": (SKOPS_FILE, CALIBRATION, METRICS, PREDICTIONS),
+                  "bert": BERT_FILES + (CALIBRATION, METRICS, PREDICTIONS)}
 
 TRACKED_PACKAGES = ("mhexplain", "numpy", "pandas", "scikit-learn", "nltk", "skops", "torch",
                     "transformers", "accelerate", "safetensors", "tokenizers")
@@ -89,12 +91,20 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels=LABELS) -> pd.DataFrame:
+def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels=LABELS, raw: np.ndarray | None = None,
+                      has_train_copy=None) -> pd.DataFrame:
+    """The test posts with the (calibrated) probabilities the app shows as ``p_*`` and, when
+    given, the model's raw ones as ``raw_p_*`` and whether each post has a verbatim copy in training."""
     proba = np.asarray(proba)
     df = pd.DataFrame({"post_id": np.asarray(post_ids), "text": list(texts),
                        "true_label": np.asarray(y_true), "pred_label": proba.argmax(axis=1)})
+    if has_train_copy is not None:
+        df["has_train_copy"] = np.asarray(has_train_copy, dtype=bool)
     for i, lab in enumerate(labels):
         df[proba_column(lab)] = proba[:, i]
+    if raw is not None:
+        for i, lab in enumerate(labels):
+            df["raw_" + proba_column(lab)] = np.asarray(raw)[:, i]
     return df
 
 

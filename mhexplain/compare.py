@@ -25,6 +25,11 @@ class ModelResults:
     def proba_columns(self) -> list[str]:
         return [c for c in self.predictions.columns if c.startswith("p_")]
 
+    @property
+    def threshold(self) -> float:
+        """Calibrated confidence below which the model abstains (0.0: it always answers)."""
+        return float(self.manifest.get("calibration", {}).get("threshold", 0.0))
+
 
 def load_results(model_dir: Path, manifest: dict) -> ModelResults:
     return ModelResults(manifest.get("name", Path(model_dir).name), read_metrics(model_dir),
@@ -37,7 +42,9 @@ def summary_table(results: list[ModelResults]) -> pd.DataFrame:
         m = r.metrics
         lo, hi = m["macro_f1_ci"]
         rows.append({"model": r.name, "protocol": m.get("protocol"), "test posts": m.get("n_test"),
-                     "accuracy": m["accuracy"], "macro precision": m["macro_avg"]["precision"],
+                     "accuracy": m["accuracy"], "ECE (calibrated)": m.get("ece"),
+                     "ECE 95% CI": "{:.3f}–{:.3f}".format(*m["ece_ci"]) if "ece_ci" in m else None,
+                     "ECE before calibration": m.get("ece_uncalibrated"), "macro precision": m["macro_avg"]["precision"],
                      "macro recall": m["macro_avg"]["recall"], "macro F1": m["macro_f1"],
                      "macro F1 95% CI": f"{lo:.3f}–{hi:.3f}", "Cohen's kappa": m["cohen_kappa"],
                      "train/test overlap": m.get("train_test_overlap")})
@@ -112,4 +119,20 @@ def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
                          "A right, B wrong": t["a_right_b_wrong"], "A wrong, B right": t["a_wrong_b_right"],
                          "McNemar p": t["p_value"], "Cohen's kappa (A vs B)": float(cohen_kappa_score(a, b))
                          if len(y) else math.nan})
+    return pd.DataFrame(rows)
+
+
+def operating_points(results: list[ModelResults]) -> pd.DataFrame:
+    """Each model at its abstention threshold on the test set: how many posts it answers and how
+    accurately, next to its accuracy on all of them."""
+    rows = []
+    for r in results:
+        p = r.predictions
+        conf = p[r.proba_columns].max(axis=1).to_numpy()
+        right = (p["pred_label"] == p["true_label"]).to_numpy()
+        answered = conf >= r.threshold
+        rows.append({"model": r.name, "threshold": r.threshold, "coverage": float(answered.mean()),
+                     "accuracy answered": float(right[answered].mean()) if answered.any() else math.nan,
+                     "accuracy all": float(right.mean()),
+                     "target": float(r.manifest.get("calibration", {}).get("target_accuracy", math.nan))})
     return pd.DataFrame(rows)

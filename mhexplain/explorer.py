@@ -7,7 +7,8 @@ import pandas as pd
 from .compare import ModelResults, aligned
 from .labels import DISPLAY_NAMES
 
-FILTERS = ("all posts", "all models wrong", "models disagree", "exactly one model right", "all models right")
+FILTERS = ("all posts", "all models wrong", "models disagree", "exactly one model right", "all models right",
+           "some model uncertain", "every model answers")
 
 
 def explorer_table(results: list[ModelResults]) -> pd.DataFrame:
@@ -18,12 +19,16 @@ def explorer_table(results: list[ModelResults]) -> pd.DataFrame:
     preds = np.column_stack([t[f"pred_{n}"].to_numpy() for n in names])
     right = preds == t["true_label"].to_numpy()[:, None]
     out = pd.DataFrame({"post_id": t["post_id"], "true class": [DISPLAY_NAMES[i] for i in t["true_label"]]})
-    for k, n in enumerate(names):
-        out[f"{n} prediction"] = [DISPLAY_NAMES[i] for i in preds[:, k]]
+    uncertain = np.zeros(len(t), dtype=bool)
+    for k, (n, r) in enumerate(zip(names, results)):
+        below = t[f"conf_{n}"].to_numpy() < r.threshold
+        uncertain |= below
+        out[f"{n} prediction"] = [("uncertain: " if b else "") + DISPLAY_NAMES[i] for i, b in zip(preds[:, k], below)]
         out[f"{n} confidence"] = t[f"conf_{n}"].round(3)
     out["models right"] = right.sum(axis=1)
     out["all wrong"] = ~right.any(axis=1)
     out["disagree"] = (preds != preds[:, :1]).any(axis=1)
+    out["uncertain"] = uncertain
     out["text"] = t["text"]
     out["_true"] = t["true_label"]
     return out
@@ -43,6 +48,10 @@ def filter_table(table: pd.DataFrame, flag: str = "all posts", true_class: str |
         mask &= (table["models right"] == 1).to_numpy()
     elif flag == "all models right":
         mask &= (table["models right"] == n_models).to_numpy()
+    elif flag == "some model uncertain":
+        mask &= table["uncertain"].to_numpy()
+    elif flag == "every model answers":
+        mask &= ~table["uncertain"].to_numpy()
     elif flag != "all posts":
         raise ValueError(f"unknown filter {flag!r}")
     if true_class:

@@ -43,6 +43,47 @@ def probability_bars(proba: dict[str, np.ndarray]) -> go.Figure:
     for name, p in proba.items():
         fig.add_bar(name=title(name), x=list(DISPLAY_NAMES), y=list(p), marker_color=colour(name),
                     hovertemplate="%{x}: %{y:.3f}<extra>" + title(name) + "</extra>")
-    fig.update_layout(barmode="group", title="Class probabilities per model", xaxis_title="class",
-                      yaxis_title="probability", yaxis_range=[0, 1], height=360)
+    fig.update_layout(barmode="group", title="Class probabilities per model (calibrated)", xaxis_title="class",
+                      yaxis_title="calibrated probability", yaxis_range=[0, 1], height=360)
+    return fig
+
+
+def reliability_diagram(results) -> go.Figure:
+    """Accuracy against mean calibrated confidence per bin, one line per model (dotted: before
+    calibration); the diagonal is perfect calibration."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"color": "#bbbbbb", "dash": "dash"},
+                               name="perfectly calibrated", hoverinfo="skip"))
+    for r in results:
+        for key, dash, suffix in (("reliability", "solid", ""), ("reliability_uncalibrated", "dot", " (raw)")):
+            rows = [b for b in r.metrics.get(key, []) if b["count"]]
+            if not rows:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[b["confidence"] for b in rows], y=[b["accuracy"] for b in rows], mode="lines+markers",
+                name=f"{title(r.name)}{suffix}", line={"color": colour(r.name), "dash": dash},
+                marker={"size": [4 + 16 * (b["count"] / max(x["count"] for x in rows)) ** 0.5 for b in rows]},
+                customdata=[b["count"] for b in rows],
+                hovertemplate="confidence %{x:.2f}<br>accuracy %{y:.2f}<br>%{customdata} posts<extra></extra>"))
+    fig.update_layout(title="Reliability: how often a post shown at confidence c is right",
+                      xaxis_title="mean confidence in the bin", yaxis_title="accuracy in the bin",
+                      xaxis_range=[0, 1], yaxis_range=[0, 1.02], height=460)
+    return fig
+
+
+def coverage_plot(results, points: pd.DataFrame) -> go.Figure:
+    """Selective prediction: accuracy on the posts a model answers as it answers fewer, with each
+    model's chosen operating point."""
+    fig = go.Figure()
+    for r in results:
+        curve = r.metrics.get("coverage_curve", [])
+        fig.add_trace(go.Scatter(x=[c["coverage"] for c in curve], y=[c["accuracy"] for c in curve],
+                                 mode="lines", name=title(r.name), line={"color": colour(r.name)}))
+        pt = points[points["model"] == r.name]
+        if len(pt):
+            fig.add_trace(go.Scatter(x=pt["coverage"], y=pt["accuracy answered"], mode="markers",
+                                     marker={"color": colour(r.name), "size": 12, "symbol": "diamond"},
+                                     name=f"{title(r.name)}: abstains below {float(pt['threshold'].iloc[0]):.2f}"))
+    fig.update_layout(title="Coverage and accuracy: answering only the posts a model is surest of",
+                      xaxis_title="share of test posts answered", yaxis_title="accuracy on answered posts",
+                      xaxis_range=[0, 1.02], height=420)
     return fig

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import MODEL_NAMES, SKOPS_FILE, artifact_hash, load_skops, read_manifest, verify_artifact
+from .calibration import Calibrated, Calibration
 from .classifier import Classifier
-from .sklearn_classifier import SklearnClassifier
 from .errors import ArtifactError
 from .labels import LABELS
+from .sklearn_classifier import SklearnClassifier
 
 
 @dataclass
@@ -59,5 +60,6 @@ def load_classifier(model_dir: Path) -> Classifier:
         clf = BertClassifier.from_artifact(model_dir, manifest)
     else:
         raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
+    clf = Calibrated(clf, Calibration.load(model_dir))
     clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
     return clf

@@ -38,10 +38,15 @@ class Split:
         return self.corpus.frame.iloc[self.test_idx].reset_index(drop=True)
 
     @property
+    def test_has_train_copy(self) -> np.ndarray:
+        """For each test post: does its normalised text also appear in train?"""
+        keys = set(self.corpus.frame["key"].iloc[self.train_idx])
+        return self.corpus.frame["key"].iloc[self.test_idx].isin(keys).to_numpy()
+
+    @property
     def train_test_overlap(self) -> int:
         """Test posts whose normalised text also appears in train."""
-        keys = set(self.corpus.frame["key"].iloc[self.train_idx])
-        return int(self.corpus.frame["key"].iloc[self.test_idx].isin(keys).sum())
+        return int(self.test_has_train_copy.sum())
 
     def describe(self) -> dict:
         return {

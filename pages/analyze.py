@@ -42,7 +42,12 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
         st.stop()
     cols = st.columns(len(comp.proba))
     for col, (name, p) in zip(cols, comp.proba.items()):
-        col.metric(title(name), DISPLAY_NAMES[int(p.argmax())], f"confidence {p.max():.2f}", delta_color="off")
+        guess = DISPLAY_NAMES[int(p.argmax())]
+        if comp.uncertain[name]:  # below the threshold chosen on validation data: no bare class
+            col.metric(title(name), "uncertain", f"best guess {guess}, confidence {p.max():.2f} < "
+                       f"{comp.thresholds[name]:.2f}", delta_color="off")
+        else:
+            col.metric(title(name), guess, f"calibrated confidence {p.max():.2f}", delta_color="off")
     if comp.agree:
         st.success("All models agree.")
     else:

@@ -2,9 +2,9 @@
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.compare import (confusion, misclassified_per_class, pairwise_tests, per_class_table, pr_points,
-                               summary_table)
-from mhexplain.plots import confusion_heatmap, misclassification_bars, pr_scatter
+from mhexplain.compare import (confusion, misclassified_per_class, operating_points, pairwise_tests, per_class_table,
+                               pr_points, summary_table)
+from mhexplain.plots import confusion_heatmap, coverage_plot, misclassification_bars, pr_scatter, reliability_diagram
 
 st.title("Compare models")
 results = ui.require_results()
@@ -17,6 +17,18 @@ for col, r in zip(cols, results):
                      key=f"cm-{r.name}")
 st.plotly_chart(pr_scatter(pr_points(results)), width="stretch")
 st.plotly_chart(misclassification_bars(misclassified_per_class(results)), width="stretch")
+st.subheader("How far can the confidence be trusted?")
+st.caption("Every confidence in this app is calibrated: temperature scaling fitted on data the test set never "
+           "touches (out-of-fold training predictions for NB/LR, the validation slice for BERT). It never changes "
+           "a predicted class. ECE: the gap between confidence and accuracy, averaged over 15 bins (0 is perfect).")
+st.plotly_chart(reliability_diagram(results), width="stretch")
+points = operating_points(results)
+st.plotly_chart(coverage_plot(results, points), width="stretch")
+st.dataframe(points, hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+                            ("threshold", "coverage", "accuracy answered", "accuracy all", "target")})
+st.caption("Each model abstains (the Analyze page says \"uncertain\") below a threshold chosen on validation data "
+           "for the target accuracy on the posts it answers; here is what that threshold does on the test set.")
 st.subheader("Per-class F1")
 st.dataframe(per_class_table(results, "f1").style.format("{:.3f}"), width="stretch")
 if len(results) > 1:

@@ -105,7 +105,7 @@ def test_chunking_vs_truncation_on_a_long_post(tiny_encoder):
 
 def test_quantized_copy_agrees_with_fp32(bert_dir, monkeypatch):
     monkeypatch.setenv("MHX_BERT_PRECISION", "fp32")
-    clf = load_classifier(bert_dir / "bert")
+    clf = load_classifier(bert_dir / "bert").base  # the BERT model itself, before calibration
     texts = pd.read_csv(bert_dir / "bert" / "predictions.csv", keep_default_na=False)["text"].tolist()
     p32, p8 = clf.predict_proba(texts), clf.quantized().predict_proba(texts)
     assert not np.array_equal(p32, p8)  # int8 really ran

@@ -21,3 +21,5 @@ def test_protocol_floors(protocol, tmp_path):
         assert res["nb"]["macro_f1"] >= 0.63
         assert res["lr"]["macro_f1"] >= 0.70
         assert res["lr"]["train_test_overlap"] == 0
+        for name in ("nb", "lr"):  # calibrated on out-of-fold training predictions: the floor
+            assert res[name]["ece"] <= 0.06 < res[name]["ece_uncalibrated"]

@@ -20,7 +20,8 @@ from .helpers import ROOT
 def test_artifacts_are_complete(trained_dir):
     for name in ("nb", "lr"):
         d = trained_dir / name
-        assert {p.name for p in d.iterdir()} == {"model.skops", "metrics.json", "predictions.csv", "manifest.json"}
+        assert {p.name for p in d.iterdir()} == {"model.skops", "calibration.json", "metrics.json", "predictions.csv",
+                                               "manifest.json"}
         m = json.loads((d / "metrics.json").read_text())
         for key in ("accuracy", "macro_f1", "macro_f1_ci", "protocol", "train_test_overlap", "per_class",
                     "macro_avg", "weighted_avg", "confusion_matrix", "cohen_kappa"):
@@ -195,7 +196,7 @@ MANIFEST_EDITS = {
     "no split": (lambda m: m.pop("split"), "split is missing"),
     "split seed as text": (lambda m: m["split"].update(seed="42"), "split.seed should be an integer"),
     "three labels": (lambda m: m.update(labels=m["labels"][:3]), "lists 3 labels"),
-    "empty file list": (lambda m: m.update(files={}), "does not list model.skops, metrics.json"),
+    "empty file list": (lambda m: m.update(files={}), "does not list model.skops, calibration.json, metrics"),
     "model file unlisted": (lambda m: m["files"].pop("model.skops"), "does not list model.skops"),
     "unknown kind": (lambda m: m.update(kind="pickle"), "unknown model kind"),
     "overlap as bool": (lambda m: m["split"].update(train_test_overlap=True), "should be an integer"),

@@ -10,7 +10,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -18,13 +18,23 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from mhexplain.artifacts import predictions_frame, write_artifact
-from mhexplain.bert import (BertClassifier, InferenceConfig, cap_heap_caching, encode_chunks, pad_batch,
-                            predict_proba_model, release_memory, resolve_encoder, resolve_precision)
+from mhexplain.bert import (
+    BertClassifier,
+    InferenceConfig,
+    cap_heap_caching,
+    encode_chunks,
+    pad_batch,
+    predict_proba_model,
+    release_memory,
+    resolve_encoder,
+    resolve_precision,
+)
+from mhexplain.calibration import Calibration, calibration_metrics, scale
 from mhexplain.errors import ArtifactError
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 
-from .common import TQDM_DISABLE, Progress, Prepared, base_manifest, stage
+from .common import TQDM_DISABLE, Prepared, Progress, base_manifest, stage
 from .config import BertTrainConfig, TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -237,8 +247,8 @@ def score_test(run: BertRun, final, test_df, progress: Progress | None) -> tuple
     return proba, time.perf_counter() - t0
 
 
-def save(run: BertRun, prep: Prepared, final, proba: dict, history: list, best: dict, train_seconds: float,
-         eval_seconds: float, progress: Progress | None) -> dict:
+def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, history: list, best: dict,
+         train_seconds: float, eval_seconds: float, progress: Progress | None) -> dict:
     """Metrics, manifest and the safetensors model, written as one artifact folder."""
     import torch
 
@@ -248,7 +258,10 @@ def save(run: BertRun, prep: Prepared, final, proba: dict, history: list, best: 
                          "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in proba.items()}
     _, _, n_win = encode_chunks(run.tokenizer, test_df["input"].tolist(), bc.max_length, bc.stride, bc.max_chunks,
                                 truncate=False)
-    metrics = classification_metrics(y_test, proba[bc.long_text])
+    raw = proba[bc.long_text]
+    calibrated = scale(raw, cal.temperature)
+    metrics = classification_metrics(y_test, calibrated)
+    metrics.update(calibration_metrics(raw, calibrated, y_test, run.cfg.seed))
     metrics.update({
         "model": "bert", "protocol": split.protocol, "train_test_overlap": split.train_test_overlap,
         "long_text": bc.long_text, "long_text_comparison": comparison,
@@ -265,15 +278,23 @@ def save(run: BertRun, prep: Prepared, final, proba: dict, history: list, best: 
               "train_samples_per_second": round(run.samples / max(train_seconds, 1e-9), 2),
               "test_eval_seconds_both_modes": round(eval_seconds, 1)}
     manifest = base_manifest(run.cfg, prep, "bert", params, train_seconds)
-    manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa")}
+    manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
+    manifest["calibration"] = asdict(cal)
     clf = BertClassifier(final, run.tokenizer, config=run.infer, device=accel.device)
-    preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), y_test, proba[bc.long_text])
+    preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), y_test, calibrated, raw=raw,
+                              has_train_copy=split.test_has_train_copy)
     if progress is not None:
         progress("saving bert")
-    write_artifact(run.cfg.out, "bert", clf.save, manifest, metrics, preds)
+
+    def write_model(d):
+        clf.save(d)
+        cal.save(d)
+
+    write_artifact(run.cfg.out, "bert", write_model, manifest, metrics, preds)
     other = next(m for m in comparison if m != bc.long_text)
-    logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f)", metrics["macro_f1"], *metrics["macro_f1_ci"],
-                bc.long_text, other, comparison[other]["macro_f1"])
+    logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f); ECE %.3f (uncalibrated %.3f, T=%.2f)",
+                metrics["macro_f1"], *metrics["macro_f1_ci"], bc.long_text, other, comparison[other]["macro_f1"],
+                metrics["ece"], metrics["ece_uncalibrated"], cal.temperature)
     return metrics
 
 
@@ -289,5 +310,9 @@ def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = Non
     final = copy.deepcopy(run.accel.unwrap_model(run.model)).float()
     final.load_state_dict(best.pop("state"))
     final.eval()
+    # Temperature and abstention threshold from the validation slice, which chose the epoch too;
+    # the test set is never used.
+    cal = Calibration.fit(evaluate(run, final, run.val_df), run.val_df["target"].to_numpy(),
+                          f"the validation slice ({run.bc.val_fraction:.0%} of the training split)")
     proba, eval_seconds = score_test(run, final, prep.split.test, progress)
-    return save(run, prep, final, proba, history, best, train_seconds, eval_seconds, progress)
+    return save(run, prep, final, cal, proba, history, best, train_seconds, eval_seconds, progress)

@@ -4,19 +4,22 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from dataclasses import asdict
 
 import numpy as np
 from joblib import parallel_backend
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from mhexplain.artifacts import SKOPS_FILE, predictions_frame, save_skops, write_artifact
+from mhexplain.calibration import Calibration, calibration_metrics, scale
 from mhexplain.classifier import full_proba
 from mhexplain.labels import NUM_LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
@@ -24,7 +27,7 @@ from mhexplain.models import CLASSICAL_MODELS
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
 from mhexplain.sklearn_classifier import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 
-from .common import TQDM_DISABLE, Progress, Prepared, base_manifest, prepare, stage
+from .common import TQDM_DISABLE, Prepared, Progress, base_manifest, prepare, stage
 from .config import TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -107,6 +110,17 @@ def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
     return out
 
 
+def calibrate(fitted: dict, Xtr, ytr, seed: int) -> Calibration:
+    """Temperature and abstention threshold from out-of-fold probabilities of the training split
+    (the same classifier refitted on each of CV_FOLDS folds): the test set is never used."""
+    A = fitted["tfidf"].transform(Xtr)
+    oof = cross_val_predict(clone(fitted["clf"]), A, ytr, cv=StratifiedKFold(CV_FOLDS, shuffle=True,
+                                                                               random_state=seed),
+                            method="predict_proba")
+    return Calibration.fit(full_proba(oof, np.unique(ytr), NUM_LABELS), ytr,
+                           f"{CV_FOLDS}-fold out-of-fold predictions on the training split")
+
+
 def _proba(fitted: dict, X) -> np.ndarray:
     clf = fitted["clf"]
     return full_proba(clf.predict_proba(fitted["tfidf"].transform(X)), clf.classes_, NUM_LABELS)
@@ -143,19 +157,30 @@ def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None 
         if progress is not None:
             progress(f"saving {name}")
         f = fitted[name]
-        proba = _proba(f, Xte)
+        cal = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed)
+        raw = _proba(f, Xte)
+        proba = scale(raw, cal.temperature)
         metrics = classification_metrics(test["target"].to_numpy(), proba)
         metrics.update({"model": name, "protocol": prep.split.protocol,
-                        "train_test_overlap": prep.split.train_test_overlap, **f["extra"]})
+                        "train_test_overlap": prep.split.train_test_overlap, **f["extra"],
+                        **calibration_metrics(raw, proba, test["target"].to_numpy(), cfg.seed)})
         if repeats:
             metrics["seed_repeats"] = repeats[name]
         pipeline = Pipeline([(PREPROCESS_STEP, NltkPreprocessor()), (TFIDF_STEP, f["tfidf"]),
                              (CLASSIFIER_STEP, f["clf"])])
         manifest = base_manifest(cfg, prep, "sklearn", f["params"], time.perf_counter() - t_all)
-        manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa")}
-        preds = predictions_frame(test["post_id"], test["input"], test["target"], proba)
-        write_artifact(cfg.out, name, lambda d, p=pipeline: save_skops(p, d / SKOPS_FILE), manifest, metrics, preds)
-        logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f", name, metrics["macro_f1"],
-                    *metrics["macro_f1_ci"], metrics["accuracy"])
+        manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
+        manifest["calibration"] = asdict(cal)
+        preds = predictions_frame(test["post_id"], test["input"], test["target"], proba, raw=raw,
+                                  has_train_copy=prep.split.test_has_train_copy)
+
+        def write_model(d, p=pipeline, c=cal):
+            save_skops(p, d / SKOPS_FILE)
+            c.save(d)
+
+        write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
+        logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f)", name,
+                    metrics["macro_f1"], *metrics["macro_f1_ci"], metrics["accuracy"], metrics["ece"],
+                    metrics["ece_uncalibrated"], cal.temperature)
         results[name] = metrics
     return results

@@ -12,8 +12,16 @@ from pathlib import Path
 from ..artifacts import default_models_dir
 from ..errors import MhxError
 from ..textsafe import printable
-from .engine import (DEFAULT_LIME_FEATURES, DEFAULT_LIME_KERNEL_WIDTH, DEFAULT_MAX_UNITS, DEFAULT_SHAP_CONTEXT,
-                     LIME_FEATURES, METHODS, SHAP_CONTEXTS, explain)
+from .engine import (
+    DEFAULT_LIME_FEATURES,
+    DEFAULT_LIME_KERNEL_WIDTH,
+    DEFAULT_MAX_UNITS,
+    DEFAULT_SHAP_CONTEXT,
+    LIME_FEATURES,
+    METHODS,
+    SHAP_CONTEXTS,
+    explain,
+)
 
 
 def main(argv=None) -> int:

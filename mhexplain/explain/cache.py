@@ -8,10 +8,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from .result import Explanation
-
-
 from ..classifier import fingerprint
+from .result import Explanation
 
 
 class ExplanationCache:

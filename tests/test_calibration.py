@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import pytest
+
+from mhexplain.calibration import (Calibrated, Calibration, abstention_threshold, brier, coverage_curve, ece,
+                                   fit_temperature, reliability, scale)
+from mhexplain.errors import ArtifactError
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+def test_scaling_never_changes_the_class_and_t1_is_identity():
+    rng = np.random.default_rng(0)
+    p = _softmax(rng.normal(size=(200, 5)) * 3)
+    for t in (0.3, 1.0, 4.0):
+        q = scale(p, t)
+        assert (q.argmax(1) == p.argmax(1)).all() and np.allclose(q.sum(1), 1)
+    assert np.allclose(scale(p, 1.0), p)
+    assert (scale(p, 0.5).max(1) >= p.max(1) - 1e-12).all()  # T < 1 sharpens
+
+
+def test_fitted_temperature_recovers_the_one_that_made_the_data():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=(20000, 5)) * 2
+    y = np.array([rng.choice(5, p=row) for row in _softmax(z)])  # labels drawn from softmax(z)
+    overconfident = _softmax(z * 2.5)  # the model's probabilities: its logits are 2.5x too large
+    assert fit_temperature(overconfident, y) == pytest.approx(2.5, rel=0.05)
+
+
+def test_ece_reliability_and_brier_on_hand_computed_values():
+    p = np.array([[0.9, 0.1], [0.9, 0.1], [0.6, 0.4], [0.6, 0.4]])
+    y = np.array([0, 1, 0, 0])
+    # bins: 0.9 (2 posts, accuracy 0.5, gap 0.4), 0.6 (2 posts, accuracy 1.0, gap 0.4) -> ECE 0.4
+    assert ece(p, y, bins=10) == pytest.approx(0.4)
+    rows = [r for r in reliability(p, y, bins=10) if r["count"]]
+    assert [(r["count"], r["confidence"], r["accuracy"]) for r in rows] == [(2, 0.6, 1.0), (2, 0.9, 0.5)]
+    assert brier(p, y) == pytest.approx(((0.1**2 * 2) + (0.9**2 * 2) + 2 * (0.4**2 * 2)) / 4)
+
+
+def test_abstention_threshold_reaches_the_target_on_answered_posts():
+    conf = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
+    right = np.array([1, 1, 1, 0, 1, 0], dtype=bool)
+    p = np.column_stack([conf, 1 - conf])
+    y = np.where(right, 0, 1)
+    # most confident first: accuracies 1, 1, 1, .75, .8, .667 -> the largest set at >= 0.8 is 5 posts
+    assert abstention_threshold(p, y, target=0.8) == pytest.approx(0.6)
+    assert abstention_threshold(p, y, target=1.0) == pytest.approx(0.8)
+    assert abstention_threshold(p[3:4], y[3:4], target=0.9) == 1.0  # never good enough: answer nothing
+    curve = coverage_curve(p, y)
+    assert curve[-1]["coverage"] == 1.0 and curve[-1]["accuracy"] == pytest.approx(4 / 6)
+
+
+class _Fixed:
+    name, labels, batch_size = "fixed", ("a", "b", "c"), 8
+
+    def predict_proba(self, texts):
+        return np.tile([0.7, 0.2, 0.1], (len(texts), 1))
+
+
+def test_calibrated_wrapper_scales_and_keeps_raw(tmp_path):
+    cal = Calibration(temperature=2.0, threshold=0.55, target_accuracy=0.85, fitted_on="test", n=10)
+    clf = Calibrated(_Fixed(), cal)
+    raw, p = clf.raw_proba(["x"]), clf.predict_proba(["x"])
+    assert np.allclose(raw, [[0.7, 0.2, 0.1]]) and np.allclose(p, scale(raw, 2.0)) and p.argmax() == 0
+    # T=2 takes square roots: 0.7, 0.2, 0.1 -> 0.523, 0.280, 0.198, below the 0.55 threshold
+    assert p.max() == pytest.approx(0.7**0.5 / (0.7**0.5 + 0.2**0.5 + 0.1**0.5))
+    assert clf.uncertain(p).tolist() == [True] and clf.uncertain(raw).tolist() == [False]
+    cal.save(tmp_path)
+    assert Calibration.load(tmp_path) == cal
+    (tmp_path / "calibration.json").write_text(json.dumps({**cal.__dict__, "temperature": -1}))
+    with pytest.raises(ArtifactError, match="out-of-range"):
+        Calibration.load(tmp_path)
+    (tmp_path / "calibration.json").write_text("{broken")
+    with pytest.raises(ArtifactError, match="not a valid calibration file"):
+        Calibration.load(tmp_path)
+
+
+def test_trained_models_are_calibrated_on_training_data_only(trained_dir):
+    import pandas as pd
+
+    for name in ("nb", "lr"):
+        d = trained_dir / name
+        m = json.loads((d / "metrics.json").read_text())
+        man = json.loads((d / "manifest.json").read_text())
+        preds = pd.read_csv(d / "predictions.csv")
+        p = preds[[c for c in preds.columns if c.startswith("p_")]].to_numpy()
+        raw = preds[[c for c in preds.columns if c.startswith("raw_p_")]].to_numpy()
+        assert (p.argmax(1) == raw.argmax(1)).all()  # macro-F1 unchanged by calibration
+        assert np.allclose(p, scale(raw, man["calibration"]["temperature"]))
+        assert "out-of-fold" in man["calibration"]["fitted_on"]
+        assert m["ece"] == pytest.approx(ece(p, preds["true_label"].to_numpy()))
+        assert m["ece_uncalibrated"] == pytest.approx(ece(raw, preds["true_label"].to_numpy()))
+        assert m["ece_ci"][0] <= m["ece"] <= m["ece_ci"][1]
+        assert {"brier", "log_loss", "reliability"} <= set(m)
