@@ -44,7 +44,8 @@ def summary_table(results: list[ModelResults]) -> pd.DataFrame:
         rows.append({"model": r.name, "protocol": m.get("protocol"), "test posts": m.get("n_test"),
                      "accuracy": m["accuracy"], "ECE (calibrated)": m.get("ece"),
                      "ECE 95% CI": "{:.3f}–{:.3f}".format(*m["ece_ci"]) if "ece_ci" in m else None,
-                     "ECE before calibration": m.get("ece_uncalibrated"), "macro precision": m["macro_avg"]["precision"],
+                     "ECE before calibration": m.get("ece_uncalibrated"),
+                     "macro precision": m["macro_avg"]["precision"],
                      "macro recall": m["macro_avg"]["recall"], "macro F1": m["macro_f1"],
                      "macro F1 95% CI": f"{lo:.3f}–{hi:.3f}", "Cohen's kappa": m["cohen_kappa"],
                      "train/test overlap": m.get("train_test_overlap")})

@@ -43,6 +43,7 @@ def tokenize_letters(text: str) -> list[str]:
 _TAG_MAP = {"J": "a", "V": "v", "N": "n", "R": "r"}
 CACHE_VERSION = "nltk-v1"
 PARALLEL_MIN_DOCS = 200
+MEMO_SIZE = 100_000  # preprocessed posts kept per process (a few hundred MB at most)
 
 
 class _Pipeline:
@@ -60,10 +61,19 @@ class _Pipeline:
         self.stop = frozenset(stopwords.words("english"))
         self.lemmatizer = FastWordNetLemmatizer()
         self.lemma_cache: dict[tuple[str, str], str] = {}
+        self.memo: dict[str, str] = {}
 
     def __call__(self, text: str) -> str:
-        tokens = self.tokenize(NON_LETTERS.sub("", text.lower()))
-        return " ".join(lemma for _, lemma in self.lemmas(tokens))
+        # Remembered per process: NB and LR share this step, and explanations and the probe send
+        # both models the same perturbed posts.
+        done = self.memo.get(text)
+        if done is None:
+            tokens = self.tokenize(NON_LETTERS.sub("", text.lower()))
+            done = " ".join(lemma for _, lemma in self.lemmas(tokens))
+            if len(self.memo) >= MEMO_SIZE:
+                self.memo.clear()
+            self.memo[text] = done
+        return done
 
     def lemmas(self, tokens: list[str]) -> list[tuple[int, str]]:
         """POS-tag ``tokens``, drop stopwords, lemmatize: (token index, lemma) for each kept token."""

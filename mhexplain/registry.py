@@ -11,6 +11,7 @@ from .calibration import Calibrated, Calibration
 from .classifier import Classifier
 from .errors import ArtifactError
 from .labels import LABELS
+from .shortcuts import MaskedInput, load_mask
 from .sklearn_classifier import SklearnClassifier
 
 
@@ -60,6 +61,9 @@ def load_classifier(model_dir: Path) -> Classifier:
         clf = BertClassifier.from_artifact(model_dir, manifest)
     else:
         raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
+    mask = load_mask(model_dir)
+    if mask is not None:  # trained with --mask-words: the same words are deleted at inference
+        clf = MaskedInput(clf, mask)
     clf = Calibrated(clf, Calibration.load(model_dir))
     clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
     return clf

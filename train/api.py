@@ -17,6 +17,7 @@ from mhexplain.artifacts import move_into_place
 from mhexplain.data import read_upload
 from mhexplain.errors import ConfigError
 from mhexplain.models import CLASSICAL_MODELS
+from mhexplain.shortcuts import WordMask
 
 from .common import Progress
 from .config import TrainConfig
@@ -29,6 +30,8 @@ def check_config(cfg: TrainConfig) -> None:
     from .common import check_output_dir
 
     check_output_dir(cfg.out, "--out")
+    if cfg.mask_words:
+        WordMask.from_spec(cfg.mask_words)  # a word list that cannot be read is refused now
     if cfg.cache_dir is not None:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if "bert" in cfg.models and cfg.bert.model_name_or_path:

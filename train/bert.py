@@ -33,8 +33,9 @@ from mhexplain.calibration import Calibration, calibration_metrics, scale
 from mhexplain.errors import ArtifactError
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
+from mhexplain.shortcuts import save_mask
 
-from .common import TQDM_DISABLE, Prepared, Progress, base_manifest, stage
+from .common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, stage
 from .config import BertTrainConfig, TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -118,6 +119,7 @@ class BertRun:
     y: np.ndarray
     val_df: Any
     total_steps: int
+    mask: Any  # the WordMask of a --mask-words run, else None
     step: int = 0
     samples: int = 0
 
@@ -149,10 +151,12 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=bc.val_fraction,
                                        stratify=train_df["target"], random_state=cfg.seed)
     fit_df = train_df.iloc[tr_idx]
+    mask = model_mask(cfg)
+    fit_texts = [mask.delete(t) for t in fit_df["input"]] if mask else fit_df["input"].tolist()
     tokenizer, model = load_encoder(encoder)
     lr = bc.learning_rate or (2e-5 if model.config.hidden_size >= SMALL_MODEL_HIDDEN else 5e-5)
     # Training sees each post's first window; long posts are scored over all windows at eval.
-    ids, _, _ = encode_chunks(tokenizer, fit_df["input"].tolist(), bc.max_length, bc.stride, None, truncate=True)
+    ids, _, _ = encode_chunks(tokenizer, fit_texts, bc.max_length, bc.stride, None, truncate=True)
     steps_per_epoch = math.ceil(len(ids) / (bc.batch_size * accel.num_processes))
     total_steps = math.ceil(steps_per_epoch * bc.epochs)
     if bc.max_steps > 0:
@@ -169,7 +173,7 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     infer = InferenceConfig(max_length=bc.max_length, long_text=bc.long_text, stride=bc.stride,
                             max_chunks=bc.max_chunks, batch_size=bc.eval_batch_size)
     return BertRun(cfg, accel, encoder, tokenizer, model, optim, sched, lr, infer, ids, fit_df["target"].to_numpy(),
-                   train_df.iloc[val_idx], total_steps)
+                   train_df.iloc[val_idx], total_steps, mask)
 
 
 def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
@@ -207,8 +211,9 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
 
 def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = None) -> np.ndarray:
     """Class probabilities for ``df``'s posts, in the inference precision the artifact records."""
-    return predict_proba_model(model, run.tokenizer, df["input"].tolist(), run.infer, run.accel.device,
-                               long_text=long_text, progress=progress)
+    texts = [run.mask.delete(t) for t in df["input"]] if run.mask else df["input"].tolist()
+    return predict_proba_model(model, run.tokenizer, texts, run.infer, run.accel.device, long_text=long_text,
+                               progress=progress)
 
 
 def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict]:
@@ -289,6 +294,8 @@ def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, his
     def write_model(d):
         clf.save(d)
         cal.save(d)
+        if run.mask is not None:
+            save_mask(run.mask, d)
 
     write_artifact(run.cfg.out, "bert", write_model, manifest, metrics, preds)
     other = next(m for m in comparison if m != bc.long_text)

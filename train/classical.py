@@ -25,9 +25,10 @@ from mhexplain.labels import NUM_LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 from mhexplain.models import CLASSICAL_MODELS
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
+from mhexplain.shortcuts import save_mask
 from mhexplain.sklearn_classifier import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 
-from .common import TQDM_DISABLE, Prepared, Progress, base_manifest, prepare, stage
+from .common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, prepare, stage
 from .config import TrainConfig
 
 logger = logging.getLogger("mhexplain.train")
@@ -41,6 +42,9 @@ CV_FOLDS = 5
 def preprocess_split(prep: Prepared, cfg: TrainConfig) -> tuple[list[str], list[str]]:
     cache = cfg.cache_dir or default_cache_dir()
     texts = prep.split.corpus.texts
+    mask = model_mask(cfg)
+    if mask is not None:
+        texts = [mask.delete(t) for t in texts]
     with tqdm(total=len(texts), desc="NLTK preprocessing", unit="post", leave=False,
               disable=TQDM_DISABLE) as bar:
         done = preprocess_many(texts, n_jobs=cfg.n_jobs, cache_dir=cache, progress=bar.update)
@@ -157,6 +161,7 @@ def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None 
         if progress is not None:
             progress(f"saving {name}")
         f = fitted[name]
+        mask = model_mask(cfg)
         cal = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed)
         raw = _proba(f, Xte)
         proba = scale(raw, cal.temperature)
@@ -174,9 +179,11 @@ def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None 
         preds = predictions_frame(test["post_id"], test["input"], test["target"], proba, raw=raw,
                                   has_train_copy=prep.split.test_has_train_copy)
 
-        def write_model(d, p=pipeline, c=cal):
+        def write_model(d, p=pipeline, c=cal, m=mask):
             save_skops(p, d / SKOPS_FILE)
             c.save(d)
+            if m is not None:
+                save_mask(m, d)
 
         write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
         logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f)", name,

@@ -48,9 +48,10 @@ def add_dataclass(parser, cls, prefix: str = "") -> None:
         help_text = f.metadata.get("help", "")
         if default is not None and "default" not in help_text:
             help_text += f" (default {_shown(default)})"
+        extra = {"nargs": "?", "const": f.metadata["const"]} if "const" in f.metadata else {}
         parser.add_argument(f.metadata.get("flag", "--" + f.name.replace("_", "-")), dest=prefix + f.name,
                             type=_convert(tp), choices=f.metadata.get("choices"), default=default, help=help_text,
-                            metavar=None if f.metadata.get("choices") else f.name.upper())
+                            metavar=None if f.metadata.get("choices") else f.name.upper(), **extra)
 
 
 def build(cls, namespace: argparse.Namespace, prefix: str = ""):

@@ -83,8 +83,17 @@ def prepare(cfg: TrainConfig, seed: int | None = None, frame: pd.DataFrame | Non
     return Prepared(frame, data_sha256 or "", split)
 
 
+def model_mask(cfg: TrainConfig):
+    """The words a ``--mask-words`` run deletes from every post the model sees (None: none)."""
+    from mhexplain.shortcuts import WordMask
+
+    return WordMask.from_spec(cfg.mask_words) if cfg.mask_words else None
+
+
 def base_manifest(cfg: TrainConfig, prep: Prepared, kind: str, params: dict, train_seconds: float) -> dict:
+    mask = model_mask(cfg)
     return {
+        "masking": {"words": list(mask.words), "source": cfg.mask_words} if mask else None,
         "kind": kind,
         "labels": list(LABELS),
         "created": now_iso(),

@@ -74,6 +74,9 @@ class TrainConfig:
     repeats: int = _opt(1, "re-run NB/LR over K split seeds (mean ± sd)")
     n_jobs: int = _opt(lambda: os.cpu_count() or 1, "worker processes", flag="--jobs")
     cache_dir: Path | None = _opt(None, "preprocessing cache (default ~/.cache/mhexplain or MHX_CACHE_DIR)")
+    mask_words: str | None = _opt(None, "train (and later predict) on posts with these words deleted: 'default' "
+                                        "(the words that name a condition, mhexplain.shortcuts) or a word-list "
+                                        "file; the flag alone means 'default'", const="default")
     bert: BertTrainConfig = field(default_factory=BertTrainConfig)
 
     def problems(self) -> list[str]:

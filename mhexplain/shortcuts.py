@@ -1,0 +1,126 @@
+"""The condition's name as a shortcut: the words that give a post's subreddit away, and deleting them.
+
+A model can score well here by spotting "anxiety" in an r/Anxiety post. ``WordMask`` deletes such
+words from a post (the probe measures what that costs a model; ``--mask-words`` trains a model
+that never sees them). The default list is ``CONDITION_WORDS``; a user's list is a text file of
+the same form: one word per line, ``*`` at the end for "and every word starting so", ``#``
+for comments.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError
+
+# Words that name a condition or its subreddit (r/AvPD: avoidant personality disorder).
+CONDITION_WORDS = ("depress*", "bipolar", "anxi*", "stress*", "avpd", "avoidant", "personalit*", "disorder*",
+                   "mania", "manic", "hypomania", "hypomanic", "panic*")
+MASKING_FILE = "masking.json"
+_WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+
+
+def read_word_list(path: str | Path) -> tuple[str, ...]:
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"Cannot read the word list {p} (a UTF-8 text file, one word per line).") from None
+    words = tuple(w.strip().lower() for w in lines if w.strip() and not w.strip().startswith("#"))
+    bad = [w for w in words if not re.fullmatch(r"[a-z][a-z']*\*?", w)]
+    if bad or not words:
+        raise ConfigError(f"The word list {p} needs one word per line (letters, an optional * at the end); "
+                          f"{len(bad)} line(s) are not." if bad else f"The word list {p} is empty.")
+    return words
+
+
+@dataclass(frozen=True)
+class WordMask:
+    words: tuple[str, ...] = CONDITION_WORDS
+
+    @classmethod
+    def from_spec(cls, spec: str | None) -> "WordMask":
+        """``None`` or "default": the default list; anything else: a word-list file."""
+        return cls() if spec in (None, "", "default") else cls(read_word_list(spec))
+
+    @property
+    def pattern(self) -> re.Pattern:
+        parts = [re.escape(w[:-1]) + r"[A-Za-z']*" if w.endswith("*") else re.escape(w) for w in self.words]
+        return re.compile(r"(?<![A-Za-z'])(?:" + "|".join(parts) + r")(?![A-Za-z'])", re.IGNORECASE)
+
+    def count(self, text: str) -> int:
+        return len(self.pattern.findall(text))
+
+    def delete(self, text: str) -> str:
+        return self.pattern.sub("", text)
+
+    def matches(self, word: str) -> bool:
+        return bool(self.pattern.fullmatch(word))
+
+
+def delete_random_words(text: str, n: int, mask: WordMask, rng: np.random.Generator) -> str:
+    """``text`` without ``n`` randomly chosen words that the mask does not name (the probe's control)."""
+    spans = [m.span() for m in _WORD.finditer(text) if not mask.matches(m.group())]
+    if n <= 0 or not spans:
+        return text
+    drop = set(rng.choice(len(spans), size=min(n, len(spans)), replace=False).tolist())
+    out, pos = [], 0
+    for k, (a, b) in enumerate(spans):
+        if k in drop:
+            out.append(text[pos:a])
+            pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+class MaskedInput:
+    """A Classifier that deletes the mask's words from every post before its model sees it: a model
+    trained with ``--mask-words`` applies the same deletion at inference."""
+
+    def __init__(self, base, mask: WordMask) -> None:
+        self.base, self.mask = base, mask
+        self.name, self.labels, self.batch_size = base.name, base.labels, base.batch_size
+        for ability in ("explain_budget", "fingerprint"):
+            if hasattr(base, ability):
+                setattr(self, ability, getattr(base, ability))
+
+        if hasattr(base, "linear_contributions"):
+            self.linear_contributions = self._linear_contributions
+
+    def predict_proba(self, texts):
+        from .classifier import validate_texts
+
+        return self.base.predict_proba([self.mask.delete(t) for t in validate_texts(texts, allow_empty=True)])
+
+    def _linear_contributions(self, text: str, spans):
+        # Blanked rather than deleted, so the spans still point at the same characters: the
+        # deleted words then contribute exactly nothing.
+        return self.base.linear_contributions(self.mask.pattern.sub(lambda m: " " * len(m.group()), text), spans)
+
+
+def save_mask(mask: WordMask, directory: Path) -> None:
+    import json
+
+    (Path(directory) / MASKING_FILE).write_text(json.dumps({"words": list(mask.words)}, indent=2))
+
+
+def load_mask(directory: Path) -> WordMask | None:
+    """The mask a model was trained with (None: it sees posts as written)."""
+    import json
+
+    from .errors import ArtifactError
+
+    p = Path(directory) / MASKING_FILE
+    if not p.is_file():
+        return None
+    try:
+        words = json.loads(p.read_text())["words"]
+    except (ValueError, KeyError, TypeError):
+        words = None
+    if not isinstance(words, list) or not words or not all(
+            isinstance(w, str) and re.fullmatch(r"[a-z][a-z']*\*?", w) for w in words):
+        raise ArtifactError(f"{p} is not a valid word list; retrain this model.")
+    return WordMask(tuple(words))

@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+
+from mhexplain.errors import ConfigError
+from mhexplain.probe import main as probe_cli
+from mhexplain.probe import probe, probe_texts
+from mhexplain.shortcuts import WordMask, delete_random_words, read_word_list
+
+
+def test_default_mask_deletes_the_condition_words_only():
+    m = WordMask()
+    text = "Depressed and ANXIOUS, my anxiety; bipolar mood. Panic attacks, stressed, manic, AvPD, disorders"
+    assert m.count(text) == 9
+    assert m.delete(text) == " and , my ;  mood.  attacks, , , , "  # case-insensitive, prefixes with *
+    assert m.count("impressive distress") == 0  # whole words from their start, not substrings
+
+
+def test_word_list_files(tmp_path):
+    good = tmp_path / "w.txt"
+    good.write_text("# mine\nsad*\nlonely\n")
+    assert read_word_list(good) == ("sad*", "lonely")
+    assert WordMask.from_spec(str(good)).delete("sadness, so lonely") == ", so "
+    bad = tmp_path / "bad.txt"
+    bad.write_text("ok\n(.*)\n")
+    with pytest.raises(ConfigError, match="one word per line"):
+        read_word_list(bad)
+    with pytest.raises(ConfigError, match="Cannot read"):
+        read_word_list(tmp_path / "absent.txt")
+
+
+def test_random_control_deletes_as_many_other_words_reproducibly():
+    m = WordMask()
+    text = "my anxiety was bad today and my panic came back at work"
+    a = delete_random_words(text, 2, m, np.random.default_rng(3))
+    b = delete_random_words(text, 2, m, np.random.default_rng(3))
+    assert a == b and len(a.split()) == len(text.split()) - 2 and "anxiety" in a and "panic" in a
+
+
+class Keyword:
+    """Class 4 (anxiety) when the post names anxiety or panic, else class 1."""
+    name, labels, batch_size = "kw", ("stress", "depression", "bipolar", "personality disorder", "anxiety"), 32
+
+    def predict_proba(self, texts):
+        hit = np.array([("anxi" in t.lower() or "panic" in t.lower()) for t in texts])
+        return np.where(hit[:, None], np.eye(5)[4], np.eye(5)[1])
+
+
+def test_probe_finds_a_keyword_model_and_the_control_does_not():
+    texts = [f"my anxiety and panic at work again, day {i}" for i in range(10)] + \
+            [f"so sad and empty today, day {i}" for i in range(10)]
+    y = np.array([4] * 10 + [1] * 10)
+    r = probe(Keyword(), texts, y, seed=0, variants=probe_texts(texts, WordMask(), 0))
+    assert r["variants"]["as written"]["macro_f1"] == pytest.approx(0.4)  # 2 of 5 classes, both perfect
+    assert r["variants"]["condition words deleted"]["recall"]["anxiety"] == 0.0
+    assert r["variants"]["random words deleted"]["recall"]["anxiety"] == 1.0
+    # all posts now "depression": its F1 is 2/3, anxiety 0, so macro-F1 over 5 classes is (2/3) / 5
+    assert r["macro_f1_drop"] == pytest.approx(0.4 - (2 / 3) / 5) and r["control_drop"] == 0.0
+    assert r["posts_with_condition_word"] == 10
+    assert r["variants"]["condition words deleted"]["prediction_share"]["depression"] == 1.0
+
+
+def test_probe_cli(trained_dir, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert probe_cli(["--models-dir", str(trained_dir), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert [r["model"] for r in res] == ["nb", "lr"]
+    assert "name a condition" in capsys.readouterr().out
+    assert probe_cli(["--models-dir", str(trained_dir), "--words", str(tmp_path / "none.txt")]) == 2
+    assert capsys.readouterr().err.startswith("error: Cannot read the word list")
+
+
+def test_masked_training_masks_at_inference_too(fixture_csv, tmp_path):
+    from mhexplain.calibration import Calibrated
+    from mhexplain.registry import load_classifier
+    from mhexplain.shortcuts import MaskedInput
+    from train.__main__ import main
+
+    out = tmp_path / "m"
+    assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "lr", "--mask-words", "--jobs", "1",
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    man = json.loads((out / "lr" / "manifest.json").read_text())
+    assert man["masking"]["source"] == "default" and "masking.json" in man["files"]
+    clf = load_classifier(out / "lr")
+    assert isinstance(clf, Calibrated) and isinstance(clf.base, MaskedInput)
+    p = clf.predict_proba(["anxiety panic worried heart", "worried heart"])
+    assert np.allclose(p[0], p[1])  # the condition words never reach the model
+    from mhexplain.explain import explain
+
+    exp = explain(clf, "anxiety panic worried heart", "linear")
+    assert np.allclose(exp.weights[:2], 0.0)  # and get no attribution
