@@ -57,3 +57,17 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
             rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"],
                          f"top-{r['k']} overlap": r["top_k_overlap"]})
     return pd.DataFrame(rows)
+
+
+def condition_words_on_top(explanations: dict, k: int = 3, mask=None) -> dict[str, list[str]]:
+    """For each explanation whose ``k`` most positive words include words that name a condition,
+    those words: the model may be reading the subreddit's name rather than the post."""
+    from .shortcuts import WordMask
+
+    mask = mask or WordMask()
+    out = {}
+    for name, exp in explanations.items():
+        words = [w for w, weight in exp.top(k) if weight > 0 and mask.matches(w)]
+        if words:
+            out[name] = words
+    return out

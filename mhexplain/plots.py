@@ -87,3 +87,20 @@ def coverage_plot(results, points: pd.DataFrame) -> go.Figure:
                       xaxis_title="share of test posts answered", yaxis_title="accuracy on answered posts",
                       xaxis_range=[0, 1.02], height=420)
     return fig
+
+
+def probe_bars(results: list[dict]) -> go.Figure:
+    """Macro-F1 of every model on the test posts as written, without the condition words, and
+    without as many random other words."""
+    from .probe import VARIANTS
+
+    fig = go.Figure()
+    shades = {"as written": 1.0, "condition words deleted": 0.55, "random words deleted": 0.8}
+    for v in VARIANTS:
+        fig.add_bar(name=v, x=[title(r["model"]) for r in results],
+                    y=[r["variants"][v]["macro_f1"] for r in results], opacity=shades[v],
+                    marker_color=[colour(r["model"]) for r in results],
+                    hovertemplate="%{x}: macro-F1 %{y:.3f}<extra>" + v + "</extra>")
+    fig.update_layout(barmode="group", title="Shortcut probe: macro-F1 with the condition's name deleted",
+                      yaxis_title="macro-F1 on the test posts", yaxis_range=[0, 1], height=380)
+    return fig

@@ -219,6 +219,23 @@ def _require(found, errors: dict[str, str]):
     return found
 
 
+@st.cache_data(show_spinner="Running the shortcut probe on the test posts…")
+def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> list[dict]:
+    from .probe import probe_folder
+    from .shortcuts import WordMask
+
+    return probe_folder(Path(path), WordMask(), seed=0, models=_models)
+
+
+def shortcut_probe() -> list[dict]:
+    """The probe for the selected folder's models (cached until a model folder changes)."""
+    from .classifier import fingerprint
+
+    models, _ = load_models()
+    d = models_dir()
+    return _probe(str(d), _stamp(d), tuple(fingerprint(m) for m in models.values()), models)
+
+
 def require_models() -> dict:
     """The page's loaded models; with none, explain how to train and stop the page."""
     return _require(*load_models())

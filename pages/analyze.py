@@ -3,11 +3,12 @@ import pandas as pd
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.analysis import compare_post, word_agreement
+from mhexplain.analysis import compare_post, condition_words_on_top, word_agreement
 from mhexplain.classifier import DEFAULT_EXPLAIN_BUDGET, MAX_POST_CHARS, fingerprint
 from mhexplain.errors import MhxError
 from mhexplain.labels import DISPLAY_NAMES
 from mhexplain.plots import probability_bars, title
+from mhexplain.textsafe import escape_markdown
 
 st.title("Analyze a post")
 models = ui.require_models()
@@ -69,6 +70,11 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
         st.session_state["explain_req"] = (text, method, target, budget)
     if st.session_state.get("explain_req") == (text, method, target, budget):
         done = ui.explain_columns(models, text, method, target, budget, downloads=True)
+        for name, words in condition_words_on_top(done).items():
+            st.caption(f"{title(name)}'s top words include {escape_markdown(', '.join(words))}: words that name a "
+                       "condition. The "
+                       "model may be reading the subreddit's name, not the post (see the shortcut probe on the "
+                       "Compare page, and models trained with --mask-words).")
         agreement = word_agreement(done)
         if agreement is not None:
             st.caption("Do the models rely on the same words? Rank agreement of their attributions "

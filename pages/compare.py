@@ -2,9 +2,24 @@
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.compare import (confusion, misclassified_per_class, operating_points, pairwise_tests, per_class_table,
-                               pr_points, summary_table)
-from mhexplain.plots import confusion_heatmap, coverage_plot, misclassification_bars, pr_scatter, reliability_diagram
+from mhexplain.compare import (
+    confusion,
+    misclassified_per_class,
+    operating_points,
+    pairwise_tests,
+    per_class_table,
+    pr_points,
+    summary_table,
+)
+from mhexplain.plots import (
+    confusion_heatmap,
+    coverage_plot,
+    misclassification_bars,
+    pr_scatter,
+    probe_bars,
+    reliability_diagram,
+)
+from mhexplain.probe import table as probe_table
 
 st.title("Compare models")
 results = ui.require_results()
@@ -29,6 +44,21 @@ st.dataframe(points, hide_index=True, width="stretch",
                             ("threshold", "coverage", "accuracy answered", "accuracy all", "target")})
 st.caption("Each model abstains (the Analyze page says \"uncertain\") below a threshold chosen on validation data "
            "for the target accuracy on the posts it answers; here is what that threshold does on the test set.")
+st.subheader("Do the models lean on the condition's name?")
+st.caption("The shortcut probe deletes the words that name a condition (depress\\*, bipolar, anxi\\*, stress\\*, "
+           "avpd, avoidant, personalit\\*, disorder\\*, mania, manic, hypomania, panic\\*) from every test post, and "
+           "as a control the same number of random other words. A large drop means the score rests on the "
+           "subreddit's name. Also from the command line: `python -m mhexplain.probe`.")
+if st.button("Run the shortcut probe") or st.session_state.get("probe_shown"):
+    st.session_state["probe_shown"] = True
+    probe_results = ui.shortcut_probe()
+    st.plotly_chart(probe_bars(probe_results), width="stretch")
+    st.dataframe(probe_table(probe_results), hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
+                                probe_table(probe_results)[0] if c not in ("model", "posts")})
+    r0 = probe_results[0]
+    st.caption(f"{r0['posts_with_condition_word']:,} of {r0['n_posts']:,} test posts name a condition "
+               f"({r0['condition_words_per_post']:.2f} such words per post).")
 st.subheader("Per-class F1")
 st.dataframe(per_class_table(results, "f1").style.format("{:.3f}"), width="stretch")
 if len(results) > 1:

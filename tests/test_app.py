@@ -279,3 +279,24 @@ def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
     at.text_area(key="post").set_value("panic attack again").run()
     next(b for b in at.button if b.label == "Analyze").click().run()
     assert [m.label for m in at.metric] == ["Logistic Regression"]
+
+
+def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page("pages/compare.py").run()
+    next(b for b in at.button if b.label == "Run the shortcut probe").click().run()
+    _no_exception(at)
+    table = next(d.value for d in at.dataframe if "posts" in d.value.columns and "macro F1" in d.value.columns)
+    assert table["posts"].tolist() == ["as written", "condition words deleted", "random words deleted"] * 2
+    assert any("name a condition" in c.value for c in at.caption)
+
+
+def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page("pages/analyze.py").run()
+    at.text_area(key="post").set_value("anxiety and panic again, anxiety all day").run()
+    next(b for b in at.button if b.label == "Analyze").click().run()
+    next(b for b in at.button if b.label == "Explain with every model").click().run()
+    _no_exception(at)
+    flagged = [c.value for c in at.caption if "words that name a condition" in _shown(c.value)]
+    assert len(flagged) == 2 and all("anxiety" in _shown(c) for c in flagged)
