@@ -1,0 +1,80 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from mhexplain.errors import DataError
+from mhexplain.evaluate import evaluate_file, main, parse_label_map, wilson
+
+from .helpers import CLASS_WORDS
+
+
+def _external(path, n=300, seed=0, labels=("Anx", "Dep", "Stress", "ADHD")):
+    """A labelled CSV in another corpus's shape: other column and label names, an extra class."""
+    rng = np.random.default_rng(seed)
+    ours = {"Anx": 4, "Dep": 1, "Stress": 0, "ADHD": None}
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "body", "heading", "sub"])
+        for i in range(n):
+            lab = labels[i % len(labels)]
+            vocab = CLASS_WORDS[ours[lab]] if ours[lab] is not None else ["focus", "forget", "distracted"]
+            w.writerow([i, " ".join(rng.choice(vocab + ["i", "feel", "today"], 15)), "post", lab])
+    return path
+
+
+def test_label_map_and_wilson():
+    assert parse_label_map("Anx=anxiety, Dep=Depression ,BPD=3") == {"Anx": 4, "Dep": 1, "BPD": 3}
+    for bad, msg in (("", "empty"), ("Anx", "not their_label=our_class"), ("Anx=adhd", "none of our classes")):
+        with pytest.raises(DataError, match=msg):
+            parse_label_map(bad)
+    lo, hi = wilson(8, 10)
+    assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
+
+
+def test_external_file_in_chunks(trained_dir, tmp_path):
+    from mhexplain.registry import load_classifier
+
+    models = {n: load_classifier(trained_dir / n) for n in ("nb", "lr")}
+    data = _external(tmp_path / "ext.csv")
+    lm = parse_label_map("Anx=anxiety,Dep=depression,Stress=stress")
+    small = evaluate_file(models, data, "body", "sub", lm, "heading", chunk_size=7)
+    whole = evaluate_file(models, data, "body", "sub", lm, "heading", chunk_size=10_000)
+    assert small == whole  # chunking changes nothing
+    assert whole["rows"] == 300 and whole["dropped_unmapped"] == 75
+    m = whole["models"][0]
+    assert m["n"] == 225 and set(m["recall"]) == {"anxiety", "depression", "stress"}
+    assert sum(m["prediction_share"].values()) == pytest.approx(1.0)
+    r = m["recall"]["anxiety"]
+    assert r["ci"][0] <= r["recall"] <= r["ci"][1] and r["n"] == 75
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--text-col", "nope"], "nope"),
+    (["--label-map", "Anx=adhd"], "none of our classes"),
+    (["--label-map", "Anx=anxiety"], "1 mapped class"),
+    (["--label-map", "Nothing=anxiety"], "0 mapped class"),
+])
+def test_bad_external_input_is_one_line_and_writes_nothing(args, message, trained_dir, tmp_path, capsys):
+    data = _external(tmp_path / "ext.csv", n=40)
+    base = {"--text-col": "body", "--label-col": "sub", "--label-map": "Anx=anxiety,Dep=depression"}
+    base.update(dict(zip(args[::2], args[1::2])))
+    out = tmp_path / "r.json"
+    argv = ["--models-dir", str(trained_dir), "--data", str(data), "--json", str(out)]
+    for k, v in base.items():
+        argv += [k, v]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and message in err[0]
+    assert not out.exists()
+
+
+def test_cli_writes_json(trained_dir, tmp_path, capsys):
+    data = _external(tmp_path / "ext.csv", n=60)
+    out = tmp_path / "r.json"
+    assert main(["--models-dir", str(trained_dir), "--data", str(data), "--text-col", "body", "--label-col", "sub",
+                 "--label-map", "Anx=anxiety,Dep=depression", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert [m["model"] for m in res["models"]] == ["nb", "lr"] and res["dropped_unmapped"] == 30
+    assert "macro-F1" in capsys.readouterr().out
