@@ -150,6 +150,22 @@ def read_upload(raw: bytes, name: str, require_target: bool = True) -> pd.DataFr
     return read_posts_bytes(raw, name, require_target=require_target)
 
 
+def read_table_upload(raw: bytes, name: str, max_rows: int) -> pd.DataFrame:
+    """Any uploaded CSV as a frame of strings (column names stripped), with the upload's limits."""
+    from .settings import MAX_UPLOAD_MIB
+
+    if len(raw) > MAX_UPLOAD_MIB * 2**20:
+        raise DataError(f"{name} is {size_text(len(raw))}; the limit is {MAX_UPLOAD_MIB} MiB.")
+    header, rows, _ = _parse_rows(_decode(raw, name), name)
+    if not rows:
+        raise DataError(f"{name} has a header but no rows.")
+    if len(rows) > max_rows:
+        raise DataError(f"{name} has {len(rows):,} rows; the limit is {max_rows:,} per upload.")
+    if len(set(header)) < len(header):
+        raise DataError(f"{name} has two columns with the same name.")
+    return pd.DataFrame(rows, columns=header, dtype=object)
+
+
 def parse_labels(col: pd.Series, source: str = "the file", row_numbers=None) -> np.ndarray:
     stripped = col.astype(str).str.strip()
     nums = pd.to_numeric(stripped, errors="coerce")

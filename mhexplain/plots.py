@@ -104,3 +104,17 @@ def probe_bars(results: list[dict]) -> go.Figure:
     fig.update_layout(barmode="group", title="Shortcut probe: macro-F1 with the condition's name deleted",
                       yaxis_title="macro-F1 on the test posts", yaxis_range=[0, 1], height=380)
     return fig
+
+
+def share_bars(results: list[dict]) -> go.Figure:
+    """Where each model sends an external file's posts: the share predicted as each of our classes."""
+    from .labels import LABELS
+
+    fig = go.Figure()
+    for r in results:
+        fig.add_bar(name=title(r["model"]), x=list(DISPLAY_NAMES), y=[r["prediction_share"][lab] for lab in LABELS],
+                    marker_color=colour(r["model"]),
+                    hovertemplate="%{x}: %{y:.1%}<extra>" + title(r["model"]) + "</extra>")
+    fig.update_layout(barmode="group", title="Predicted classes on this file", yaxis_title="share of its posts",
+                      yaxis_tickformat=".0%", height=360)
+    return fig

@@ -300,3 +300,23 @@ def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypa
     _no_exception(at)
     flagged = [c.value for c in at.caption if "words that name a condition" in _shown(c.value)]
     assert len(flagged) == 2 and all("anxiety" in _shown(c) for c in flagged)
+
+
+def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page("pages/batch.py").run()
+    rows = ["id,body,sub"] + [f"{i},panic attack heart racing worried {i},Anx" for i in range(20)] + \
+           [f"{i},so sad empty hopeless alone {i},Dep" for i in range(20)] + [f"{i},cannot focus,ADHD" for i in range(5)]
+    at.file_uploader(key="ext_upload").set_value(("ext.csv", "\n".join(rows).encode(), "text/csv")).run()
+    _no_exception(at)
+    at.selectbox(key="ext_text").set_value("body")
+    at.selectbox(key="ext_label").set_value("sub").run()
+    labels = {at.selectbox(key=f"map-{i}").label: f"map-{i}" for i in range(3)}
+    at.selectbox(key=labels["Anx"]).set_value("Anxiety")
+    at.selectbox(key=labels["Dep"]).set_value("Depression")
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    _no_exception(at)
+    table = next(d.value for d in at.dataframe if "macro F1 (classes present)" in d.value.columns)
+    assert table["model"].tolist() == ["nb", "lr"] and (table["posts"] == 40).all()
+    assert {"recall anxiety [95% CI]", "recall depression [95% CI]"} <= set(table.columns)
+    assert any("dropped 5 with unmapped labels" in c.value for c in at.caption)
