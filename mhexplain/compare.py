@@ -108,6 +108,45 @@ def mcnemar(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
             "p_value": float(chi2.sf(stat, 1)), "exact": False}
 
 
+def paired_f1_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_resamples: int = 1000,
+                         seed: int = 0) -> tuple[float, tuple[float, float]]:
+    """Macro-F1 of A minus B on the same posts, with a 95% interval from resampling the posts
+    (both models scored on each resample, so the interval reflects their paired differences)."""
+    from .metrics import macro_f1
+
+    if len(y) == 0:
+        return math.nan, (math.nan, math.nan)
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n_resamples):
+        i = rng.integers(0, len(y), len(y))
+        diffs.append(macro_f1(y[i], a[i]) - macro_f1(y[i], b[i]))
+    return macro_f1(y, a) - macro_f1(y, b), (float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5)))
+
+
+def leakage_report(results: list[ModelResults], other: list[ModelResults]) -> pd.DataFrame:
+    """Each model under two protocols side by side: macro-F1 under each, and on the folder whose
+    test posts have verbatim copies in its training split, accuracy on those copies and on the rest."""
+    rows = []
+    for r in results:
+        o = next((x for x in other if x.name == r.name), None)
+        if o is None:
+            continue
+        row = {"model": r.name}
+        for res in (r, o):
+            proto = res.manifest["split"]["protocol"]
+            row[f"macro F1 ({proto})"] = res.metrics["macro_f1"]
+            p = res.predictions
+            if res.metrics.get("train_test_overlap") and "has_train_copy" in p.columns:
+                right = (p["pred_label"] == p["true_label"]).to_numpy()
+                copy = p["has_train_copy"].astype(bool).to_numpy()
+                row.update({"test posts with a copy in training": int(copy.sum()), "of test posts": len(p),
+                            "accuracy on the copies": float(right[copy].mean()),
+                            "accuracy on the rest": float(right[~copy].mean())})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
     joined = aligned(results)
     rows = []
@@ -116,7 +155,9 @@ def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
         for r2 in results[i + 1:]:
             a, b = joined[f"pred_{r1.name}"].to_numpy(), joined[f"pred_{r2.name}"].to_numpy()
             t = mcnemar(y, a, b)
+            diff, (lo, hi) = paired_f1_difference(y, a, b)
             rows.append({"model A": r1.name, "model B": r2.name, "posts": len(y),
+                         "macro-F1 A − B": diff, "A − B 95% CI (paired bootstrap)": f"{lo:+.3f} to {hi:+.3f}",
                          "A right, B wrong": t["a_right_b_wrong"], "A wrong, B right": t["a_wrong_b_right"],
                          "McNemar p": t["p_value"], "Cohen's kappa (A vs B)": float(cohen_kappa_score(a, b))
                          if len(y) else math.nan})

@@ -108,9 +108,11 @@ def _results(path: str, stamp: float):
     return load_results(Path(path), manifest)
 
 
-def load_all_results() -> tuple[list, dict[str, str]]:
+def load_all_results(folder: Path | None = None) -> tuple[list, dict[str, str]]:
+    """Results of the selected models folder, or of another configured ``folder``."""
     out, errors = [], {}
-    for m in model_infos():
+    infos = model_infos() if folder is None else _discover(str(folder), _stamp(folder))
+    for m in infos:
         if not m.ok:
             errors[m.name] = m.error
             continue

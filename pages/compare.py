@@ -4,6 +4,7 @@ import streamlit as st
 from mhexplain import ui
 from mhexplain.compare import (
     confusion,
+    leakage_report,
     misclassified_per_class,
     operating_points,
     pairwise_tests,
@@ -67,4 +68,23 @@ if len(results) > 1:
                  column_config={"McNemar p": st.column_config.NumberColumn(format="%.4f"),
                                 "Cohen's kappa (A vs B)": st.column_config.NumberColumn(format="%.3f")})
     st.caption("McNemar's test compares two models' right/wrong answers on the same test posts "
-               "(exact binomial below 25 discordant posts, else χ² with continuity correction).")
+               "(exact binomial below 25 discordant posts, else χ² with continuity correction). The macro-F1 "
+               "difference has a 95% interval from 1,000 paired bootstrap resamples of those posts: an interval "
+               "that contains 0 means the test set cannot tell the two apart.")
+
+st.subheader("The leakage report: the same models under the other protocol")
+others = [d for d in ui.settings().models_dirs if d != ui.models_dir()]
+if not others:
+    st.caption("Configure a second models folder to see this: for example train with "
+               "`python -m train --data PATH --protocol reference --out models-reference` and start the app with "
+               "`MHX_MODELS_DIR=models:models-reference`.")
+else:
+    other = st.selectbox("compare with the models in", others, format_func=str, key="leak_folder")
+    other_results, _ = ui.load_all_results(other)
+    report = leakage_report(results, other_results)
+    if report.empty:
+        st.caption("That folder has none of these models.")
+    else:
+        st.dataframe(report, hide_index=True, width="stretch")
+        st.caption("Under the reference notebook's random split, test posts with a verbatim copy in training are "
+                   "scored as if new; accuracy on them against the rest shows what that leak adds.")

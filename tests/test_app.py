@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 
+import pandas as pd
 from streamlit.testing.v1 import AppTest
 
 from mhexplain.ui import UNEXPECTED
@@ -320,3 +321,23 @@ def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypa
     assert table["model"].tolist() == ["nb", "lr"] and (table["posts"] == 40).all()
     assert {"recall anxiety [95% CI]", "recall depression [95% CI]"} <= set(table.columns)
     assert any("dropped 5 with unmapped labels" in c.value for c in at.caption)
+
+
+def test_leakage_report_and_paired_differences(trained_dir, fixture_csv, tmp_path, monkeypatch):
+    from train.__main__ import main
+
+    posts = pd.read_csv(fixture_csv, keep_default_na=False)
+    dup = tmp_path / "dup.csv"
+    pd.concat([posts, posts.iloc[::4]], ignore_index=True).to_csv(dup, index=False)  # copies, as in the data
+    ref = tmp_path / "reference"
+    assert main(["--data", str(dup), "--out", str(ref), "--protocol", "reference", "--jobs", "1",
+                 "--cache-dir", str(tmp_path / "c")]) == 0
+    at = _app([trained_dir, ref], monkeypatch)
+    at.switch_page("pages/compare.py").run()
+    _no_exception(at)
+    tests = next(d.value for d in at.dataframe if "McNemar p" in d.value.columns)
+    assert "A − B 95% CI (paired bootstrap)" in tests.columns
+    report = next(d.value for d in at.dataframe if "macro F1 (reference)" in d.value.columns)
+    assert report["model"].tolist() == ["nb", "lr"]
+    copies = report["test posts with a copy in training"]
+    assert (copies > 0).all() and (report["accuracy on the copies"].between(0, 1)).all()

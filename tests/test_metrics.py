@@ -45,3 +45,15 @@ def test_classification_metrics_contents():
     # observed agreement 4/6, chance agreement (2*1 + 1*2 + 1*1 + 1*2 + 1*0) / 36 = 7/36
     assert m["cohen_kappa"] == pytest.approx((4 / 6 - 7 / 36) / (1 - 7 / 36))
     assert m["macro_f1_ci"][0] <= m["macro_f1"] <= m["macro_f1_ci"][1]
+
+
+def test_paired_bootstrap_difference():
+    from mhexplain.compare import paired_f1_difference
+
+    y = np.array([0, 1, 2, 3, 4] * 20)
+    same, (lo, hi) = paired_f1_difference(y, y.copy(), y.copy())
+    assert same == 0.0 and lo == 0.0 and hi == 0.0
+    worse = y.copy()
+    worse[:30] = (worse[:30] + 1) % 5  # 30 of 100 wrong
+    diff, (lo, hi) = paired_f1_difference(y, y, worse)
+    assert diff == pytest.approx(1.0 - macro_f1(y, worse)) and 0 < lo < diff < hi
