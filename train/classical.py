@@ -162,7 +162,9 @@ def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None 
             progress(f"saving {name}")
         f = fitted[name]
         mask = model_mask(cfg)
+        t_cal = time.perf_counter()
         cal = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed)
+        f["params"]["calibration_seconds"] = round(time.perf_counter() - t_cal, 3)
         raw = _proba(f, Xte)
         proba = scale(raw, cal.temperature)
         metrics = classification_metrics(test["target"].to_numpy(), proba)
