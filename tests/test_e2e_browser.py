@@ -59,7 +59,7 @@ def test_a_hostile_upload_fetches_nothing_and_shows_no_markup(three_models_dir, 
         requests = []
         page.on("request", lambda r: requests.append(r.url))
         open_page(page, url, "Batch scoring")
-        page.locator('input[type="file"]').set_input_files(str(evil))
+        page.locator('input[type="file"]').first.set_input_files(str(evil))
         alert = page.get_by_text("lacks the column(s) text")
         alert.wait_for(timeout=60_000)
         assert page.locator('img[src*="evil"]').count() == 0

@@ -166,7 +166,7 @@ def test_linear_contributions_add_up_to_the_model_score(lr, nb):
     text = "Worries, worries: I can't stop feeling anxious and my heart races at work!!"
     for clf in (lr, nb):
         exp = explain(clf, text, "linear")
-        np.testing.assert_allclose(exp.weights.sum(0) + exp.base_value, decision_scores(clf.pipeline, text),
+        np.testing.assert_allclose(exp.weights.sum(0) + exp.base_value, decision_scores(clf.base.pipeline, text),
                                    atol=1e-9)
     assert " ".join(lm for lm, _ in lemmas_with_sources(text)) == preprocess_text(text)
     exp = explain(lr, text, "linear")

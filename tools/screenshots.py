@@ -64,7 +64,7 @@ def main() -> int:
             open_page(page, url, "Batch scoring")
             tmp = out / "_upload.csv"
             tmp.write_text(CSV)
-            page.locator('input[type="file"]').set_input_files(str(tmp))
+            page.locator('input[type="file"]').first.set_input_files(str(tmp))
             page.get_by_text("Metrics on this file").wait_for(timeout=60_000)
             wait_idle(page)
             tmp.unlink()
