@@ -55,7 +55,7 @@ def main() -> int:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {a.threads}")
     before = rss_mib()
     t0 = time.perf_counter()
-    clf = load_classifier(Path(a.model_dir))
+    clf = load_classifier(Path(a.model_dir)).base  # the BERT model itself: raw speed, before calibration
     print(f"load: {time.perf_counter() - t0:.2f} s, +{rss_mib() - before:.0f} MiB RSS "
           f"({sum(p.numel() for p in clf.model.parameters()) / 1e6:.1f} M parameters)")
     preds = read_predictions(Path(a.model_dir))
