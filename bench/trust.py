@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import _proc  # noqa: F401 (puts the project on sys.path)
 
 
 def main() -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .classifier import MAX_POST_CHARS
 from .errors import DataError, MhxError
 from .labels import DISPLAY_NAMES, LABELS, NUM_LABELS
 
@@ -72,7 +73,7 @@ def prepare_rows(titles, texts, labels, label_map: dict[str, int]) -> tuple[list
         if not joined:
             counts["empty"] += 1
             continue
-        inputs.append(joined[:200_000])
+        inputs.append(joined[:MAX_POST_CHARS])  # the models read no more of a post
         y.append(cls)
     return inputs, np.asarray(y, dtype=int), counts
 
