@@ -17,7 +17,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from _proc import run_measured
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,9 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 import _proc  # noqa: F401 (puts the project on sys.path)
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 

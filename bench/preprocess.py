@@ -27,14 +27,14 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=default_data())
     a = p.parse_args()
+    import subprocess
+
     from nltk.tag.perceptron import PerceptronTagger
     from nltk.tokenize import word_tokenize
 
     from mhexplain.data import read_posts
     from mhexplain.fast_tagger import FastPerceptronTagger
     from mhexplain.preprocess import preprocess_many, tokenize_letters
-
-    import subprocess
 
     probe = ("import time; t=time.perf_counter(); from nltk.stem import WordNetLemmatizer; "
              "WordNetLemmatizer().lemmatize('dogs', 'n'); print(time.perf_counter()-t)")

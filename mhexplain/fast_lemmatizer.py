@@ -8,6 +8,8 @@ NLTK's own (``WordNetCorpusReader._morphy``); tests compare the two word for wor
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 # WordNet file suffix per part of speech, as NLTK's reader names them (its _FILEMAP).
 _FILES = {"a": "adj", "r": "adv", "n": "noun", "v": "verb"}
 
@@ -21,27 +23,46 @@ SUBSTITUTIONS = {
 }
 
 
-def _lines(name: str):
+def _pointer(name: str):
     import nltk
 
-    with nltk.data.find(f"corpora/wordnet/{name}").open() as f:
+    return nltk.data.find(f"corpora/wordnet/{name}")
+
+
+def wordnet_source() -> Path:
+    """The file WordNet comes from (its folder's index file or the zip), for cache validation."""
+    loc = _pointer("index.noun")
+    return Path(loc.zipfile.filename if hasattr(loc, "zipfile") else loc.path)
+
+
+def wordnet_tables() -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Per part of speech: the lemma names, and the exception-list lines, as WordNet's files hold them."""
+    names, exceptions = {}, {}
+    for pos, suffix in _FILES.items():
+        # Index lines start with the lemma; the licence header lines start with a space.
+        names[pos] = [line.split(" ", 1)[0] for line in _lines(f"index.{suffix}")
+                      if line and not line.startswith(" ")]
+        exceptions[pos] = [line for line in (raw.strip() for raw in _lines(f"{suffix}.exc")) if line]
+    return names, exceptions
+
+
+def _lines(name: str):
+    with _pointer(name).open() as f:
         for raw in f:
             yield raw.decode("utf-8") if isinstance(raw, bytes) else raw
 
 
 class FastWordNetLemmatizer:
-    def __init__(self) -> None:
-        self.lemmas: dict[str, frozenset[str]] = {}
+    def __init__(self, tables=None) -> None:
+        """``tables``: what ``wordnet_tables()`` returns (read from NLTK's data when not given)."""
+        names, exc_lines = tables if tables is not None else wordnet_tables()
+        self.lemmas: dict[str, frozenset[str]] = {pos: frozenset(names[pos]) for pos in _FILES}
         self.exceptions: dict[str, dict[str, list[str]]] = {}
-        for pos, suffix in _FILES.items():
-            # Index lines start with the lemma; the licence header lines start with a space.
-            self.lemmas[pos] = frozenset(line.split(" ", 1)[0] for line in _lines(f"index.{suffix}")
-                                         if line and not line.startswith(" "))
+        for pos in _FILES:
             exc = {}
-            for line in _lines(f"{suffix}.exc"):
+            for line in exc_lines[pos]:
                 terms = line.split()
-                if terms:
-                    exc[terms[0]] = terms[1:]
+                exc[terms[0]] = terms[1:]
             self.exceptions[pos] = exc
 
     def morphy(self, form: str, pos: str) -> list[str]:

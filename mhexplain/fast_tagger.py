@@ -6,31 +6,21 @@ label; here each feature is a row of a weight matrix and a token's scores are on
 """
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 
-def _source_key() -> str:
-    """Names the NLTK tagger data and version a cached matrix was built from."""
+def tagger_source() -> Path:
+    """The file NLTK's tagger weights come from (a folder or a zip), for cache validation."""
     import nltk
 
     loc = nltk.data.find("taggers/averaged_perceptron_tagger_eng/")
-    path = Path(loc.zipfile.filename if hasattr(loc, "zipfile") else loc.path)
-    stat = path.stat()
-    raw = f"{nltk.__version__}|{path}|{stat.st_size}|{stat.st_mtime_ns}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+    return Path(loc.zipfile.filename if hasattr(loc, "zipfile") else loc.path)
 
 
-def _cache_file(cache_dir: Path) -> Path:
-    return Path(cache_dir) / f"tagger-{_source_key()}.npz"
-
-
-def _from_nltk():
+def tagger_arrays():
+    """NLTK's tagger as plain arrays: feature names, weight matrix, classes, tag dictionary."""
     from nltk.tag.perceptron import PerceptronTagger
 
     base = PerceptronTagger()
@@ -48,43 +38,30 @@ def _from_nltk():
             np.array(list(base.tagdict), dtype=str), np.array(list(base.tagdict.values()), dtype=str))
 
 
-def _load_cached(cache_dir: Path):
-    try:
-        with np.load(_cache_file(cache_dir), allow_pickle=False) as z:
-            return z["features"], z["W"], z["classes"], z["tag_words"], z["tag_tags"]
-    except (OSError, KeyError, ValueError, LookupError):
-        return None  # absent, torn or from another version: rebuild
+TAGGER_ARRAYS = ("features", "W", "classes", "tag_words", "tag_tags")
 
 
-def _save_cached(cache_dir: Path, arrays) -> None:
-    try:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **dict(zip(("features", "W", "classes", "tag_words", "tag_tags"), arrays)))
-        os.replace(tmp, _cache_file(cache_dir))
-    except OSError:
-        pass  # a read-only cache folder only costs the rebuild next time
+def normalize(word: str) -> str:
+    """NLTK's PerceptronTagger.normalize, which the features are built with."""
+    if "-" in word and word[0] != "-":
+        return "!HYPHEN"
+    if word.isdigit() and len(word) == 4:
+        return "!YEAR"
+    if word and word[0].isdigit():
+        return "!DIGITS"
+    return word.lower()
 
 
 class FastPerceptronTagger:
-    def __init__(self, cache_dir: Path | None = None) -> None:
-        """``cache_dir``: where the weight matrix is kept between processes (plain numpy arrays, no
-        pickle); building it from NLTK's JSON takes about 0.4 s, loading it a tenth of that."""
-        cached = _load_cached(cache_dir) if cache_dir is not None else None
-        if cached is None:
-            cached = _from_nltk()
-            if cache_dir is not None:
-                _save_cached(cache_dir, cached)
-        features, self.W, classes, tag_words, tag_tags = cached
+    def __init__(self, arrays=None) -> None:
+        """``arrays``: the weights as ``tagger_arrays()`` gives them (built from NLTK's JSON, about
+        0.4 s, when not given; mhexplain.nltk_bundle keeps them between processes)."""
+        features, self.W, classes, tag_words, tag_tags = arrays if arrays is not None else tagger_arrays()
         self.row = {f: i for i, f in enumerate(features.tolist())}
         self.classes = np.array(classes.tolist(), dtype=object)
         self.tagdict = dict(zip(tag_words.tolist(), tag_tags.tolist()))
-        # NLTK's PerceptronTagger.START/END and normalize, which the features are built with.
-        from nltk.tag.perceptron import PerceptronTagger
-
         self.START, self.END = ["-START-", "-START2-"], ["-END-", "-END2-"]
-        self.normalize = functools.partial(PerceptronTagger.normalize, None)
+        self.normalize = normalize
 
     def tag(self, tokens: list[str]) -> list[tuple[str, str]]:
         prev, prev2 = self.START

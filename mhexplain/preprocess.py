@@ -18,8 +18,6 @@ from pathlib import Path
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from .nltk_resources import ensure_nltk_data
-
 NON_LETTERS = re.compile(r"[^a-z\s]")
 # What NLTK's word_tokenize does to text of lowercase letters and whitespace alone: split on
 # whitespace, then the Treebank tokenizer's contraction rules that need no apostrophe. (Its
@@ -50,16 +48,16 @@ class _Pipeline:
     """Per-process NLTK state; built lazily so importing this module stays cheap."""
 
     def __init__(self) -> None:
-        ensure_nltk_data()
-        from nltk.corpus import stopwords
-
         from .fast_lemmatizer import FastWordNetLemmatizer
         from .fast_tagger import FastPerceptronTagger
+        from .nltk_bundle import nltk_tables
 
+        # From the cache folder when it holds them: a new process then never imports NLTK.
+        tables = nltk_tables(default_cache_dir())
         self.tokenize = tokenize_letters
-        self.tagger = FastPerceptronTagger(cache_dir=default_cache_dir())
-        self.stop = frozenset(stopwords.words("english"))
-        self.lemmatizer = FastWordNetLemmatizer()
+        self.tagger = FastPerceptronTagger(tables.tagger)
+        self.stop = frozenset(tables.stopwords)
+        self.lemmatizer = FastWordNetLemmatizer(tables.wordnet)
         self.lemma_cache: dict[tuple[str, str], str] = {}
         self.memo: dict[str, str] = {}
 
@@ -171,7 +169,6 @@ def _run(texts: list[str], n_jobs: int | None, progress) -> list[str]:
         return []
     jobs = n_jobs or os.cpu_count() or 1
     if jobs <= 1 or len(texts) < PARALLEL_MIN_DOCS:
-        ensure_nltk_data()
         st = _state()
         out = []
         for t in texts:
@@ -179,7 +176,7 @@ def _run(texts: list[str], n_jobs: int | None, progress) -> list[str]:
             if progress:
                 progress(1)
         return out
-    ensure_nltk_data()  # fail with the clear message here, not inside a worker
+    _state()  # fails with the clear message here, not inside a worker, and caches NLTK's tables for them
     # Chunks sized so that each worker gets several, which evens out long and short posts.
     size = max(16, len(texts) // (jobs * 8))
     chunks = [texts[i:i + size] for i in range(0, len(texts), size)]

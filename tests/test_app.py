@@ -306,8 +306,9 @@ def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypa
 def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypatch):
     at = _app(trained_dir, monkeypatch)
     at.switch_page("pages/batch.py").run()
-    rows = ["id,body,sub"] + [f"{i},panic attack heart racing worried {i},Anx" for i in range(20)] + \
-           [f"{i},so sad empty hopeless alone {i},Dep" for i in range(20)] + [f"{i},cannot focus,ADHD" for i in range(5)]
+    rows = (["id,body,sub"] + [f"{i},panic attack heart racing worried {i},Anx" for i in range(20)]
+            + [f"{i},so sad empty hopeless alone {i},Dep" for i in range(20)]
+            + [f"{i},cannot focus,ADHD" for i in range(5)])
     at.file_uploader(key="ext_upload").set_value(("ext.csv", "\n".join(rows).encode(), "text/csv")).run()
     _no_exception(at)
     at.selectbox(key="ext_text").set_value("body")

@@ -6,10 +6,18 @@ import pytest
 
 from mhexplain.analysis import compare_post
 from mhexplain.artifacts import verify_artifact
-from mhexplain.batch import (MAX_ROWS, MAX_UPLOAD_BYTES, file_metrics, parse_upload, predictions_csv, score,
-                             skipped_text)
-from mhexplain.compare import (aligned, confusion, load_results, mcnemar, misclassified_per_class, pairwise_tests,
-                               per_class_table, pr_points, summary_table)
+from mhexplain.batch import MAX_ROWS, MAX_UPLOAD_BYTES, file_metrics, parse_upload, predictions_csv, score, skipped_text
+from mhexplain.compare import (
+    aligned,
+    confusion,
+    load_results,
+    mcnemar,
+    misclassified_per_class,
+    pairwise_tests,
+    per_class_table,
+    pr_points,
+    summary_table,
+)
 from mhexplain.errors import DataError, InputTextError
 from mhexplain.explorer import explorer_table, filter_table
 from mhexplain.plots import colour, confusion_heatmap, pr_scatter

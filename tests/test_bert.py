@@ -6,8 +6,15 @@ import pandas as pd
 import pytest
 
 from mhexplain import bert as bert_mod
-from mhexplain.bert import (BertClassifier, InferenceConfig, aggregate, encode_chunks, resolve_precision, softmax,
-                            window_logits)
+from mhexplain.bert import (
+    BertClassifier,
+    InferenceConfig,
+    aggregate,
+    encode_chunks,
+    resolve_precision,
+    softmax,
+    window_logits,
+)
 from mhexplain.errors import ArtifactError, ConfigError
 from mhexplain.registry import load_classifier
 from train.__main__ import main

@@ -3,8 +3,17 @@ import json
 import numpy as np
 import pytest
 
-from mhexplain.calibration import (Calibrated, Calibration, abstention_threshold, brier, coverage_curve, ece,
-                                   fit_temperature, reliability, scale)
+from mhexplain.calibration import (
+    Calibrated,
+    Calibration,
+    abstention_threshold,
+    brier,
+    coverage_curve,
+    ece,
+    fit_temperature,
+    reliability,
+    scale,
+)
 from mhexplain.errors import ArtifactError
 
 

@@ -1,3 +1,4 @@
+import os
 import re
 import subprocess
 import sys
@@ -50,17 +51,65 @@ def test_fast_tagger_matches_nltk_tagger():
         assert fast.tag(toks) == ref.tag(toks)
 
 
-def test_cached_tagger_matrix_gives_the_same_tags(tmp_path):
+def test_tagger_normalize_is_nltks():
+    from nltk.tag.perceptron import PerceptronTagger
+
+    from mhexplain.fast_tagger import normalize
+
+    for w in ["Word", "well-being", "-x", "1999", "19999", "7up", "", "ABC", "a1"]:
+        assert normalize(w) == PerceptronTagger.normalize(None, w)
+
+
+def _tables_behave_alike(a, b):
+    from mhexplain.fast_lemmatizer import FastWordNetLemmatizer
     from mhexplain.fast_tagger import FastPerceptronTagger
 
-    built = FastPerceptronTagger(cache_dir=tmp_path)
-    (cache_file,) = tmp_path.glob("tagger-*.npz")
-    loaded = FastPerceptronTagger(cache_dir=tmp_path)  # from the file this time
-    for t in _samples():
+    assert a.stopwords == b.stopwords
+    la, lb = FastWordNetLemmatizer(a.wordnet), FastWordNetLemmatizer(b.wordnet)
+    assert la.lemmas == lb.lemmas and la.exceptions == lb.exceptions
+    ta, tb = FastPerceptronTagger(a.tagger), FastPerceptronTagger(b.tagger)
+    for t in _samples()[:50]:
         toks = tokenize_letters(t)
-        assert loaded.tag(toks) == built.tag(toks)
-    cache_file.write_bytes(b"torn")  # a damaged cache is rebuilt, not trusted
-    assert FastPerceptronTagger(cache_dir=tmp_path).tag(["i", "ran"]) == built.tag(["i", "ran"])
+        assert ta.tag(toks) == tb.tag(toks)
+
+
+def test_nltk_tables_are_cached_and_checked(tmp_path, monkeypatch):
+    from mhexplain import nltk_bundle
+
+    built = nltk_bundle.nltk_tables(tmp_path)
+    (bundle,) = tmp_path.glob("nltk-tables-*.npz")
+    assert bundle == nltk_bundle.bundle_path(tmp_path)
+    monkeypatch.setattr(nltk_bundle, "read_from_nltk", lambda: pytest.fail("NLTK read again"))
+    _tables_behave_alike(nltk_bundle.nltk_tables(tmp_path), built)  # from the file this time
+    monkeypatch.undo()
+
+    bundle.write_bytes(b"torn")  # a damaged file is rebuilt, not trusted
+    assert nltk_bundle.load_bundle(tmp_path) is None
+    _tables_behave_alike(nltk_bundle.nltk_tables(tmp_path), built)
+    assert nltk_bundle.load_bundle(tmp_path) is not None
+
+    # Data files that changed since (another download) make the copy stale.
+    real_stat = nltk_bundle.os.stat
+    monkeypatch.setattr(nltk_bundle.os, "stat", lambda p: type("S", (), {
+        "st_size": real_stat(p).st_size + 1, "st_mtime_ns": real_stat(p).st_mtime_ns})())
+    assert nltk_bundle.load_bundle(tmp_path) is None
+    monkeypatch.undo()
+
+    # Another NLTK_DATA is another search path: another file.
+    monkeypatch.setenv("NLTK_DATA", str(tmp_path / "elsewhere"))
+    assert nltk_bundle.bundle_path(tmp_path) != bundle and nltk_bundle.load_bundle(tmp_path) is None
+
+
+def test_a_warm_process_preprocesses_without_importing_nltk(tmp_path):
+    code = ("import sys; from mhexplain.preprocess import preprocess_text; "
+            "print(preprocess_text('I was feeling worries about exams')); print('nltk' in sys.modules)")
+    env = {**os.environ, "MHX_CACHE_DIR": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT)
+            for _ in range(2)]
+    assert [r.returncode for r in runs] == [0, 0], runs[0].stderr
+    (cold_out, cold_nltk), (warm_out, warm_nltk) = (r.stdout.splitlines() for r in runs)
+    assert cold_out == warm_out == preprocess_text("I was feeling worries about exams")
+    assert (cold_nltk, warm_nltk) == ("True", "False")
 
 
 def test_fast_lemmatizer_matches_wordnet_lemmatizer():

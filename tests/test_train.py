@@ -10,11 +10,9 @@ import pytest
 from mhexplain.artifacts import artifact_hash, verify_artifact
 from mhexplain.errors import ArtifactError
 from mhexplain.registry import discover, load_classifier
-
-from .helpers import rescore
 from train.__main__ import main
 
-from .helpers import ROOT
+from .helpers import ROOT, rescore
 
 
 def test_artifacts_are_complete(trained_dir):

@@ -78,4 +78,7 @@ if __name__ == "__main__":
     # few milliseconds of work per explanation, so a one-shot command runs them as plain Python: the
     # same numbers (tests/test_explain.py compares them). Set before shap, and numba, are imported.
     os.environ.setdefault("NUMBA_DISABLE_JIT", "1")
+    # shap imports matplotlib (a third of a second) only to offer plots; this command draws none,
+    # and shap goes on without its plots when matplotlib cannot be imported.
+    sys.modules.setdefault("matplotlib", None)
     sys.exit(main())
