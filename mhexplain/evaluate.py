@@ -105,28 +105,23 @@ def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],
                   title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None) -> dict:
     """Stream ``path`` in chunks through every model; returns counts and one summary per model."""
-    import pandas as pd
+    from .preprocess import clear_memo
+    from .score import read_chunks
 
     cols = [c for c in (text_col, title_col, label_col) if c]
-    try:
-        reader = pd.read_csv(path, usecols=cols, dtype=str, keep_default_na=False, chunksize=chunk_size)
-        ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0}, 0
-        for chunk in reader:
-            rows += len(chunk)
-            titles = chunk[title_col] if title_col else [""] * len(chunk)
-            inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map)
-            counts = {k: counts[k] + c[k] for k in counts}
-            if len(y):
-                ys.append(y)
-                for n, m in models.items():
-                    probas[n].append(np.asarray(m.predict_proba(inputs), dtype=np.float32))
-            if progress:
-                progress(len(chunk))
-    except ValueError as err:  # usecols names a column the file lacks, or a malformed file
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"{path}: {first[:160]}") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"{path} cannot be read as a UTF-8 CSV ({type(err).__name__}).") from None
+    ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0}, 0
+    for chunk in read_chunks(path, cols, chunk_size):
+        rows += len(chunk)
+        titles = chunk[title_col] if title_col else [""] * len(chunk)
+        inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map)
+        counts = {k: counts[k] + c[k] for k in counts}
+        if len(y):
+            ys.append(y)
+            for n, m in models.items():
+                probas[n].append(np.asarray(m.predict_proba(inputs), dtype=np.float32))
+        clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
+        if progress:
+            progress(len(chunk))
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
     if len(set(y.tolist())) < 2:
         raise DataError(f"{path} has {len(set(y.tolist()))} mapped class(es) after dropping unmapped labels; "

@@ -104,6 +104,12 @@ def preprocess_text(text: str) -> str:
     return _state()(text)
 
 
+def clear_memo() -> None:
+    """Forget the posts preprocessed so far (a long scoring run calls it per chunk to keep memory flat)."""
+    if _STATE is not None:
+        _STATE.memo.clear()
+
+
 def lemmas(tokens: list[str]) -> list[tuple[int, str]]:
     """POS-tag ``tokens``, drop stopwords, lemmatize: (token index, lemma) for each kept token."""
     return _state().lemmas(tokens)
