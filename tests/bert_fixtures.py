@@ -22,6 +22,6 @@ def make_tiny_bert(directory: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     cfg = BertConfig(vocab_size=len(SPECIAL) + len(words) + len(pieces), hidden_size=32, num_hidden_layers=2,
                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=128, num_labels=5)
-    BertForSequenceClassification(cfg).save_pretrained(directory, safe_serialization=True)
+    BertForSequenceClassification(cfg).save_pretrained(directory)
     tok.save_pretrained(directory)
     return directory

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from mhexplain.errors import MhxError
@@ -25,8 +26,10 @@ def parse_args(argv=None) -> TrainConfig:
 
 
 def main(argv=None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    # Under a distributed launcher (RANK set), the first process alone logs progress.
+    quiet = int(os.environ.get("RANK", "0") or 0) > 0
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     cfg = parse_args(argv)
     existed = {m for m in cfg.models if (cfg.out / m).is_dir()}
     try:

