@@ -22,7 +22,7 @@ from _proc import run_measured
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def write_file(path: Path, rows: int, seed: int = 0) -> None:
+def write_file(path: Path, rows: int, seed: int = 0, length: tuple[int, int] = (20, 120)) -> None:
     from tests.helpers import CLASS_WORDS, FILLER
 
     rng = np.random.default_rng(seed)
@@ -32,7 +32,7 @@ def write_file(path: Path, rows: int, seed: int = 0) -> None:
         w.writerow(["id", "title", "body", "label"])
         for i in range(rows):
             k = list(names)[i % len(names)]
-            words = rng.choice(CLASS_WORDS[k] + FILLER * 3, int(rng.integers(20, 120)))
+            words = rng.choice(CLASS_WORDS[k] + FILLER * 3, int(rng.integers(*length)))
             w.writerow([i, "post", " ".join(words), names[k]])
 
 

@@ -140,6 +140,7 @@ def _write_json(path: Path, obj) -> None:
 def main(argv=None) -> int:
     from tqdm.auto import tqdm
 
+    from .preprocess import parallel
     from .registry import discover, load_classifier
     from .settings import default_models_dir
     from .textsafe import printable
@@ -165,7 +166,7 @@ def main(argv=None) -> int:
                   if m.ok and (not a.models or m.name in a.models.split(","))}
         if not models:
             raise DataError(f"No trained model in {a.models_dir}.")
-        with tqdm(desc="evaluating", unit="row", disable=None) as bar:
+        with parallel(), tqdm(desc="evaluating", unit="row", disable=None) as bar:
             res = evaluate_file(models, data, a.text_col, a.label_col, label_map, a.title_col,
                                 max(1, a.chunk_size), bar.update)
     except MhxError as err:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -170,9 +172,53 @@ def preprocess_many(texts: list[str], n_jobs: int | None = None, cache_dir: str 
     return [known[h] if h in known else fresh[h] for h in hashes]
 
 
+_POOL: ProcessPoolExecutor | None = None
+_POOL_JOBS = 1
+
+
+@contextmanager
+def parallel(jobs: int | None = None):
+    """Inside the block, a model's preprocessing of a large batch runs on ``jobs`` processes
+    (default: every core), through one pool kept for the whole block, and the results are
+    remembered here, so the next model given the same posts finds them done.
+
+    For the batch commands (scoring, external validation): a loaded pipeline preprocesses in
+    its own process otherwise. The workers are started by a fork server, not forked from this
+    process, which may hold torch's threads.
+    """
+    global _POOL, _POOL_JOBS
+    jobs = jobs or os.cpu_count() or 1
+    if jobs <= 1 or _POOL is not None:
+        yield
+        return
+    _state()  # the clear message for missing NLTK data comes from here; the workers load the cached tables
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
+        _POOL, _POOL_JOBS = pool, jobs
+        try:
+            yield
+        finally:
+            _POOL = None
+
+
+def _run_pooled(texts: list[str], progress) -> list[str]:
+    st = _state()
+    todo = [t for t in dict.fromkeys(texts) if t not in st.memo]
+    size = max(16, len(todo) // (_POOL_JOBS * 4))
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    if len(st.memo) + len(todo) > MEMO_SIZE:
+        st.memo.clear()
+    for chunk, res in zip(chunks, _POOL.map(_worker_batch, chunks)):
+        st.memo.update(zip(chunk, res))
+    if progress:
+        progress(len(texts))
+    return [st.memo[t] for t in texts]
+
+
 def _run(texts: list[str], n_jobs: int | None, progress) -> list[str]:
     if not texts:
         return []
+    if _POOL is not None and len(texts) >= PARALLEL_MIN_DOCS:
+        return _run_pooled(texts, progress)
     jobs = n_jobs or os.cpu_count() or 1
     if jobs <= 1 or len(texts) < PARALLEL_MIN_DOCS:
         st = _state()

@@ -188,6 +188,7 @@ def _join_parts(parts: list[Path], out: Path, header: list[str], chunk_size: int
 def main(argv=None) -> int:
     from tqdm.auto import tqdm
 
+    from .preprocess import parallel
     from .registry import discover, load_classifier
     from .settings import default_models_dir
     from .textsafe import printable
@@ -217,7 +218,8 @@ def main(argv=None) -> int:
         if missing or not found:
             raise DataError(f"No trained model {', '.join(missing) or ''} in {a.models_dir}.".replace("  ", " "))
         models = {m.name: load_classifier(m.path) for m in found}
-        with tqdm(desc="scoring", unit="row", disable=None if rank == 0 else True) as bar:
+        jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
+        with parallel(jobs), tqdm(desc="scoring", unit="row", disable=None if rank == 0 else True) as bar:
             n = score_file(models, data, Path(a.out), a.text_col, a.title_col or None, a.id_col,
                            max(1, a.chunk_size), bar.update, rank, world,
                            state.wait_for_everyone if state else None)

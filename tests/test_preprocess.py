@@ -141,6 +141,22 @@ def test_parallel_equals_serial():
     assert preprocess_many(texts, n_jobs=2) == preprocess_many(texts, n_jobs=1)
 
 
+def test_a_parallel_block_preprocesses_once_for_every_model():
+    import mhexplain.preprocess as pp
+
+    texts = [f"My heart races and I keep worrying about exam number {i} tomorrow" for i in range(260)]
+    pp.clear_memo()
+    serial = preprocess_many(texts, n_jobs=1)
+    pp.clear_memo()
+    with pp.parallel(2):
+        assert pp._POOL is not None
+        assert NltkPreprocessor().transform(texts) == serial
+        assert all(t in pp._STATE.memo for t in texts)  # done in the workers, remembered here
+        pp._POOL.shutdown()  # a second model must not need the pool: the posts are remembered
+        assert NltkPreprocessor().transform(texts) == serial
+    assert pp._POOL is None
+
+
 def test_transformer_in_sklearn_pipeline():
     assert NltkPreprocessor().fit_transform(["Feeling worries"]) == [preprocess_text("Feeling worries")]
 
