@@ -74,3 +74,17 @@ def default_data() -> str:
     from mhexplain.data import default_data_path
 
     return default_data_path()
+
+
+def run_cli(cmd: list[str], seconds_pattern: str) -> dict:
+    """Run one of the project's CLIs as a user would (project on PYTHONPATH), measured; exits
+    with its output on failure. ``inner_seconds``: the time the CLI printed itself (the first
+    group of ``seconds_pattern``), which leaves out start-up and model loading."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(root)}, cwd=str(root))
+    if r["returncode"] != 0:
+        raise SystemExit(r["output"][-2000:])
+    r["inner_seconds"] = float(re.search(seconds_pattern, r["output"]).group(1))
+    return r

@@ -11,13 +11,12 @@ import argparse
 import csv
 import os
 import platform
-import re
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
-from _proc import run_measured
+from _proc import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,11 +49,8 @@ def main() -> int:
         cmd = [sys.executable, "-m", "mhexplain.evaluate", "--models-dir", a.models_dir, "--models", a.models,
                "--data", str(data), "--text-col", "body", "--title-col", "title", "--label-col", "label",
                "--label-map", "Stress=stress,Depression=depression,Bipolar=bipolar,Anxiety=anxiety"]
-        r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT))
-        if r["returncode"] != 0:
-            print(r["output"][-2000:])
-            return 1
-        inner = float(re.search(r"\(([\d.]+) s\)", r["output"]).group(1))
+        r = run_cli(cmd, r"\(([\d.]+) s\)")
+        inner = r["inner_seconds"]
         print(f"{n:>7,} rows ({data.stat().st_size / 2**20:.1f} MiB): process {r['seconds']:.1f} s, "
               f"{n / r['seconds']:,.0f} rows/s whole process ({n / inner:,.0f} rows/s after start-up); "
               f"peak RSS {r['peak_rss_mib']:.0f} MiB")

@@ -12,12 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import tempfile
 from pathlib import Path
 
-from _proc import run_measured
+from _proc import run_cli
 from evaluate_scale import write_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,11 +40,8 @@ def main() -> int:
             out = tmp / "pred.csv"
             cmd = [sys.executable, "-m", "mhexplain.score", "--models-dir", a.models_dir, "--models", model,
                    "--data", str(files[n]), "--text-col", "body", "--title-col", "title", "--out", str(out)]
-            r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT))
-            if r["returncode"] != 0:
-                print(r["output"][-2000:])
-                return 1
-            inner = float(re.search(r"in ([\d.]+) s ->", r["output"]).group(1))
+            r = run_cli(cmd, r"in ([\d.]+) s ->")
+            inner = r["inner_seconds"]
             print(f"{model:4} {n:>7,} rows ({files[n].stat().st_size / 2**20:.1f} MiB): process {r['seconds']:.1f} s, "
                   f"{n / r['seconds']:,.0f} rows/s whole process ({n / inner:,.0f} rows/s after loading); "
                   f"peak RSS {r['peak_rss_mib']:.0f} MiB; output {out.stat().st_size / 2**20:.1f} MiB")

@@ -37,10 +37,16 @@ def main() -> int:
     m = json.loads((Path(a.out) / "bert" / "metrics.json").read_text())
     man = json.loads((Path(a.out) / "bert" / "manifest.json").read_text())
     print(f"encoder {man['params']['encoder']}; train {man['train_seconds']:.0f} s, "
-          f"{man['params']['train_samples_per_second']} samples/s; best epoch {m['best_epoch']}")
+          f"best epoch {m['best_epoch']}")
+    par = man["params"]
+    print(f"training loop {par.get('train_loop_seconds', '?')} s at {par['train_samples_per_second']} samples/s "
+          f"(device {par['device']}, precision {par['precision']}, {par['processes']} process(es)); validation "
+          f"{par.get('validation_seconds', '?')} s apart; peak GPU memory "
+          f"{par.get('peak_gpu_memory_mib', 'n/a (no GPU)')} MiB")
     for h in m["history"]:
         print(f"  epoch {h['epoch']}: loss {h['train_loss']:.4f}, val macro-F1 {h['val_macro_f1']:.4f}, "
-              f"{h['epoch_seconds']:.0f} s")
+              f"training {h['epoch_seconds']:.1f} s, validation {h.get('val_seconds', float('nan')):.1f} s, "
+              f"lr at the end {h.get('lr', float('nan')):.2e}, batches per process {h.get('batches_per_process')}")
     print(f"test macro-F1 {m['macro_f1']:.4f} [{m['macro_f1_ci'][0]:.4f}, {m['macro_f1_ci'][1]:.4f}], "
           f"accuracy {m['accuracy']:.4f}, overlap {m['train_test_overlap']}")
     for mode, c in m["long_text_comparison"].items():

@@ -265,7 +265,7 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
     _sync(accel.device)
     t0 = time.perf_counter()
     loss_sum = torch.zeros((), device=accel.device)  # summed on device: no host sync per step
-    window = torch.zeros((), device=accel.device)
+    window, window_steps = torch.zeros((), device=accel.device), 0
     n_steps = 0
     non_blocking = accel.device.type == "cuda"
     for inp, mask, lab in tqdm(loader, desc=f"epoch {epoch + 1}/{math.ceil(bc.epochs)}", leave=False,
@@ -282,13 +282,15 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
         run.optim.zero_grad(set_to_none=True)
         loss_sum += out.loss.detach()
         window += out.loss.detach()
+        window_steps += 1
         run.step += 1
         n_steps += 1
         run.samples += len(lab)
         if run.step % bc.log_every == 0:
             # the one host sync of every log_every steps
-            logger.info("step %d/%d: training loss %.4f", run.step, run.total_steps, window.item() / bc.log_every)
+            logger.info("step %d/%d: training loss %.4f", run.step, run.total_steps, window.item() / window_steps)
             window.zero_()
+            window_steps = 0
         if accel.device.type == "cpu" and run.step % TRIM_EVERY == 0:
             release_memory()
     _sync(accel.device)
@@ -394,6 +396,8 @@ def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, his
               "validation_seconds": round(sum(h["val_seconds"] for h in history), 2),
               "train_samples_per_second": round(samples / max(run.loop_seconds, 1e-9), 2),
               "final_learning_rate": history[-1]["lr"],
+              **({"peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(accel.device) / 2**20)}
+                 if accel.device.type == "cuda" else {}),
               "test_eval_seconds_both_modes": round(eval_seconds, 1)}
     manifest = base_manifest(run.cfg, prep, "bert", params, train_seconds)
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
