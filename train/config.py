@@ -45,7 +45,7 @@ class BertTrainConfig:
     threads: int | None = _opt(None, "torch CPU threads (default: torch's choice)")
     precision: str = _opt("auto", "training precision: auto (bf16 on GPUs that support it, else fp16; fp32 on a "
                                   "CPU), fp32, bf16, or fp16 (GPU only); weights are kept in fp32 either way",
-                          choices=("auto", "fp32", "bf16", "fp16"), flag="--precision")
+                          choices=("auto", "fp32", "bf16", "fp16"))
     loader_workers: int | None = _opt(None, "processes that pad batches ahead of the GPU (default: 2 on CUDA, 0 "
                                             "on a CPU, where they would take the cores training needs)")
     log_every: int = _opt(50, "optimiser steps between training-loss log lines")
