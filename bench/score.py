@@ -1,11 +1,12 @@
-"""Scoring at scale: rows/s and peak memory of `python -m mhexplain.score`, a model at a time, as the file grows.
+"""Files of many rows: rows/s and peak memory of `python -m mhexplain.score` and `mhexplain.evaluate`.
 
-Writes CSVs of generated posts (words of the tests' synthetic classes, 20-300 words each, never
-the dataset), runs the CLI on each as a new process and prints rows/s and the peak RSS of the
-whole process tree. Flat memory shows as the same peak at 10x the rows.
+The input is what users score: the dataset's own posts (title and body as written), repeated
+in order until the file has the asked-for number of rows, written to a temporary folder and
+deleted afterwards. Each CLI runs as a new process, a model at a time; the script prints rows/s
+and the peak RSS of the whole process tree. Flat memory shows as the same peak at 10x the rows.
 
-    python bench/score.py [--models-dir models] [--models nb,lr,bert] [--rows 10000,100000]
-        [--bert-rows 1000,4000]
+    python bench/score.py [--cli score,evaluate] [--models-dir models] [--models nb,lr,bert]
+        [--rows 10000,100000] [--bert-rows 1000,4000] [--data PATH]
 """
 from __future__ import annotations
 
@@ -16,36 +17,68 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _proc import run_cli
-from evaluate_scale import write_file
+from _proc import default_data, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
+# What each CLI prints about its own work (start-up and model loading left out), and its options.
+CLIS = {
+    "score": (r"in ([\d.]+) s ->", lambda out: ["--out", str(out)]),
+    "evaluate": (r"\(([\d.]+) s\)", lambda out: ["--label-col", "label", "--label-map", LABEL_MAP]),
+}
+
+
+def _label_map() -> str:
+    from mhexplain.labels import LABELS
+
+    return ",".join(f"{i}={name}" for i, name in enumerate(LABELS))
+
+
+LABEL_MAP = _label_map()
+
+
+def write_real_posts(data: str, path: Path, rows: int) -> float:
+    """The dataset's posts repeated to ``rows`` rows (columns id, title, body, label); returns the
+    mean post length in characters."""
+    import pandas as pd
+
+    posts = pd.read_csv(data, keep_default_na=False)[["title", "text", "target"]]
+    reps = -(-rows // len(posts))
+    out = pd.concat([posts] * reps, ignore_index=True).iloc[:rows]
+    out = out.rename(columns={"text": "body", "target": "label"})
+    out.insert(0, "id", range(rows))
+    out.to_csv(path, index=False)
+    return float((out["title"].str.len() + out["body"].str.len()).mean())
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
+    p.add_argument("--cli", default="score", help="score, evaluate, or both (comma-separated)")
     p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
     p.add_argument("--models", default="nb,lr,bert")
     p.add_argument("--rows", default="10000,100000", help="file sizes for NB and LR")
     p.add_argument("--bert-rows", default="1000,4000", help="file sizes for BERT (CPU: about 25 posts/s)")
+    p.add_argument("--data", default=default_data(), help="the dataset whose posts are repeated")
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="mhx-score-"))
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; models folder {a.models_dir}")
-    files = {}
-    for model in a.models.split(","):
-        for n in (int(x) for x in (a.bert_rows if model == "bert" else a.rows).split(",")):
-            if n not in files:
-                files[n] = tmp / f"posts-{n}.csv"
-                write_file(files[n], n, length=(20, 300))
-            out = tmp / "pred.csv"
-            cmd = [sys.executable, "-m", "mhexplain.score", "--models-dir", a.models_dir, "--models", model,
-                   "--data", str(files[n]), "--text-col", "body", "--title-col", "title", "--out", str(out)]
-            r = run_cli(cmd, r"in ([\d.]+) s ->")
-            inner = r["inner_seconds"]
-            print(f"{model:4} {n:>7,} rows ({files[n].stat().st_size / 2**20:.1f} MiB): process {r['seconds']:.1f} s, "
-                  f"{n / r['seconds']:,.0f} rows/s whole process ({n / inner:,.0f} rows/s after loading); "
-                  f"peak RSS {r['peak_rss_mib']:.0f} MiB; output {out.stat().st_size / 2**20:.1f} MiB")
-            out.unlink()
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
+          f"models folder {a.models_dir}; posts from {Path(a.data).name}")
+    files: dict[int, Path] = {}
+    for cli in a.cli.split(","):
+        pattern, extra = CLIS[cli]
+        for model in a.models.split(","):
+            for n in (int(x) for x in (a.bert_rows if model == "bert" else a.rows).split(",")):
+                if n not in files:
+                    files[n] = tmp / f"posts-{n}.csv"
+                    mean_chars = write_real_posts(a.data, files[n], n)
+                    print(f"{n:,} rows: {files[n].stat().st_size / 2**20:.1f} MiB, mean post {mean_chars:,.0f} characters")
+                out = tmp / "pred.csv"
+                cmd = [sys.executable, "-m", f"mhexplain.{cli}", "--models-dir", a.models_dir, "--models", model,
+                       "--data", str(files[n]), "--text-col", "body", "--title-col", "title", *extra(out)]
+                r = run_cli(cmd, pattern)
+                print(f"{cli:8} {model:4} {n:>7,} rows: process {r['seconds']:.1f} s, "
+                      f"{n / r['seconds']:,.0f} rows/s whole process ({n / r['inner_seconds']:,.0f} rows/s after "
+                      f"loading); peak RSS {r['peak_rss_mib']:.0f} MiB")
+                out.unlink(missing_ok=True)
     for f in files.values():
         f.unlink()
     return 0

@@ -1,7 +1,7 @@
 """The one interface every model implements, and what callers may ask of it.
 
 Explainers, metrics and pages use ``name``, ``labels``, ``batch_size`` and ``predict_proba``;
-they never ask which kind of model they hold. Three abilities are optional, each with one
+they never ask which kind of model they hold. Four abilities are optional, each with one
 meaning and one way to read it (the functions below), in the manner of scikit-learn's
 ``hasattr``-checked methods:
 
@@ -10,11 +10,17 @@ meaning and one way to read it (the functions below), in the manner of scikit-le
 - ``linear_contributions(text, spans)``: the exact contribution of each character span of
   ``text`` to each class's linear score, as ``(contributions (n_spans, n_labels), bias
   (n_labels,), output space)``; only models that are linear in their features have it.
+- ``visible_units(text, spans)``: for each character span of ``text`` (a word of the post), whether
+  the model sees it, as a boolean array (n_spans,). A span it does not see (its preprocessing drops
+  it, it has no feature for it, or its input mask deletes it) leaves the prediction as it is
+  whenever every other span is unchanged, so explanations give it exactly 0. Without the ability
+  the model sees every span.
 
 This module depends on numpy alone: nothing here knows scikit-learn, NLTK or torch.
 """
 from __future__ import annotations
 
+import re
 from typing import Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
@@ -25,6 +31,9 @@ MAX_POST_CHARS = 200_000
 # Evaluations per explanation when a model names none: NB/LR p90 under a second and BERT (MiniLM,
 # bf16) SHAP 0.8 s / LIME 6 s at the median on 2 cores (docs/BENCHMARKS.md).
 DEFAULT_EXPLAIN_BUDGET = 1000
+# Lone surrogates: what Python makes of invalid UTF-8 bytes in argv, stdin or a decoded file. No
+# tokenizer accepts them, so every model sees U+FFFD instead, as a UTF-8 decoder would give.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @runtime_checkable
@@ -51,6 +60,17 @@ def linear_contributions(clf: Classifier) -> Callable | None:
     return getattr(clf, "linear_contributions", None)
 
 
+def visible_units(clf: Classifier, text: str, spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Which of ``spans`` the model sees: its ``visible_units`` where it declares one, else all."""
+    fn = getattr(clf, "visible_units", None)
+    if fn is None:
+        return np.ones(len(spans), dtype=bool)
+    seen = np.asarray(fn(text, spans), dtype=bool)
+    if seen.shape != (len(spans),):
+        raise ValueError(f"{clf.name}: visible_units gave {seen.shape} for {len(spans)} spans")
+    return seen
+
+
 def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]:
     if isinstance(texts, str):
         raise InputTextError("Expected a list of posts, got a single string.")
@@ -63,7 +83,7 @@ def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]
                                  else f"Post {i + 1} is empty.")
         if len(t) > MAX_POST_CHARS:
             raise InputTextError(f"Post {i + 1} has {len(t):,} characters; the limit is {MAX_POST_CHARS:,}.")
-        out.append(t)
+        out.append(_SURROGATES.sub("\ufffd", t))
     return out
 
 

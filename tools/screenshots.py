@@ -1,6 +1,8 @@
-"""Screenshots of every page of the real app for the README (docs/screenshots/*.png).
+"""Screenshots of every page of the real app, whole pages, once their content has rendered.
 
-    python tools/screenshots.py --models-dir models --out docs/screenshots
+    python tools/screenshots.py --models-dir models --out FOLDER     # the README's: --out docs/screenshots
+
+``--out`` is required and must not be a file: nothing is overwritten unless you name its folder.
 
 Only pages that show no dataset post are captured with models trained on the real data
 (Overview, Analyze with a post written for this, Compare, Batch with a made-up CSV); the Error
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,8 +31,6 @@ CSV = ("title,text,target\nExams,Deadlines everywhere and my boss keeps adding m
 
 def synthetic_models(out: Path) -> Path:
     """NB + LR trained on the tests' synthetic posts, in a temporary folder: no real post is shown."""
-    import tempfile
-
     from tests.helpers import synthetic_posts
     from train.api import run
     from train.config import TrainConfig
@@ -40,38 +41,73 @@ def synthetic_models(out: Path) -> Path:
     return tmp / "models"
 
 
+# Streamlit draws tables on a canvas and plotly charts as SVG after the script has finished, and
+# shows grey skeletons until then: wait until every table, chart and image has real content.
+_RENDERED = """() => {
+  if (document.querySelector('[data-testid="stSkeleton"], [data-testid="stStatusWidget"]')) return false;
+  const tables = [...document.querySelectorAll('[data-testid="stDataFrame"], [data-testid="stTable"]')];
+  if (tables.some(t => !t.querySelector('canvas, table'))) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  if (charts.some(c => !c.querySelector('.main-svg'))) return false;
+  return [...document.querySelectorAll('img')].every(i => i.complete);
+}"""
+# The app scrolls inside its main container, not the document, so a full-page screenshot of the
+# window stops at the viewport: grow the viewport to the container's height first.
+_HEIGHT = """() => {
+  const main = document.querySelector('[data-testid="stMain"]') || document.querySelector('section.main');
+  return Math.ceil(Math.max(main ? main.scrollHeight : 0, document.body.scrollHeight));
+}"""
+WIDTH, MIN_HEIGHT, MAX_HEIGHT = 1400, 900, 16_000
+
+
+def capture(page, path: Path, timeout: float = 120_000) -> None:
+    """Wait for the page's content, then save the whole page (every table, plot and card) as PNG."""
+    wait_idle(page, timeout)
+    page.wait_for_function(_RENDERED, timeout=timeout)
+    height = min(max(page.evaluate(_HEIGHT), MIN_HEIGHT), MAX_HEIGHT)
+    page.set_viewport_size({"width": WIDTH, "height": height})
+    page.wait_for_timeout(800)  # tables redraw the rows the taller window now shows
+    page.wait_for_function(_RENDERED, timeout=timeout)
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size({"width": WIDTH, "height": MIN_HEIGHT})
+
+
+def output_folder(arg: str) -> Path:
+    out = Path(arg)
+    if out.exists() and not out.is_dir():
+        raise SystemExit(f"error: --out {arg!r} is a file; name a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--models-dir", default="models")
     p.add_argument("--explorer-models-dir", help="models trained on synthetic posts (default: trained now)")
-    p.add_argument("--out", default="docs/screenshots")
+    p.add_argument("--out", required=True, help="folder for the PNGs (the README's: docs/screenshots)")
     a = p.parse_args()
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with browser_page(1400, 2200) as page:
+    out = output_folder(a.out)
+    with browser_page(WIDTH, MIN_HEIGHT) as page:
         with running_app(Path(a.models_dir).resolve()) as (url, _):
             open_page(page, url)
-            page.screenshot(path=str(out / "overview.png"), full_page=True)
+            capture(page, out / "overview.png")
             open_page(page, url, "Analyze a post")
             analyze(page, POST)
             page.get_by_role("button", name="Explain with every model").click()
             page.get_by_text("comprehensiveness").first.wait_for(timeout=120_000)
-            wait_idle(page, 180_000)
-            page.screenshot(path=str(out / "analyze.png"), full_page=True)
+            capture(page, out / "analyze.png", 180_000)
             open_page(page, url, "Compare models")
-            page.wait_for_timeout(1500)
-            page.screenshot(path=str(out / "compare.png"), full_page=True)
+            capture(page, out / "compare.png")
             open_page(page, url, "Batch scoring")
-            tmp = out / "_upload.csv"
-            tmp.write_text(CSV)
-            page.locator('input[type="file"]').first.set_input_files(str(tmp))
+            upload = Path(tempfile.mkdtemp(prefix="mhx-upload-")) / "posts.csv"
+            upload.write_text(CSV)
+            page.locator('input[type="file"]').first.set_input_files(str(upload))
             page.get_by_text("Metrics on this file").wait_for(timeout=60_000)
-            wait_idle(page)
-            tmp.unlink()
-            page.screenshot(path=str(out / "batch.png"), full_page=True)
+            upload.unlink()
+            capture(page, out / "batch.png")
         with running_app(Path(a.explorer_models_dir or synthetic_models(out)).resolve()) as (url, _):
             open_page(page, url, "Error explorer")
-            page.screenshot(path=str(out / "errors.png"), full_page=True)
+            capture(page, out / "errors.png")
     for f in sorted(out.glob("*.png")):
         print(f, f.stat().st_size)
     return 0

@@ -10,7 +10,7 @@ import numpy as np
 from joblib import parallel_backend
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 from sklearn.multiclass import OneVsRestClassifier
@@ -78,9 +78,28 @@ def _grid_table(gs: GridSearchCV) -> list[dict]:
     return rows
 
 
+def top_terms(docs, max_features: int = MAX_FEATURES) -> list[str]:
+    """The ``max_features`` most frequent terms, as ``TfidfVectorizer(max_features=...)`` chooses
+    them, except that terms tied in frequency are taken in alphabetical order.
+
+    scikit-learn ranks the terms with numpy's unstable argsort, and which of the tied terms it keeps
+    depends on the CPU's instruction set (AVX2 and AVX-512 machines keep different ones among the
+    hundreds tied at the cut-off), so the same data gave a different model, and a different score,
+    on another machine. A stable sort over the alphabetical vocabulary fixes the choice everywhere.
+    """
+    counts = CountVectorizer()
+    X = counts.fit_transform(docs)
+    names = counts.get_feature_names_out()  # alphabetical
+    if len(names) <= max_features:
+        return names.tolist()
+    tfs = np.asarray(X.sum(axis=0)).ravel()
+    keep = np.sort(np.argsort(-tfs, kind="stable")[:max_features])
+    return names[keep].tolist()
+
+
 def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
     """Fit the TF-IDF + classifier part on preprocessed text. Returns name -> {tfidf, clf, extra}."""
-    tfidf = TfidfVectorizer(max_features=MAX_FEATURES)
+    tfidf = TfidfVectorizer(max_features=MAX_FEATURES, vocabulary=top_terms(Xtr))
     A = tfidf.fit_transform(Xtr)
     # Plain ints: skops stores each numpy scalar as its own file, which makes saving 20x slower.
     tfidf.vocabulary_ = {k: int(v) for k, v in tfidf.vocabulary_.items()}
