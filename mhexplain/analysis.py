@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 
 from .classifier import validate_texts
+from .labels import DISPLAY_NAMES
+from .models import title
 
 
 def abstention_threshold(clf) -> float:
@@ -32,6 +34,46 @@ class Comparison:
     @property
     def agree(self) -> bool:
         return len(set(self.predictions.values())) <= 1
+
+    def verdict(self) -> tuple[bool, str]:
+        """One line on whether the models agree that names every model that abstains, and whether
+        it is good news (every model answers, all with the same class)."""
+        abstaining = [n for n, u in self.uncertain.items() if u]
+        answers = {n: c for n, c in self.predictions.items() if n not in abstaining}
+        classes = {DISPLAY_NAMES[c] for c in answers.values()}
+        if not answers:
+            return False, f"No model answers: {_and(abstaining)} {'is' if len(abstaining) == 1 else 'are'} uncertain."
+        if len(classes) > 1:
+            said = ", ".join(f"{title(n)} {DISPLAY_NAMES[c]}" for n, c in answers.items())
+            return False, f"The models disagree: {said}{_abstain(abstaining, '; ')}."
+        (cls,) = classes
+        if not abstaining:
+            return True, f"All models agree: {cls}."
+        if len(answers) == 1:
+            return False, f"Only {_and(answers)} answers ({cls}){_abstain(abstaining, '; ')}."
+        return False, f"{_and(answers)} agree ({cls}){_abstain(abstaining, '; ')}."
+
+
+def _and(names) -> str:
+    """'Naive Bayes, Logistic Regression and BERT'."""
+    titles = [title(n) for n in names]
+    return titles[0] if len(titles) == 1 else ", ".join(titles[:-1]) + " and " + titles[-1]
+
+
+def _abstain(names: list[str], sep: str) -> str:
+    if not names:
+        return ""
+    return f"{sep}{_and(names)} {'abstains' if len(names) == 1 else 'abstain'} (uncertain)"
+
+
+def below_threshold(confidence: float, threshold: float) -> str:
+    """'confidence 0.7199 is below its threshold 0.7200': as many decimals (3 to 6) as it takes for
+    the two printed numbers to differ, so rounding never makes them read as equal."""
+    for digits in range(3, 7):
+        shown, needed = f"{confidence:.{digits}f}", f"{threshold:.{digits}f}"
+        if shown != needed:
+            return f"confidence {shown} is below its threshold {needed}"
+    return f"confidence just below its threshold {threshold:.3f}"
 
 
 def compare_post(models: dict, text: str) -> Comparison:

@@ -15,8 +15,14 @@ from .metrics import classification_metrics
 from .settings import MAX_UPLOAD_MIB
 from .textsafe import spreadsheet_safe
 
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MIB * 2**20
+# Streamlit counts server.maxUploadSize and a file uploader's max_upload_size in megabytes, and
+# the browser checks and shows them as megabytes of 10**6 bytes ("10MB per file"): the app says and
+# checks the same megabytes, so the browser and the page never name two limits.
+# (settings.MAX_UPLOAD_MIB holds that number of megabytes.)
+MAX_UPLOAD_MB = MAX_UPLOAD_MIB
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
 MAX_ROWS = 2000
+UPLOAD_LIMITS = f"at most {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows"
 
 
 @dataclass
@@ -31,7 +37,21 @@ class Upload:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def parse_upload(raw: bytes, name: str = "the upload") -> Upload:
+def check_upload(raw: bytes, name: str) -> None:
+    """Refuse, in one line, a file the app does not read: not named .csv, or over the size limit.
+
+    The app checks this itself rather than through the uploader's ``type``: Streamlit enforces
+    that before a page runs, where its error cannot become the page's one line.
+    """
+    if not name.lower().endswith(".csv"):
+        raise DataError(f"{name} is not a CSV file: upload a file whose name ends in .csv.")
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise DataError(f"{name} is {len(raw) / 10**6:.2f} MB ({len(raw):,} bytes); the limit is "
+                        f"{MAX_UPLOAD_MB} MB ({MAX_UPLOAD_BYTES:,} bytes).")
+
+
+def parse_upload(raw: bytes, name: str = "upload.csv") -> Upload:
+    check_upload(raw, name)
     df = read_upload(raw, name, require_target=False)
     if len(df) > MAX_ROWS:
         raise DataError(f"{name} has {len(df):,} rows; the limit is {MAX_ROWS:,} per upload.")
@@ -70,7 +90,8 @@ def score(df: pd.DataFrame, models: dict[str, Classifier], progress: Callable[[f
             if progress:
                 progress(done / total)
         p = np.vstack(parts)
-        out[f"{name} prediction"] = [DISPLAY_NAMES[i] for i in p.argmax(1)]
+        shown = [lab[:1].upper() + lab[1:] for lab in clf.labels]  # the model's own classes, in its order
+        out[f"{name} prediction"] = [shown[i] for i in p.argmax(1)]
         out[f"{name} confidence"] = p.max(1).round(4)
         for k, lab in enumerate(clf.labels):
             out[f"{name} p({lab})"] = p[:, k].round(4)
@@ -83,12 +104,17 @@ def predictions_csv(scored: pd.DataFrame) -> str:
 
 
 def file_metrics(df: pd.DataFrame, scored: pd.DataFrame, names: Sequence[str]) -> dict[str, dict]:
-    """Metrics per model for an uploaded file that carries ``target``."""
+    """Metrics per model for an uploaded file that carries ``target``. Each model's classes are
+    the ones it scored (its ``p(...)`` columns); macro averages are over the classes the file's
+    target holds (``averaged_over``), never over classes absent from the file."""
     if "target" not in df.columns:
         return {}
     y = df["target"].to_numpy()
+    present = sorted(set(y.tolist()))
     res = {}
     for n in names:
-        cols = [c for c in scored.columns if c.startswith(f"{n} p(")]
-        res[n] = classification_metrics(y, scored[cols].to_numpy(), n_resamples=200)
+        prefix = f"{n} p("
+        cols = [c for c in scored.columns if c.startswith(prefix) and c.endswith(")")]
+        labels = [c[len(prefix):-1] for c in cols]
+        res[n] = classification_metrics(y, scored[cols].to_numpy(), labels, n_resamples=200, average_over=present)
     return res

@@ -12,6 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from .artifacts import read_metrics, read_predictions
 from .labels import DISPLAY_NAMES, LABELS
+from .models import title
 
 
 @dataclass
@@ -66,11 +67,17 @@ def pr_points(results: list[ModelResults]) -> pd.DataFrame:
 
 
 def misclassified_per_class(results: list[ModelResults]) -> pd.DataFrame:
+    """Per model and true class, on the test posts every model was tested on: how many of that
+    class's posts it got wrong, and what share of them (models tested on different sets are
+    compared on what they share, never by counts from sets of other sizes)."""
+    joined = aligned(results)
     rows = []
     for r in results:
-        cm = np.asarray(r.metrics["confusion_matrix"])
-        for i in range(len(LABELS)):
-            rows.append({"model": r.name, "class": DISPLAY_NAMES[i], "misclassified": int(cm[i].sum() - cm[i, i])})
+        for i, name in enumerate(DISPLAY_NAMES):
+            of_class = joined[joined["true_label"] == i] if len(joined) else joined
+            wrong = int((of_class[f"pred_{r.name}"] != i).sum()) if len(of_class) else 0
+            rows.append({"model": r.name, "class": name, "posts": len(of_class), "misclassified": wrong,
+                         "share misclassified": wrong / len(of_class) if len(of_class) else math.nan})
     return pd.DataFrame(rows)
 
 
@@ -82,14 +89,37 @@ def confusion(result: ModelResults, normalise: bool = False) -> np.ndarray:
 
 
 def aligned(results: list[ModelResults]) -> pd.DataFrame:
-    """Test posts scored by every model, joined on post_id (true label, text, one column per model)."""
+    """The test posts every model was tested on, one row each (post_id, text, true label, and each
+    model's prediction and confidence). A post counts as shared when its id, text and label agree,
+    so models trained on other data or cleaning never pair up different posts."""
     base = None
     for r in results:
         p = r.predictions[["post_id", "text", "true_label", "pred_label"] + r.proba_columns].copy()
         p[f"conf_{r.name}"] = p[r.proba_columns].max(axis=1)
         p = p.rename(columns={"pred_label": f"pred_{r.name}"}).drop(columns=r.proba_columns)
-        base = p if base is None else base.merge(p.drop(columns=["text", "true_label"]), on="post_id", how="inner")
+        base = p if base is None else base.merge(p, on=["post_id", "text", "true_label"], how="inner")
     return base if base is not None else pd.DataFrame()
+
+
+def shared_posts_note(results: list[ModelResults]) -> str | None:
+    """None when every model was tested on the same posts; else one paragraph saying how many
+    each was tested on and that comparisons between them use only the posts they share."""
+    sizes = {r.name: len(r.predictions) for r in results}
+    shared = len(aligned(results))
+    if all(n == shared for n in sizes.values()):
+        return None
+    each = ", ".join(f"{title(n)} {k:,}" for n, k in sizes.items())
+    return (f"These models were tested on different posts ({each}); {shared:,} test posts are shared by all of "
+            f"them. Comparisons between models (misclassifications per class, the error explorer, McNemar's test) "
+            f"use only those {shared:,} shared posts. Each model's own scores, confusion matrix and calibration are "
+            "on its whole test set (its \"test posts\" column), so compare them as rates, not counts.")
+
+
+def format_p(p: float) -> str:
+    """A p-value as it is read: three decimals, and "< 0.001" rather than a row of zeros."""
+    if math.isnan(p):
+        return "n/a"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def mcnemar(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
@@ -144,7 +174,11 @@ def leakage_report(results: list[ModelResults], other: list[ModelResults]) -> pd
                             "accuracy on the copies": float(right[copy].mean()),
                             "accuracy on the rest": float(right[~copy].mean())})
         rows.append(row)
-    return pd.DataFrame(rows)
+    report = pd.DataFrame(rows)
+    for count in ("test posts with a copy in training", "of test posts"):
+        if count in report.columns:
+            report[count] = report[count].astype("Int64")  # a count, even where a row has none
+    return report
 
 
 def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
@@ -156,11 +190,13 @@ def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
             a, b = joined[f"pred_{r1.name}"].to_numpy(), joined[f"pred_{r2.name}"].to_numpy()
             t = mcnemar(y, a, b)
             diff, (lo, hi) = paired_f1_difference(y, a, b)
+            shared = len(y) > 0  # with no post in common there is nothing to test
             rows.append({"model A": r1.name, "model B": r2.name, "posts": len(y),
-                         "macro-F1 A − B": diff, "A − B 95% CI (paired bootstrap)": f"{lo:+.3f} to {hi:+.3f}",
+                         "macro-F1 A − B": diff,
+                         "A − B 95% CI (paired bootstrap)": f"{lo:+.3f} to {hi:+.3f}" if shared else "n/a",
                          "A right, B wrong": t["a_right_b_wrong"], "A wrong, B right": t["a_wrong_b_right"],
-                         "McNemar p": t["p_value"], "Cohen's kappa (A vs B)": float(cohen_kappa_score(a, b))
-                         if len(y) else math.nan})
+                         "McNemar p": format_p(t["p_value"] if shared else math.nan),
+                         "Cohen's kappa (A vs B)": float(cohen_kappa_score(a, b)) if shared else math.nan})
     return pd.DataFrame(rows)
 
 

@@ -15,7 +15,8 @@ def confusion_heatmap(cm: np.ndarray, name: str, normalised: bool) -> go.Figure:
     fig = go.Figure(go.Heatmap(z=cm, x=list(DISPLAY_NAMES), y=list(DISPLAY_NAMES), text=text,
                                texttemplate="%{text}", colorscale="Blues", showscale=False,
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
-    fig.update_layout(title=f"{title(name)}: confusion matrix" + (" (row-normalised)" if normalised else ""),
+    shown = "row-normalised" if normalised else f"{int(np.sum(cm)):,} posts"
+    fig.update_layout(title=f"{title(name)}: confusion matrix ({shown})",
                       xaxis_title="predicted class", yaxis_title="true class", yaxis_autorange="reversed",
                       height=420, margin=dict(l=10, r=10, t=50, b=10))
     return fig
@@ -31,10 +32,15 @@ def pr_scatter(points: pd.DataFrame) -> go.Figure:
 
 
 def misclassification_bars(df: pd.DataFrame) -> go.Figure:
-    fig = px.bar(df, x="class", y="misclassified", color="model", barmode="group",
+    """The share of each true class's shared test posts that each model got wrong (counts in the hover)."""
+    n_posts = int(df.drop_duplicates("class")["posts"].sum()) if len(df) else 0
+    fig = px.bar(df, x="class", y="share misclassified", color="model", barmode="group",
+                 custom_data=["misclassified", "posts"],
                  color_discrete_map={m: colour(m) for m in df["model"].unique()})
-    fig.update_layout(title="Misclassified test posts per true class", xaxis_title="true class",
-                      yaxis_title="misclassified posts", height=420)
+    fig.update_traces(hovertemplate="%{x}: %{y:.1%} (%{customdata[0]} of %{customdata[1]})")
+    fig.update_layout(title=f"Misclassified test posts per true class ({n_posts:,} posts every model was tested on)",
+                      xaxis_title="true class", yaxis_title="share of the class's posts misclassified",
+                      yaxis_tickformat=".0%", height=420)
     return fig
 
 
@@ -82,7 +88,7 @@ def coverage_plot(results, points: pd.DataFrame) -> go.Figure:
         if len(pt):
             fig.add_trace(go.Scatter(x=pt["coverage"], y=pt["accuracy answered"], mode="markers",
                                      marker={"color": colour(r.name), "size": 12, "symbol": "diamond"},
-                                     name=f"{title(r.name)}: abstains below {float(pt['threshold'].iloc[0]):.2f}"))
+                                     name=f"{title(r.name)}: abstains below {float(pt['threshold'].iloc[0]):.3f}"))
     fig.update_layout(title="Coverage and accuracy: answering only the posts a model is surest of",
                       xaxis_title="share of test posts answered", yaxis_title="accuracy on answered posts",
                       xaxis_range=[0, 1.02], height=420)

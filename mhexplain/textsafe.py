@@ -18,9 +18,21 @@ _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$&])")
 _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 
 
+# GitHub's autolinks ("www.x.org", "https://x.org", "a@b.org") are found in the text after its
+# backslash escapes are gone, so escaping cannot stop them: an invisible word joiner (U+2060) set
+# inside each pattern does, and leaves the text reading as it was written.
+WORD_JOINER = "\u2060"
+_AUTOLINK_START = re.compile(r"(?i)(www)(?=\.)|(:)(?=//)|(?=@)")
+
+
+def _break_autolinks(text: str) -> str:
+    return _AUTOLINK_START.sub(lambda m: (m.group(1) or m.group(2) or "") + WORD_JOINER, text)
+
+
 def escape_markdown(text: str) -> str:
-    """``text`` as literal markdown: no links, images, HTML, emphasis or directives; one line."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(text)))
+    """``text`` as literal markdown: no links (autolinks included), images, HTML, emphasis or
+    directives; one line."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", _break_autolinks(_LINE_BREAKS.sub(" ", str(text))))
 
 
 # Bidirectional overrides and isolates can make a terminal line read differently from its bytes.

@@ -49,6 +49,20 @@ def show_unexpected(where: str) -> None:
     st.error(UNEXPECTED, icon=":material/error:")
 
 
+# Every score, share and probability in a table is shown to this many decimals (p-values are
+# text from compare.format_p), so no two tables in the app disagree on a number's precision.
+DECIMALS = "%.3f"
+
+
+def table(frame, hide_index: bool = True, **kwargs):
+    """``st.dataframe`` with every fractional column at ``DECIMALS``; returns what it returns."""
+    import pandas as pd
+
+    config = {str(c): st.column_config.NumberColumn(format=DECIMALS) for c in frame.columns
+              if pd.api.types.is_float_dtype(frame[c])}
+    return st.dataframe(frame, hide_index=hide_index, width="stretch", column_config=config, **kwargs)
+
+
 def run_page(page) -> None:
     """Run a page; an exception nobody expected becomes one line on screen and a log entry."""
     try:
@@ -253,7 +267,7 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
     from .labels import DISPLAY_NAMES
     from .plots import title
 
-    st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]} (p={exp.proba[exp.target]:.2f})")
+    st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]} (p={exp.proba[exp.target]:.3f})")
     st.html(exp.to_html())  # Explanation.to_html escapes every piece of user text
     f = exp.faithfulness
     if f:
@@ -271,15 +285,15 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
 def train_here() -> None:
     """The Overview's training form (only where the operator allows it): NB + LR from an uploaded
     CSV or the dataset the server was configured with, into the selected models folder."""
-    from .settings import MAX_UPLOAD_MIB
+    from .batch import MAX_UPLOAD_MB, check_upload
 
     s = settings()
     st.subheader("Train the classical models here")
     sources = ["an uploaded CSV"] + (["the dataset on this server"] if s.data_path else [])
     with st.form("train"):
         source = st.radio("data", sources, horizontal=True, key="train_source")
-        upload = st.file_uploader(f"CSV (the Kaggle 'Reddit Mental Health Data' file; at most {MAX_UPLOAD_MIB} MiB)",
-                                  type=["csv"], key="train_upload", max_upload_size=MAX_UPLOAD_MIB)
+        upload = st.file_uploader(f"CSV (the Kaggle 'Reddit Mental Health Data' file; at most {MAX_UPLOAD_MB} MB)",
+                                  key="train_upload", max_upload_size=MAX_UPLOAD_MB)
         go = st.form_submit_button("Train Naive Bayes + Logistic Regression")
     if not go:
         return
@@ -301,6 +315,7 @@ def train_here() -> None:
 
     try:
         if source == sources[0]:
+            check_upload(upload.getvalue(), upload.name)
             train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress, n_jobs=1)
         else:
             run(cfg, progress)

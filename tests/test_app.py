@@ -12,9 +12,10 @@ from mhexplain.ui import UNEXPECTED
 from .helpers import ROOT
 
 TIMEOUT = 120
+PAGES = "app_pages"  # not "pages/": Streamlit would serve a file there as a page of its own, outside app.py
 
 
-def _app(models_dir, monkeypatch, allow_training: bool = False) -> AppTest:
+def _app(models_dir, monkeypatch, allow_training: bool = False, run: bool = True) -> AppTest:
     dirs = models_dir if isinstance(models_dir, (list, tuple)) else [models_dir]
     monkeypatch.setenv("MHX_MODELS_DIR", os.pathsep.join(str(d) for d in dirs))
     if allow_training:
@@ -23,7 +24,7 @@ def _app(models_dir, monkeypatch, allow_training: bool = False) -> AppTest:
         monkeypatch.delenv("MHX_ALLOW_TRAINING", raising=False)
     monkeypatch.chdir(ROOT)
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=TIMEOUT)
-    return at.run()
+    return at.run() if run else at
 
 
 def _shown(value: str) -> str:
@@ -49,17 +50,39 @@ def test_overview_shows_every_model(three_models_dir, monkeypatch):
     assert table["model"].tolist() == ["nb", "lr", "bert"]
 
 
+def test_a_page_opened_first_runs_inside_the_apps_frame(trained_dir, monkeypatch):
+    """A first visit straight to /compare (a fresh session, no earlier run) is what switch_page
+    does before any run: the page must still get the note, the sidebar and the app's one-line errors."""
+    import mhexplain.compare
+
+    for page, title in (("analyze", "Analyze a post"), ("compare", "Compare models"), ("errors", "Error explorer"),
+                        ("batch", "Batch scoring")):
+        at = _app(trained_dir, monkeypatch, run=False)
+        at.switch_page(f"{PAGES}/{page}.py").run()
+        _no_exception(at)
+        assert [t.value for t in at.title] == [title], page
+        assert "Research tool, not a diagnosis" in at.info[0].value, page
+        assert at.sidebar.selectbox[0].label == "Models folder", page
+    monkeypatch.setattr(mhexplain.compare, "pairwise_tests", lambda *a, **k: 1 / 0)
+    at = _app(trained_dir, monkeypatch, run=False)
+    at.switch_page(f"{PAGES}/compare.py").run()
+    assert not at.exception and _errors(at) == [UNEXPECTED]
+
+
 def test_analyze_shows_three_predictions_and_explanations(three_models_dir, monkeypatch):
     at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(f"{PAGES}/analyze.py").run()
     _no_exception(at)
     at.text_area(key="post").set_value("So stressed about deadlines at work, my boss keeps adding pressure").run()
     next(b for b in at.button if b.label == "Analyze").click().run()
     _no_exception(at)
     assert [m.label for m in at.metric] == ["Naive Bayes", "Logistic Regression", "BERT"]
-    agree = len({m.value for m in at.metric}) == 1  # the tiny random BERT may or may not agree
-    flags = [e.value for e in (*at.success, *at.warning)]
-    assert flags == (["All models agree."] if agree else ["The models disagree."])
+    guesses = _best_guesses(at)
+    agree = len(set(guesses.values())) == 1  # the tiny random BERT may or may not agree
+    (flag,) = [_shown(e.value) for e in (*at.success, *at.warning)]
+    abstaining = [m.label for m in at.metric if m.value == "uncertain"]
+    assert flag.startswith("All models agree") == (agree and not abstaining)
+    assert all(name in flag for name in abstaining)
     at.select_slider[0].set_value(100).run()
     next(b for b in at.button if b.label == "Explain with every model").click().run()
     _no_exception(at)
@@ -71,9 +94,36 @@ def test_analyze_shows_three_predictions_and_explanations(three_models_dir, monk
     assert [len(t) for t in tables] == ([3] if agree else [])
 
 
+def _best_guesses(at) -> dict[str, str]:
+    """Each model's class on the Analyze page: its answer, or the best guess of an uncertain one."""
+    return {m.label: re.search(r"best guess (.+?),", m.delta).group(1) if m.value == "uncertain" else m.value
+            for m in at.metric}
+
+
+def test_agreement_names_the_models_that_abstain(trained_dir, monkeypatch):
+    import mhexplain.analysis
+
+    post = "my heart races and panic attacks hit me every morning before the bus"
+    # Naive Bayes abstains by a hair: its threshold sits just above its confidence on this post.
+    monkeypatch.setattr(mhexplain.analysis, "abstention_threshold",
+                        lambda clf: float(clf.predict_proba([post])[0].max()) + 1e-5 if clf.name == "nb" else 0.0)
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/analyze.py").run()
+    at.text_area(key="post").set_value(post).run()
+    next(b for b in at.button if b.label == "Analyze").click().run()
+    _no_exception(at)
+    nb, lr = at.metric
+    assert nb.value == "uncertain" and lr.value != "uncertain"
+    assert not at.success
+    assert [_shown(w.value) for w in at.warning] == [
+        f"Only Logistic Regression answers ({lr.value}); Naive Bayes abstains (uncertain)."]
+    shown, needed = map(float, re.search(r"confidence ([\d.]+) is below its threshold ([\d.]+)", nb.delta).groups())
+    assert shown < needed  # rounding never prints "0.72 < 0.72"
+
+
 def test_analyze_empty_post_shows_an_error(three_models_dir, monkeypatch):
     at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(f"{PAGES}/analyze.py").run()
     at.text_area(key="post").set_value("   ").run()
     next(b for b in at.button if b.label == "Analyze").click().run()
     _no_exception(at)
@@ -82,7 +132,7 @@ def test_analyze_empty_post_shows_an_error(three_models_dir, monkeypatch):
 
 def test_compare_page_and_normalise_toggle(three_models_dir, monkeypatch):
     at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page(f"{PAGES}/compare.py").run()
     _no_exception(at)
     # three confusion matrices, PR scatter, misclassification bars, reliability diagram, coverage curves
     assert len(at.get("plotly_chart")) == 7
@@ -97,7 +147,7 @@ def test_compare_page_and_normalise_toggle(three_models_dir, monkeypatch):
 
 def test_error_explorer_filters_change_the_table(three_models_dir, monkeypatch):
     at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/errors.py").run()
+    at.switch_page(f"{PAGES}/errors.py").run()
     _no_exception(at)
     n_all = len(at.dataframe[0].value)
     at.selectbox(key="flag").set_value("all models right").run()
@@ -120,7 +170,7 @@ def test_error_explorer_filters_change_the_table(three_models_dir, monkeypatch):
 
 def test_batch_page_rejects_a_bad_upload(three_models_dir, monkeypatch):
     at = _app(three_models_dir, monkeypatch)
-    at.switch_page("pages/batch.py").run()
+    at.switch_page(f"{PAGES}/batch.py").run()
     _no_exception(at)
     assert at.multiselect[0].value == ["nb", "lr", "bert"]
     at.file_uploader[0].set_value(("posts.csv", b"\x00\x01binary\xff", "text/csv")).run()
@@ -132,7 +182,7 @@ def test_batch_page_rejects_a_bad_upload(three_models_dir, monkeypatch):
 
 def _batch_upload(models_dir, monkeypatch, name: str, raw: bytes) -> AppTest:
     at = _app(models_dir, monkeypatch)
-    at.switch_page("pages/batch.py").run()
+    at.switch_page(f"{PAGES}/batch.py").run()
     at.file_uploader[0].set_value((name, raw, "text/csv")).run()
     _no_exception(at)
     return at
@@ -143,7 +193,29 @@ def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
     at = _batch_upload(three_models_dir, monkeypatch, "posts.csv", csv)
     preds = at.dataframe[0].value
     assert len(preds) == 3 and "bert prediction" in preds.columns
-    assert at.dataframe[1].value["model"].tolist() == ["nb", "lr", "bert"]  # metrics, as target is given
+    metrics = at.dataframe[1].value  # metrics, as target is given
+    assert metrics["model"].tolist() == ["nb", "lr", "bert"] and "macro F1 (3 classes)" in metrics.columns
+    assert any("mean over the 3 classes this file's target holds (stress, bipolar, anxiety)" in _shown(c.value)
+               for c in at.caption)
+
+
+def test_upload_limit_reads_as_the_browser_shows_it(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/batch.py").run()
+    # Streamlit's browser side counts max_upload_size in 10**6-byte megabytes ("10MB per file").
+    assert {f.proto.max_upload_size_mb for f in at.file_uploader} == {10}
+    assert any("at most 10 MB and 2,000 rows" in m.value for m in at.markdown)
+    assert not [m.value for m in at.markdown if "MiB" in m.value]
+
+
+def test_a_file_that_is_not_a_csv_gets_the_apps_one_line(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/batch.py").run()
+    for key in ("upload", "ext_upload"):
+        at.file_uploader(key=key).set_value(("posts.json", b'{"text": "hello"}', "application/json")).run()
+        _no_exception(at)
+        assert _errors(at) == ["posts.json is not a CSV file: upload a file whose name ends in .csv."], key
+        at.file_uploader(key=key).clear().run()
 
 
 def test_no_models_says_how_to_train(tmp_path, monkeypatch):
@@ -155,8 +227,8 @@ def test_no_models_says_how_to_train(tmp_path, monkeypatch):
                " -m train --data " in c and c.endswith(str(tmp_path / "empty")) for c in cmds)
     assert any(c.endswith("--models bert") for c in cmds)  # BERT gets a command of its own
     assert not at.get("form") and not at.file_uploader  # training here is off unless the operator allows it
-    for page in ("pages/analyze.py", "pages/compare.py", "pages/errors.py", "pages/batch.py"):
-        at.switch_page(page).run()
+    for page in ("analyze", "compare", "errors", "batch"):
+        at.switch_page(f"{PAGES}/{page}.py").run()
         _no_exception(at)
         assert "No trained models" in _shown(at.warning[0].value)
 
@@ -172,8 +244,8 @@ def test_no_page_takes_a_path_and_folders_come_from_the_server(three_models_dir,
     box.set_value(other).run()
     _no_exception(at)
     assert at.dataframe[1].value["model"].tolist() == ["lr"]
-    for page in ("pages/overview.py", "pages/analyze.py", "pages/compare.py", "pages/errors.py", "pages/batch.py"):
-        at.switch_page(page).run()
+    for page in ("overview", "analyze", "compare", "errors", "batch"):
+        at.switch_page(f"{PAGES}/{page}.py").run()
         labels = [w.label.lower() for w in at.text_input] + [w.label.lower() for w in at.text_area]
         assert not [lab for lab in labels if "path" in lab or "folder" in lab or "file" in lab], page
 
@@ -210,8 +282,11 @@ def test_train_from_the_app_with_bad_or_oversized_data(tmp_path, monkeypatch):
     _train_upload(at, "bad.csv", b"a,b\n1,2\n")
     _no_exception(at)
     assert "lacks the column(s)" in _errors(at)[0]
-    _train_upload(at, "big.csv", b"text,title,target\n" + b"x" * (10 * 2**20))
-    assert "the limit is 10 MiB" in _errors(at)[0]
+    _train_upload(at, "big.csv", b"text,title,target\n" + b"x" * 10**7)
+    assert "the limit is 10 MB (10,000,000 bytes)" in _errors(at)[0]
+    _train_upload(at, "posts.json", b"text,title,target\nx,y,0\n")
+    _no_exception(at)
+    assert "posts.json is not a CSV file" in _errors(at)[0]
     assert not (tmp_path / "m").exists()
 
 
@@ -251,7 +326,7 @@ def test_short_and_one_word_posts_explain_without_errors(three_models_dir, tmp_p
     for name in ("nb", "lr"):
         shutil.copytree(three_models_dir / name, d / name)
     at = _app(d, monkeypatch)
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(f"{PAGES}/analyze.py").run()
     for post, method in (("panic attack", "lime"), ("panic attack", "shap"), ("panic", "shap"), ("panic", "lime")):
         at.text_area(key="post").set_value(post).run()
         next(b for b in at.button if b.label == "Analyze").click().run()
@@ -273,7 +348,7 @@ def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
     (d / "nb" / "model.skops").write_bytes(b"broken")
     at = _app(d, monkeypatch)
     _no_exception(at)
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(f"{PAGES}/analyze.py").run()
     _no_exception(at)
     caption = " ".join(_shown(c.value) for c in at.caption)
     assert "bert (not trained)" in caption and "nb (" in caption
@@ -284,7 +359,7 @@ def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
 
 def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
     at = _app(trained_dir, monkeypatch)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page(f"{PAGES}/compare.py").run()
     next(b for b in at.button if b.label == "Run the shortcut probe").click().run()
     _no_exception(at)
     table = next(d.value for d in at.dataframe if "posts" in d.value.columns and "macro F1" in d.value.columns)
@@ -294,7 +369,7 @@ def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
 
 def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypatch):
     at = _app(trained_dir, monkeypatch)
-    at.switch_page("pages/analyze.py").run()
+    at.switch_page(f"{PAGES}/analyze.py").run()
     at.text_area(key="post").set_value("anxiety and panic again, anxiety all day").run()
     next(b for b in at.button if b.label == "Analyze").click().run()
     next(b for b in at.button if b.label == "Explain with every model").click().run()
@@ -305,7 +380,7 @@ def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypa
 
 def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypatch):
     at = _app(trained_dir, monkeypatch)
-    at.switch_page("pages/batch.py").run()
+    at.switch_page(f"{PAGES}/batch.py").run()
     rows = (["id,body,sub"] + [f"{i},panic attack heart racing worried {i},Anx" for i in range(20)]
             + [f"{i},so sad empty hopeless alone {i},Dep" for i in range(20)]
             + [f"{i},cannot focus,ADHD" for i in range(5)])
@@ -313,6 +388,7 @@ def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypa
     _no_exception(at)
     at.selectbox(key="ext_text").set_value("body")
     at.selectbox(key="ext_label").set_value("sub").run()
+    assert at.selectbox(key="ext_title").options == ["(none)", "id", "body", "sub"]  # plain text, no backslashes
     labels = {at.selectbox(key=f"map-{i}").label: f"map-{i}" for i in range(3)}
     at.selectbox(key=labels["Anx"]).set_value("Anxiety")
     at.selectbox(key=labels["Dep"]).set_value("Depression")
@@ -334,7 +410,7 @@ def test_leakage_report_and_paired_differences(trained_dir, fixture_csv, tmp_pat
     assert main(["--data", str(dup), "--out", str(ref), "--protocol", "reference", "--jobs", "1",
                  "--cache-dir", str(tmp_path / "c")]) == 0
     at = _app([trained_dir, ref], monkeypatch)
-    at.switch_page("pages/compare.py").run()
+    at.switch_page(f"{PAGES}/compare.py").run()
     _no_exception(at)
     tests = next(d.value for d in at.dataframe if "McNemar p" in d.value.columns)
     assert "A − B 95% CI (paired bootstrap)" in tests.columns
@@ -342,3 +418,46 @@ def test_leakage_report_and_paired_differences(trained_dir, fixture_csv, tmp_pat
     assert report["model"].tolist() == ["nb", "lr"]
     copies = report["test posts with a copy in training"]
     assert (copies > 0).all() and (report["accuracy on the copies"].between(0, 1)).all()
+
+
+def test_tables_show_one_number_format(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    for page in ("overview", "errors", "compare"):
+        at.switch_page(f"{PAGES}/{page}.py").run()
+        _no_exception(at)
+        for d in at.dataframe:
+            config = json.loads(d.proto.columns or "{}")
+            for col in d.value.columns:
+                if pd.api.types.is_float_dtype(d.value[col]):
+                    assert config.get(str(col), {}).get("type_config", {}).get("format") == "%.3f", (page, col)
+    tests = next(d.value for d in at.dataframe if "McNemar p" in d.value.columns)
+    assert tests["McNemar p"].str.fullmatch(r"< 0\.001|[01]\.\d{3}").all()
+
+
+def test_models_tested_on_different_posts_say_so(trained_dir, fixture_csv, tmp_path, monkeypatch):
+    from train.__main__ import main
+
+    posts = pd.read_csv(fixture_csv, keep_default_na=False)
+    more = tmp_path / "more.csv"  # the same rows first, then copies: another test set, partly the same posts
+    pd.concat([posts, posts.iloc[::3]], ignore_index=True).to_csv(more, index=False)
+    other = tmp_path / "other"
+    assert main(["--data", str(more), "--out", str(other), "--models", "lr", "--protocol", "reference",
+                 "--seed", "7", "--jobs", "1", "--cache-dir", str(tmp_path / "c")]) == 0
+    mixed = tmp_path / "mixed"
+    shutil.copytree(trained_dir / "nb", mixed / "nb")
+    shutil.copytree(other / "lr", mixed / "lr")
+    sizes = [len(pd.read_csv(mixed / n / "predictions.csv")) for n in ("nb", "lr")]
+    assert sizes[0] != sizes[1]
+    at = _app(mixed, monkeypatch)
+    at.switch_page(f"{PAGES}/compare.py").run()
+    _no_exception(at)
+    (note,) = [_shown(i.value) for i in at.info[1:]]
+    assert f"(Naive Bayes {sizes[0]:,}, Logistic Regression {sizes[1]:,})" in note and "shared" in note
+    shared = int(re.search(r"([\d,]+) test posts are shared", note).group(1).replace(",", ""))
+    assert 0 < shared < min(sizes)
+    assert at.toggle[0].value  # rates, not counts from sets of two sizes
+    assert (next(d.value for d in at.dataframe if "McNemar p" in d.value.columns)["posts"] == shared).all()
+    at.switch_page(f"{PAGES}/errors.py").run()
+    _no_exception(at)
+    assert any(c.value.startswith(f"{shared:,} of {shared:,} test posts shared by every model") for c in at.caption), \
+        [c.value for c in at.caption] + [w.value for w in at.warning]

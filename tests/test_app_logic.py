@@ -186,10 +186,19 @@ def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
     assert "row 6 (no text), row 71 (longer than" in skipped_text(up.skipped)
 
 
-def test_batch_size_error_prints_the_real_size():
+def test_upload_limit_is_the_megabytes_the_browser_counts():
+    """Streamlit's browser side refuses files over max_upload_size * 10**6 bytes and says "10MB":
+    the app checks and names the same limit."""
+    from mhexplain.batch import MAX_UPLOAD_MB, check_upload
+
+    assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB * 10**6 == 10_000_000
+    check_upload(b"a" * MAX_UPLOAD_BYTES, "exactly-the-limit.csv")
     raw = b"text\n" + b"a" * (MAX_UPLOAD_BYTES - 4)
-    with pytest.raises(DataError, match=r"10\.00 MiB \(10,485,761 bytes\); the limit is 10 MiB"):
+    with pytest.raises(DataError, match=r"big\.csv is 10\.00 MB \(10,000,001 bytes\); the limit is 10 MB "
+                                        r"\(10,000,000 bytes\)\.$"):
         parse_upload(raw, "big.csv")
+    with pytest.raises(DataError, match=r"^posts\.json is not a CSV file"):
+        parse_upload(b"text\nhello\n", "posts.json")
 
 
 def test_upload_with_a_million_columns_is_refused_before_parsing():
@@ -248,3 +257,142 @@ def test_server_settings_come_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.delenv("MHX_MODELS_DIR")
     s = ServerSettings.from_env()
     assert s.allow_training and [str(d) for d in s.models_dirs] == ["models"]
+
+
+def _comparison(classes: dict[str, int], uncertain: tuple = ()):
+    from mhexplain.analysis import Comparison
+
+    proba = {n: np.eye(5)[c] * 0.6 + 0.08 for n, c in classes.items()}  # confidence 0.68
+    return Comparison(proba, {n: 0.9 if n in uncertain else 0.5 for n in classes})
+
+
+@pytest.mark.parametrize("classes, uncertain, good, line", [
+    ({"nb": 4, "lr": 4, "bert": 4}, (), True, "All models agree: Anxiety."),
+    ({"nb": 4, "lr": 4, "bert": 4}, ("bert",), False, "Naive Bayes and Logistic Regression agree (Anxiety); "
+                                                       "BERT abstains (uncertain)."),
+    ({"nb": 4, "lr": 4, "bert": 4}, ("nb", "bert"), False, "Only Logistic Regression answers (Anxiety); "
+                                                           "Naive Bayes and BERT abstain (uncertain)."),
+    ({"nb": 4, "lr": 0}, ("nb", "lr"), False, "No model answers: Naive Bayes and Logistic Regression are "
+                                              "uncertain."),
+    ({"nb": 4, "lr": 0, "bert": 2}, ("bert",), False, "The models disagree: Naive Bayes Anxiety, Logistic "
+                                                      "Regression Stress; BERT abstains (uncertain)."),
+    ({"nb": 4, "lr": 0}, (), False, "The models disagree: Naive Bayes Anxiety, Logistic Regression Stress."),
+])
+def test_agreement_line_says_who_abstains(classes, uncertain, good, line):
+    assert _comparison(classes, uncertain).verdict() == (good, line)
+
+
+@pytest.mark.parametrize("confidence, threshold, numbers", [
+    (0.7196, 0.72, ("0.720", "0.720")),  # what 3 decimals alone would print
+    (0.60, 0.72, None),
+    (0.719996, 0.72, None),
+    (0.72 - 1e-12, 0.72, None),
+])
+def test_below_threshold_never_reads_as_equal(confidence, threshold, numbers):
+    import re
+
+    from mhexplain.analysis import below_threshold
+
+    text = below_threshold(confidence, threshold)
+    found = re.findall(r"\d\.\d+", text)
+    assert "below its threshold" in text
+    if len(found) == 2:
+        assert float(found[0]) < float(found[1]) and found != list(numbers or ())
+    else:
+        assert text == "confidence just below its threshold 0.720"
+
+
+@pytest.mark.parametrize("text", ["see www.example.invalid today", "WWW.EXAMPLE.INVALID",
+                                  "https://example.invalid/a?b=1", "mail someone@example.invalid",
+                                  "mailto:x@y.invalid", "http://a.invalid and www.b.invalid"])
+def test_escaped_text_holds_no_autolink(text):
+    """GitHub-style autolinks are found after backslash escapes are undone: what markdown reads
+    (escapes undone) must still hold no www., scheme:// or address@domain, yet read as written."""
+    import re
+
+    from mhexplain.textsafe import WORD_JOINER, escape_markdown
+
+    read = re.sub(r"\\(.)", r"\1", escape_markdown(text))
+    assert not re.search(r"(?i)www\.|[a-z]://|[\w.+-]@\w", read), read
+    assert read.replace(WORD_JOINER, "") == text
+
+
+def _scored_as(y_pred: list[int], name: str = "m") -> pd.DataFrame:
+    from mhexplain.labels import LABELS
+
+    proba = np.eye(len(LABELS))[y_pred]
+    return pd.DataFrame({f"{name} p({lab})": proba[:, k] for k, lab in enumerate(LABELS)})
+
+
+def test_batch_metrics_average_over_the_classes_in_the_file():
+    df = parse_upload(b"text,target\nso much pressure,0\nmanic again,2\npanic attack,4\n", "three.csv").frame
+    m = file_metrics(df, _scored_as([0, 2, 4]), ["m"])["m"]
+    assert (m["accuracy"], m["cohen_kappa"], m["macro_f1"]) == (1.0, 1.0, 1.0)
+    assert m["averaged_over"] == ["stress", "bipolar", "anxiety"] and m["macro_avg"]["recall"] == 1.0
+    wrong = file_metrics(df, _scored_as([0, 2, 1]), ["m"])["m"]  # anxiety post predicted as depression
+    assert wrong["macro_f1"] == pytest.approx((1 + 1 + 0) / 3)
+
+
+def test_batch_metrics_take_the_classes_a_model_scored():
+    """The class names in a file's metrics are the ones the model scored, not the app's constants."""
+    df = parse_upload(b"text,target\nso much pressure,0\nsad,1\n", "two.csv").frame
+    own = ["calm", "low", "high", "avoidant", "worried"]  # a model trained with its own label names
+    scored = pd.DataFrame({f"mo p({lab})": col for lab, col in zip(own, np.eye(5)[[0, 1]].T)})
+    m = file_metrics(df, pd.concat([scored, _scored_as([1, 1], "model")], axis=1), ["mo", "model"])
+    assert m["mo"]["labels"] == own and m["mo"]["averaged_over"] == ["calm", "low"]
+    assert set(m["mo"]["per_class"]) == set(own) and m["mo"]["accuracy"] == 1.0
+    assert m["model"]["accuracy"] == 0.5  # "model" reads its own columns, never "mo"'s
+
+
+def test_batch_predictions_are_named_by_the_model():
+    class OwnLabels:  # a model trained with its own label names, in its own order
+        name, labels = "own", ("worried", "calm", "low", "high", "avoidant")
+
+        def predict_proba(self, texts):
+            return np.eye(5)[[k % 5 for k in range(len(texts))]]
+
+    scored = score(parse_upload(b"text\na\nb\n", "two.csv").frame, {"own": OwnLabels()})
+    assert scored["own prediction"].tolist() == ["Worried", "Calm"]
+    assert [c for c in scored.columns if c.startswith("own p(")][:2] == ["own p(worried)", "own p(calm)"]
+
+
+def _only_posts(r, keep):
+    from mhexplain.compare import ModelResults
+
+    return ModelResults(r.name, r.metrics, r.predictions[r.predictions["post_id"].isin(keep)].reset_index(drop=True),
+                        r.manifest)
+
+
+def test_models_tested_on_different_posts_are_compared_on_the_shared_ones(results):
+    from mhexplain.compare import shared_posts_note
+
+    assert shared_posts_note(results) is None
+    ids = results[0].predictions["post_id"]
+    few = ids.iloc[::4].tolist()  # bert was tested on a quarter of the posts (a --limit run)
+    mixed = results[:2] + [_only_posts(results[2], few)]
+    note = shared_posts_note(mixed)
+    assert f"Naive Bayes {len(ids):,}, Logistic Regression {len(ids):,}, BERT {len(few):,}" in note
+    assert f"{len(few):,} test posts are shared" in note
+    mis = misclassified_per_class(mixed)
+    assert (mis.groupby("model")["posts"].sum() == len(few)).all()
+    some = mis[mis["posts"] > 0]
+    assert (some["share misclassified"] == some["misclassified"] / some["posts"]).all()
+    assert (pairwise_tests(mixed)["posts"] == len(few)).all()
+    assert len(explorer_table(mixed)) == len(few)
+
+
+def test_posts_with_one_id_but_another_text_are_not_shared(results):
+    other = results[1].predictions.copy()
+    other.loc[:9, "text"] = "another post under the same id"
+    from mhexplain.compare import ModelResults
+
+    mixed = [results[0], ModelResults("lr", results[1].metrics, other, results[1].manifest)]
+    assert len(aligned(mixed)) == len(other) - 10
+
+
+@pytest.mark.parametrize("p, shown", [(0.0, "< 0.001"), (0.00049, "< 0.001"), (0.001, "0.001"),
+                                      (0.04567, "0.046"), (1.0, "1.000"), (float("nan"), "n/a")])
+def test_p_values_read_as_three_decimals_or_below(p, shown):
+    from mhexplain.compare import format_p
+
+    assert format_p(p) == shown

@@ -1,7 +1,7 @@
 """End to end in a real browser: `streamlit run app.py`, Chromium pastes a post, predictions appear."""
 import pytest
 
-from tools.browser import analyze, browser_page, chromium_path, open_page, running_app
+from tools.browser import analyze, browser_page, chromium_path, open_page, running_app, wait_idle
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed (apt-get install chromium)")
 
@@ -65,3 +65,36 @@ def test_a_hostile_upload_fetches_nothing_and_shows_no_markup(three_models_dir, 
         assert page.locator('img[src*="evil"]').count() == 0
         assert not [u for u in requests if "evil" in u]
         assert f"{name} lacks the column(s) text" in page.inner_text("body")  # shown as the text it is
+
+
+def test_a_page_url_opened_first_on_a_fresh_server_is_inside_the_apps_frame(trained_dir):
+    # The first visit a fresh server gets is straight to a page's URL, not to the front page.
+    with running_app(trained_dir) as (url, _), browser_page() as page:
+        page.goto(f"{url}/compare", timeout=60_000)
+        page.get_by_role("heading", name="Compare models").first.wait_for(timeout=60_000)
+        wait_idle(page)
+        assert page.get_by_text("Research tool, not a diagnosis").count() == 1
+        sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+        assert "Models folder" in sidebar and "Batch scoring" in sidebar and "Overview" in sidebar
+
+
+def _shown_without_links(page, texts: list[str]) -> None:
+    assert page.locator('a[href*="evil"]').count() == 0
+    shown = page.inner_text("body").replace("\u2060", "")  # the invisible joiners that stop autolinks
+    assert [t for t in texts if t not in shown] == []
+
+
+def test_addresses_in_file_names_and_label_values_are_text_not_links(trained_dir, tmp_path):
+    labels = ["https://evil-label.invalid/x", "www.evil-label.invalid", "someone@evil-label.invalid"]
+    f = tmp_path / "from www.evil-name.invalid to me@evil-name.invalid.csv"
+    f.write_text("body,sub\n" + "\n".join(f"post number {i},{lab}" for i, lab in enumerate(labels * 2)) + "\n")
+    with running_app(trained_dir) as (url, _), browser_page() as page:
+        open_page(page, url, "Batch scoring")
+        page.locator('input[type="file"]').first.set_input_files(str(f))  # no text column: an error names the file
+        page.get_by_text("lacks the column(s) text").wait_for(timeout=60_000)
+        _shown_without_links(page, [f"{f.name} lacks the column(s) text"])
+        page.get_by_role("tab", name="External validation").click()
+        page.locator('input[type="file"]').nth(1).set_input_files(str(f))
+        page.get_by_role("button", name="Evaluate").wait_for(timeout=60_000)
+        wait_idle(page)
+        _shown_without_links(page, labels)

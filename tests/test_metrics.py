@@ -57,3 +57,14 @@ def test_paired_bootstrap_difference():
     worse[:30] = (worse[:30] + 1) % 5  # 30 of 100 wrong
     diff, (lo, hi) = paired_f1_difference(y, y, worse)
     assert diff == pytest.approx(1.0 - macro_f1(y, worse)) and 0 < lo < diff < hi
+
+
+def test_macro_averages_over_the_classes_asked_for():
+    y = np.array([0, 0, 2, 2, 4, 4])
+    pred = np.array([0, 1, 2, 2, 4, 0])  # one post predicted as depression, a class y lacks
+    proba = np.eye(5)[pred]
+    m = classification_metrics(y, proba, n_resamples=50, average_over=[0, 2, 4])
+    assert m["macro_f1"] == pytest.approx(f1_score(y, pred, labels=[0, 2, 4], average="macro", zero_division=0))
+    assert m["macro_f1"] > classification_metrics(y, proba, n_resamples=50)["macro_f1"]
+    assert m["averaged_over"] == ["stress", "bipolar", "anxiety"] and m["macro_f1_ci"][1] <= 1.0
+    assert macro_f1(y, pred, classes=[2]) == 1.0

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.compare import summary_table
+from mhexplain.compare import shared_posts_note, summary_table
 from mhexplain.labels import DISPLAY_NAMES
 from mhexplain.textsafe import escape_markdown
 
@@ -34,14 +34,13 @@ test_counts = results[0].predictions["true_label"].value_counts().reindex(range(
 per_class = pd.DataFrame({"test posts": test_counts.to_numpy()}, index=list(DISPLAY_NAMES))
 if c.get("posts_per_class"):
     per_class.insert(0, "posts after cleaning", c["posts_per_class"])
-st.dataframe(per_class.T, width="stretch")
+ui.table(per_class.T, hide_index=False)
 
 st.subheader("Test-set metrics")
-st.dataframe(summary_table(results), hide_index=True, width="stretch",
-             column_config={k: st.column_config.NumberColumn(format="%.3f") for k in
-                            ("accuracy", "macro precision", "macro recall", "macro F1", "Cohen's kappa")})
-if len({r.manifest["split"]["test_post_ids_sha256"] for r in results}) > 1:
-    st.warning("These models were not scored on the same test posts (different protocol, seed or data).")
+ui.table(summary_table(results))
+note = shared_posts_note(results)
+if note:
+    st.warning(escape_markdown(note))
 
 st.subheader("Model cards")
 for r in results:

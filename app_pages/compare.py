@@ -1,4 +1,5 @@
 """Compare models: confusion matrices, precision–recall per class, errors per class, tests."""
+import pandas as pd
 import streamlit as st
 
 from mhexplain import ui
@@ -10,6 +11,7 @@ from mhexplain.compare import (
     pairwise_tests,
     per_class_table,
     pr_points,
+    shared_posts_note,
     summary_table,
 )
 from mhexplain.plots import (
@@ -21,12 +23,17 @@ from mhexplain.plots import (
     reliability_diagram,
 )
 from mhexplain.probe import table as probe_table
+from mhexplain.textsafe import escape_markdown
 
 st.title("Compare models")
 results = ui.require_results()
 
-st.dataframe(summary_table(results), hide_index=True, width="stretch")
-normalise = st.toggle("row-normalised confusion matrices", value=False)
+note = shared_posts_note(results)
+if note:
+    st.info(escape_markdown(note), icon=":material/rule:")
+ui.table(summary_table(results))
+# Counts from test sets of different sizes cannot be set side by side; rates can.
+normalise = st.toggle("row-normalised confusion matrices", value=note is not None)
 cols = st.columns(len(results))
 for col, r in zip(cols, results):
     col.plotly_chart(confusion_heatmap(confusion(r, normalise), r.name, normalise), width="stretch",
@@ -40,9 +47,7 @@ st.caption("Every confidence in this app is calibrated: temperature scaling fitt
 st.plotly_chart(reliability_diagram(results), width="stretch")
 points = operating_points(results)
 st.plotly_chart(coverage_plot(results, points), width="stretch")
-st.dataframe(points, hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                            ("threshold", "coverage", "accuracy answered", "accuracy all", "target")})
+ui.table(points)
 st.caption("Each model abstains (the Analyze page says \"uncertain\") below a threshold chosen on validation data "
            "for the target accuracy on the posts it answers; here is what that threshold does on the test set.")
 st.subheader("Do the models lean on the condition's name?")
@@ -54,20 +59,16 @@ if st.button("Run the shortcut probe") or st.session_state.get("probe_shown"):
     st.session_state["probe_shown"] = True
     probe_results = ui.shortcut_probe()
     st.plotly_chart(probe_bars(probe_results), width="stretch")
-    st.dataframe(probe_table(probe_results), hide_index=True, width="stretch",
-                 column_config={c: st.column_config.NumberColumn(format="%.3f") for c in
-                                probe_table(probe_results)[0] if c not in ("model", "posts")})
+    ui.table(pd.DataFrame(probe_table(probe_results)))
     r0 = probe_results[0]
     st.caption(f"{r0['posts_with_condition_word']:,} of {r0['n_posts']:,} test posts name a condition "
                f"({r0['condition_words_per_post']:.2f} such words per post).")
 st.subheader("Per-class F1")
-st.dataframe(per_class_table(results, "f1").style.format("{:.3f}"), width="stretch")
+ui.table(per_class_table(results, "f1"), hide_index=False)
 if len(results) > 1:
     st.subheader("Are the differences real? McNemar's test and agreement between models")
-    st.dataframe(pairwise_tests(results), hide_index=True, width="stretch",
-                 column_config={"McNemar p": st.column_config.NumberColumn(format="%.4f"),
-                                "Cohen's kappa (A vs B)": st.column_config.NumberColumn(format="%.3f")})
-    st.caption("McNemar's test compares two models' right/wrong answers on the same test posts "
+    ui.table(pairwise_tests(results))
+    st.caption("McNemar's test compares two models' right/wrong answers on the test posts both were tested on "
                "(exact binomial below 25 discordant posts, else χ² with continuity correction). The macro-F1 "
                "difference has a 95% interval from 1,000 paired bootstrap resamples of those posts: an interval "
                "that contains 0 means the test set cannot tell the two apart.")
@@ -85,6 +86,6 @@ else:
     if report.empty:
         st.caption("That folder has none of these models.")
     else:
-        st.dataframe(report, hide_index=True, width="stretch")
+        ui.table(report)
         st.caption("Under the reference notebook's random split, test posts with a verbatim copy in training are "
                    "scored as if new; accuracy on them against the rest shows what that leak adds.")

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from mhexplain import ui
-from mhexplain.analysis import compare_post, condition_words_on_top, word_agreement
+from mhexplain.analysis import below_threshold, compare_post, condition_words_on_top, word_agreement
 from mhexplain.classifier import DEFAULT_EXPLAIN_BUDGET, MAX_POST_CHARS, fingerprint
 from mhexplain.errors import MhxError
 from mhexplain.labels import DISPLAY_NAMES
@@ -45,14 +45,12 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     for col, (name, p) in zip(cols, comp.proba.items()):
         guess = DISPLAY_NAMES[int(p.argmax())]
         if comp.uncertain[name]:  # below the threshold chosen on validation data: no bare class
-            col.metric(title(name), "uncertain", f"best guess {guess}, confidence {p.max():.2f} < "
-                       f"{comp.thresholds[name]:.2f}", delta_color="off")
+            col.metric(title(name), "uncertain", f"best guess {guess}, "
+                       f"{below_threshold(p.max(), comp.thresholds[name])}", delta_color="off")
         else:
-            col.metric(title(name), guess, f"calibrated confidence {p.max():.2f}", delta_color="off")
-    if comp.agree:
-        st.success("All models agree.")
-    else:
-        st.warning("The models disagree.")
+            col.metric(title(name), guess, f"calibrated confidence {p.max():.3f}", delta_color="off")
+    all_agree, verdict = comp.verdict()
+    (st.success if all_agree else st.warning)(escape_markdown(verdict))
     st.plotly_chart(probability_bars(comp.proba), width="stretch")
 
     st.subheader("Why? Word attributions")
@@ -80,4 +78,4 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
             st.caption("Do the models rely on the same words? Rank agreement of their attributions "
                        "(Spearman over the post's words; overlap of the top 5 words, or of all words in a "
                        "shorter post).")
-            st.dataframe(agreement, hide_index=True)
+            ui.table(agreement)
