@@ -147,10 +147,7 @@ def read_manifest(model_dir: Path) -> dict:
     mpath = model_dir / MANIFEST
     if not mpath.is_file():
         raise ArtifactError(f"{model_dir} has no {MANIFEST}; it is not a complete mhexplain model folder.")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except (ValueError, UnicodeDecodeError):
-        raise ArtifactError(f"{mpath} is corrupt (not valid JSON).") from None
+    manifest = _load_json(mpath, "is corrupt (not valid JSON).")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise ArtifactError(f"{mpath} lacks the file list; retrain this model.")
     check(manifest, MANIFEST_SPEC, str(mpath))
@@ -168,11 +165,34 @@ def read_manifest(model_dir: Path) -> dict:
     return manifest
 
 
+def _load_json(path: Path, corrupt: str):
+    """A JSON file's content; a missing, unreadable or malformed file is refused in one line."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # RecursionError: brackets nested thousands deep
+        raise ArtifactError(f"{path} {corrupt}") from None
+
+
+def unlisted_files(model_dir: Path, manifest: dict) -> list[str]:
+    """Files in the folder that its manifest does not list. Loaders read files by name (a
+    transformers folder reads whatever tokenizer files it finds), so a file added after training
+    could change predictions without any hash noticing. Dotfiles are left out: no loader reads
+    one, and file managers leave them behind."""
+    return sorted(p.name for p in Path(model_dir).iterdir()
+                  if p.is_file() and p.name != MANIFEST and not p.name.startswith(".")
+                  and p.name not in manifest["files"])
+
+
 def verify_artifact(model_dir: Path, only: tuple[str, ...] | None = None) -> dict:
     """Check the files listed in the manifest (or just those in ``only``) exist and have their
-    recorded hash."""
+    recorded hash; for a whole folder (no ``only``), also that it holds no file the manifest does
+    not list, since a model is loaded from its folder."""
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
+    extra = unlisted_files(model_dir, manifest) if only is None else []
+    if extra:
+        raise ArtifactError(f"{model_dir} holds {', '.join(extra)}, which its {MANIFEST} does not list (added after "
+                            "training); remove it or retrain this model.")
     for fname, digest in manifest["files"].items():
         if only is not None and fname not in only:
             continue
@@ -233,12 +253,18 @@ def load_skops(path: Path):
         raise ArtifactError(f"{path} could not be loaded ({type(err).__name__}: {err}).") from None
 
 
+def read_json(model_dir: Path, name: str, spec) -> dict:
+    """``model_dir/name`` parsed and checked against ``spec`` (mhexplain.schema): one line naming
+    the file and the field when it does not fit."""
+    path = Path(model_dir) / name
+    content = _load_json(path, "is missing or corrupt.")
+    check(content, spec, str(path))
+    return content
+
+
 def read_metrics(model_dir: Path) -> dict:
     path = Path(model_dir) / METRICS
-    try:
-        metrics = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise ArtifactError(f"{path} is missing or corrupt.") from None
+    metrics = _load_json(path, "is missing or corrupt.")
     check_metrics(metrics, list(LABELS), str(path))
     return metrics
 
@@ -247,7 +273,12 @@ def proba_column(label: str) -> str:
     return f"p_{label.replace(' ', '_')}"
 
 
+LABEL_COLUMNS = ("true_label", "pred_label")
+
+
 def read_predictions(model_dir: Path) -> pd.DataFrame:
+    """The test posts' predictions, every column a page reads checked: one line naming the file,
+    the column and the first bad row (numbered as a spreadsheet does, the header is row 1)."""
     path = Path(model_dir) / PREDICTIONS
     try:
         df = pd.read_csv(path, keep_default_na=False, dtype={"text": str})
@@ -257,7 +288,48 @@ def read_predictions(model_dir: Path) -> pd.DataFrame:
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ArtifactError(f"{path} lacks the column(s) {', '.join(missing)}; retrain this model.")
-    numeric = needed[:1] + needed[2:]
-    if not all(pd.api.types.is_numeric_dtype(df[c]) for c in numeric):
-        raise ArtifactError(f"{path} has a non-numeric id, label or probability; retrain this model.")
+    found = _predictions_problem(df)
+    if found:
+        raise ArtifactError(f"{path} is not a valid mhexplain file: {found}; retrain this model.")
     return df
+
+
+def _predictions_problem(df: pd.DataFrame) -> str | None:
+    if df.empty:
+        return "it has no rows"
+    known = {proba_column(lab) for lab in LABELS}
+    unknown = [c for c in df.columns if c.startswith("p_") and c not in known]
+    if unknown:  # the pages take every p_ column as a class probability
+        return f"column {unknown[0]} is not a probability of this app's classes"
+    checks = [("post_id", 0, None)] + [(c, 0, len(LABELS) - 1) for c in LABEL_COLUMNS]
+    checks += [(c, 0.0, 1.0) for c in df.columns if c in known or (c.startswith("raw_") and c[4:] in known)]
+    for col, low, high in checks:
+        found = _column_problem(df[col], col, low, high)
+        if found:
+            return found
+    repeated = df["post_id"].duplicated().to_numpy()
+    if repeated.any():
+        return f"column post_id repeats an id in row {int(repeated.argmax()) + 2}"
+    if "has_train_copy" in df.columns and not pd.api.types.is_bool_dtype(df["has_train_copy"]):
+        return "column has_train_copy should hold True or False only"
+    return None
+
+
+def _column_problem(col: pd.Series, name: str, low, high) -> str | None:
+    """The first cell of ``col`` that is not a number in [low, high] (a whole one where ``low``
+    is an int), in words."""
+    whole = isinstance(low, int)
+    slack = 0 if whole else 1e-9  # a probability may round one ulp past 1
+    values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(values) & (values >= low - slack) & (values <= (np.inf if high is None else high + slack))
+    if whole:
+        ok &= values == np.floor(values)
+    what = "a whole number" if whole else "a number"
+    if ok.all():
+        # 1.0 is whole but not an integer: the pages index the class names with these labels
+        if whole and not pd.api.types.is_integer_dtype(col):
+            return f"column {name} row 2 should be {what} written without decimals, not {str(col.iloc[0])!r}"
+        return None
+    i = int((~ok).argmax())
+    limits = f"at least {low}" if high is None else f"between {low} and {high}"
+    return f"column {name} row {i + 2} should be {what} {limits}, not {str(col.iloc[i])[:40]!r}"

@@ -101,7 +101,7 @@ def save_bundle(cache_dir: str | os.PathLike, tables: NltkTables, sources: list[
               **{f"exc_{p}": _array("\n".join(exceptions[p])) for p in POS},
               **dict(zip(TAGGER_ARRAYS, tables.tagger))}
     try:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        Path(cache_dir).mkdir(mode=0o700, parents=True, exist_ok=True)  # it also holds the posts cache
         fd, tmp = tempfile.mkstemp(dir=cache_dir, suffix=".npz.tmp")
         try:
             with os.fdopen(fd, "wb") as f:

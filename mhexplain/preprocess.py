@@ -5,7 +5,9 @@ stopwords -> WordNet lemmatization with the tag mapped (J adj, V verb, N noun, R
 
 The tagger is the slow part, so: one tagger instance per process, a (word, tag) lemma
 cache, both cores through a process pool for large batches, and an on-disk cache keyed by
-the hash of each input text so a second training run never re-tags the corpus.
+the hash of each input text so a second training run never re-tags the corpus. That cache holds
+the dataset's posts (lemmatised), so it is readable by its owner only, and posts that must not be
+stored (an uploaded file's) are preprocessed inside ``memory_only()``, which keeps them out of it.
 """
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ import multiprocessing
 import os
 import re
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from pathlib import Path
 
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -149,17 +152,36 @@ class DiskCache:
         if not items:
             return
         self.data.update(items)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with suppress(OSError):  # a file made by an earlier version (0644) is narrowed too
+            os.fchmod(fd, 0o600)
+        with open(fd, "a", encoding="utf-8") as f:
             for k, v in items.items():
                 f.write(json.dumps([k, v]) + "\n")
 
 
+# Set inside memory_only(): preprocess_many then leaves the disk cache alone. A context variable,
+# so one web session training on an upload does not switch the cache off for another.
+_MEMORY_ONLY: ContextVar[bool] = ContextVar("mhexplain_preprocess_memory_only", default=False)
+
+
+@contextmanager
+def memory_only():
+    """Inside the block, ``preprocess_many`` neither reads nor writes the on-disk cache: for posts
+    that must not be stored anywhere, such as an uploaded file's."""
+    token = _MEMORY_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _MEMORY_ONLY.reset(token)
+
+
 def preprocess_many(texts: list[str], n_jobs: int | None = None, cache_dir: str | os.PathLike | None = None,
                     progress=None) -> list[str]:
-    """Preprocess a batch; uses the disk cache when ``cache_dir`` is given."""
+    """Preprocess a batch; uses the disk cache when ``cache_dir`` is given (outside ``memory_only()``)."""
     texts = list(texts)
-    cache = DiskCache(cache_dir) if cache_dir is not None else None
+    cache = DiskCache(cache_dir) if cache_dir is not None and not _MEMORY_ONLY.get() else None
     hashes = [_text_hash(t) for t in texts]
     known = cache.data if cache else {}
     todo = {}

@@ -6,12 +6,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .artifacts import MODEL_NAMES, SKOPS_FILE, artifact_hash, load_skops, read_manifest, verify_artifact
+from .artifacts import (
+    CALIBRATION,
+    MANIFEST,
+    MODEL_NAMES,
+    SKOPS_FILE,
+    artifact_hash,
+    load_skops,
+    read_json,
+    read_manifest,
+    verify_artifact,
+)
 from .calibration import Calibrated, Calibration
 from .classifier import Classifier
 from .errors import ArtifactError
 from .labels import LABELS
-from .shortcuts import MaskedInput, load_mask
+from .schema import CALIBRATION_SPEC, MASKING_SPEC
+from .shortcuts import MASKING_FILE, MaskedInput, load_mask
 from .sklearn_classifier import SklearnClassifier
 
 
@@ -36,10 +47,20 @@ def discover(models_dir: Path) -> list[ModelInfo]:
             out.append(ModelInfo(name, path, None, "not trained"))
             continue
         try:
-            out.append(ModelInfo(name, path, read_manifest(path)))
+            out.append(ModelInfo(name, path, _named_manifest(path, name)))
         except ArtifactError as err:
             out.append(ModelInfo(name, path, None, str(err)))
     return out
+
+
+def _named_manifest(path: Path, name: str) -> dict:
+    """The manifest of the folder that holds model ``name``: the pages key every table by the name
+    a manifest gives, so a folder copied under another model's name would collide with it."""
+    manifest = read_manifest(path)
+    if manifest["name"] != name:
+        raise ArtifactError(f"{path / MANIFEST} describes the model {manifest['name']!r}, not {name!r} (its "
+                            "folder's name); move it back or retrain this model.")
+    return manifest
 
 
 def load_classifier(model_dir: Path) -> Classifier:
@@ -61,9 +82,13 @@ def load_classifier(model_dir: Path) -> Classifier:
         clf = BertClassifier.from_artifact(model_dir, manifest)
     else:
         raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
-    mask = load_mask(model_dir)
-    if mask is not None:  # trained with --mask-words: the same words are deleted at inference
-        clf = MaskedInput(clf, mask)
+    if manifest.get("masking") and MASKING_FILE not in manifest["files"]:
+        raise ArtifactError(f"{model_dir / MANIFEST} records training with masked words but does not list "
+                            f"{MASKING_FILE}; retrain this model.")
+    if MASKING_FILE in manifest["files"]:  # trained with --mask-words: the same words are deleted at inference
+        read_json(model_dir, MASKING_FILE, MASKING_SPEC)
+        clf = MaskedInput(clf, load_mask(model_dir))
+    read_json(model_dir, CALIBRATION, CALIBRATION_SPEC)
     clf = Calibrated(clf, Calibration.load(model_dir))
     clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
     return clf

@@ -6,9 +6,10 @@ and whether training from the browser is allowed at all come from the server's e
 - ``MHX_MODELS_DIR``: one models folder, or several separated by ``os.pathsep`` (``:`` on
   Linux and macOS); a visitor picks among them. Default: ``models``.
 - ``MHX_ALLOW_TRAINING=1``: the Overview page may train NB + LR into the selected folder, from
-  an uploaded CSV (size-capped) or from the dataset the server found (``MHX_DATA``,
-  ``data/data_to_be_cleansed.csv``). Off by default; ``make run`` (which serves on localhost
-  only) turns it on.
+  an uploaded CSV (size-capped) or from the dataset the server found (``dataset_path``). Off by
+  default; ``make run`` (which serves on localhost only) turns it on.
+- ``MHX_DATA``: the dataset CSV; without it, ``data/data_to_be_cleansed.csv`` in the project (then
+  ``../shared/data/`` beside it), as the README says. ``python -m train`` reads the same default.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODELS_DIR_ENV = "MHX_MODELS_DIR"
+DATA_ENV = "MHX_DATA"
 ALLOW_TRAINING_ENV = "MHX_ALLOW_TRAINING"
 DEFAULT_MODELS_DIR = "models"
 # The largest file a visitor may upload (Batch page, in-app training). .streamlit/config.toml's
@@ -41,6 +43,19 @@ def default_models_dir() -> Path:
     return configured_models_dirs()[0]
 
 
+def dataset_path() -> Path | None:
+    """The dataset every command reads by default: MHX_DATA when it is set, else the CSV found at
+    the README's places (mhexplain.data.default_data_path); None when there is none.
+
+    A set MHX_DATA is used even when no file is there, so that the error names the path the user
+    gave instead of another file being read in its place.
+    """
+    from .data import default_data_path
+
+    found = os.environ.get(DATA_ENV) or default_data_path()
+    return Path(found) if found else None
+
+
 def training_allowed() -> bool:
     return os.environ.get(ALLOW_TRAINING_ENV, "").strip().lower() in _TRUE
 
@@ -53,7 +68,4 @@ class ServerSettings:
 
     @classmethod
     def from_env(cls) -> "ServerSettings":
-        from .data import default_data_path
-
-        data = default_data_path()
-        return cls(configured_models_dirs(), training_allowed(), Path(data) if data else None)
+        return cls(configured_models_dirs(), training_allowed(), dataset_path())

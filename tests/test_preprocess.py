@@ -190,3 +190,79 @@ def test_the_suite_stops_once_with_the_nltk_message(tmp_path):
     assert r.returncode == 2, out
     assert r.stdout.count("cannot run the tests: NLTK data missing") == 1 and "assert 2 == 0" not in out
     assert len(out.strip().splitlines()) <= 2 and "passed" not in out and "Traceback" not in out
+
+
+def test_an_unreachable_downloader_prints_nothing_and_the_error_is_one_line(monkeypatch, capfd):
+    """Offline, NLTK's downloader printed 12 '[nltk_data] Error loading …' lines before our message."""
+    from urllib.error import URLError
+
+    import nltk.downloader
+
+    from mhexplain import nltk_resources
+    from mhexplain.errors import NltkDataError
+
+    tries = []
+
+    def unreachable(*args, **kwargs):
+        tries.append(args)
+        raise URLError("no route to host")
+
+    monkeypatch.setattr(nltk.downloader, "urlopen", unreachable)
+    monkeypatch.setattr(nltk_resources, "_missing", lambda: list(nltk_resources.RESOURCES))
+    monkeypatch.setattr(nltk_resources, "_FAILED", set())
+    monkeypatch.delenv("MHX_NO_NLTK_DOWNLOAD", raising=False)
+    nltk_resources.ensure_nltk_data.cache_clear()
+    try:
+        with pytest.raises(NltkDataError) as caught:
+            nltk_resources.ensure_nltk_data()
+        assert len(tries) == 1  # the downloader tried, and after one failure no other package waits on it
+        with pytest.raises(NltkDataError) as again:
+            nltk_resources.ensure_nltk_data()  # a page preprocessing again does not wait on the network again
+        assert len(tries) == 1 and str(again.value) == str(caught.value)
+    finally:
+        nltk_resources.ensure_nltk_data.cache_clear()  # the next caller looks again
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+    message = str(caught.value)
+    assert "\n" not in message
+    for needed in ("averaged_perceptron_tagger_eng", "stopwords", "wordnet", "could not fetch", "NLTK_DATA",
+                   "one of NLTK's folders", "MHX_NO_NLTK_DOWNLOAD"):
+        assert needed in message, needed
+
+
+def test_the_disk_cache_is_private_to_its_owner(tmp_path):
+    path = tmp_path / "c" / "preprocess-nltk-v1.jsonl"
+    preprocess_many(["a post about exams"], n_jobs=1, cache_dir=tmp_path / "c")
+    assert path.stat().st_mode & 0o777 == 0o600 and (tmp_path / "c").stat().st_mode & 0o777 == 0o700
+    path.chmod(0o644)  # written by an earlier version
+    preprocess_many(["another post about deadlines"], n_jobs=1, cache_dir=tmp_path / "c")
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def _files_holding(folder, needle: bytes) -> list:
+    return [p for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
+
+
+def test_training_on_an_upload_writes_no_post_to_the_cache(tmp_path, monkeypatch):
+    """The in-app training path (train.api.train_upload, as the Overview page calls it): the
+    uploaded posts end up in the models it trains and nowhere else, as the README promises."""
+    from train.api import train_upload
+
+    from .helpers import synthetic_posts
+
+    marker = b"zqxvemarker"
+    posts = synthetic_posts()
+    posts["text"] = posts["text"] + " " + marker.decode()
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MHX_CACHE_DIR", str(cache))
+    train_upload(posts.to_csv(index=False).encode(), "upload.csv", tmp_path / "models", n_jobs=1)
+    assert (tmp_path / "models" / "lr" / "predictions.csv").is_file()
+    assert not cache.exists() or _files_holding(cache, marker) == []
+    assert not (cache / "preprocess-nltk-v1.jsonl").exists()
+    # the same posts from a file on disk (the operator's dataset) do use the cache
+    data = tmp_path / "posts.csv"
+    posts.to_csv(data, index=False)
+    from train.__main__ import main
+
+    assert main(["--data", str(data), "--out", str(tmp_path / "m2"), "--models", "nb", "--jobs", "1"]) == 0
+    assert _files_holding(cache, marker) == [cache / "preprocess-nltk-v1.jsonl"]

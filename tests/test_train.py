@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 
 from mhexplain.artifacts import artifact_hash, verify_artifact
-from mhexplain.errors import ArtifactError
-from mhexplain.registry import discover, load_classifier
+from mhexplain.registry import discover
 from train.__main__ import main
 
 from .helpers import ROOT, rescore
@@ -47,47 +46,6 @@ def test_same_seed_same_models(trained_dir, fixture_csv, tmp_path):
     a = pd.read_csv(trained_dir / "lr" / "predictions.csv")
     b = pd.read_csv(tmp_path / "lr" / "predictions.csv")
     pd.testing.assert_frame_equal(a, b)
-
-
-def _copy(trained_dir, tmp_path, name="lr"):
-    d = tmp_path / name
-    shutil.copytree(trained_dir / name, d)
-    return d
-
-
-def test_tampered_artifact_is_rejected(trained_dir, tmp_path):
-    d = _copy(trained_dir, tmp_path)
-    raw = bytearray((d / "model.skops").read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    (d / "model.skops").write_bytes(bytes(raw))
-    with pytest.raises(ArtifactError, match="does not match its manifest"):
-        load_classifier(d)
-
-
-def test_truncated_and_missing_files_are_rejected(trained_dir, tmp_path):
-    d = _copy(trained_dir, tmp_path)
-    (d / "model.skops").write_bytes((d / "model.skops").read_bytes()[:100])
-    with pytest.raises(ArtifactError, match="truncated or modified"):
-        load_classifier(d)
-    (d / "model.skops").unlink()
-    with pytest.raises(ArtifactError, match="missing model.skops"):
-        load_classifier(d)
-    (d / "manifest.json").write_text("{not json")
-    with pytest.raises(ArtifactError, match="corrupt"):
-        load_classifier(d)
-    with pytest.raises(ArtifactError, match="No model folder"):
-        load_classifier(tmp_path / "nothing")
-
-
-def test_skops_file_with_foreign_types_is_refused(trained_dir, tmp_path):
-    import skops.io as sio
-
-    from mhexplain.artifacts import load_skops
-
-    p = tmp_path / "evil.skops"
-    sio.dump({"f": shutil.rmtree}, p)
-    with pytest.raises(ArtifactError, match="does not load"):
-        load_skops(p)
 
 
 def test_discover_reports_status(trained_dir, tmp_path):
@@ -176,71 +134,6 @@ def test_failed_write_leaves_previous_model(trained_dir, tmp_path, monkeypatch):
     assert sorted(p.name for p in d.iterdir()) == sorted(p.name for p in trained_dir.iterdir())
 
 
-def _rehash(d, name):
-    man = json.loads((d / "manifest.json").read_text())
-    from mhexplain.artifacts import sha256_file
-
-    man["files"][name] = sha256_file(d / name)
-    (d / "manifest.json").write_text(json.dumps(man))
-
-
-def _edit_manifest(d, edit):
-    man = json.loads((d / "manifest.json").read_text())
-    edit(man)
-    (d / "manifest.json").write_text(json.dumps(man))
-
-
-MANIFEST_EDITS = {
-    "no split": (lambda m: m.pop("split"), "split is missing"),
-    "split seed as text": (lambda m: m["split"].update(seed="42"), "split.seed should be an integer"),
-    "three labels": (lambda m: m.update(labels=m["labels"][:3]), "lists 3 labels"),
-    "empty file list": (lambda m: m.update(files={}), "does not list model.skops, calibration.json, metrics"),
-    "model file unlisted": (lambda m: m["files"].pop("model.skops"), "does not list model.skops"),
-    "unknown kind": (lambda m: m.update(kind="pickle"), "unknown model kind"),
-    "overlap as bool": (lambda m: m["split"].update(train_test_overlap=True), "should be an integer"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(MANIFEST_EDITS))
-def test_edited_manifests_are_refused_in_one_line(case, trained_dir, tmp_path):
-    d = _copy(trained_dir, tmp_path, "nb")
-    edit, message = MANIFEST_EDITS[case]
-    _edit_manifest(d, edit)
-    with pytest.raises(ArtifactError, match=message):
-        load_classifier(d)
-    info = {m.name: m for m in discover(d.parent)}
-    assert not info["nb"].ok and message.split()[0] in info["nb"].error
-
-
-@pytest.mark.parametrize("edit, message", [
-    (lambda m: m.pop("macro_f1_ci"), "macro_f1_ci is missing"),
-    (lambda m: m["per_class"].pop("bipolar"), "lacks per-class scores for bipolar"),
-    (lambda m: m.update(confusion_matrix=[[1, 2], [3, 4]]), "not 5 x 5"),
-])
-def test_rehashed_metrics_missing_keys_are_refused(edit, message, trained_dir, tmp_path):
-    from mhexplain.compare import load_results
-
-    d = _copy(trained_dir, tmp_path)
-    metrics = json.loads((d / "metrics.json").read_text())
-    edit(metrics)
-    (d / "metrics.json").write_text(json.dumps(metrics))
-    _rehash(d, "metrics.json")
-    manifest = verify_artifact(d)  # the hash matches: only the schema can catch it
-    with pytest.raises(ArtifactError, match=message):
-        load_results(d, manifest)
-
-
-def test_rehashed_predictions_without_probabilities_are_refused(trained_dir, tmp_path):
-    from mhexplain.artifacts import read_predictions
-
-    d = _copy(trained_dir, tmp_path)
-    preds = pd.read_csv(d / "predictions.csv").drop(columns=["p_anxiety"])
-    preds.to_csv(d / "predictions.csv", index=False)
-    _rehash(d, "predictions.csv")
-    with pytest.raises(ArtifactError, match="lacks the column"):
-        read_predictions(d)
-
-
 def _cli(tmp_path, *args):
     return subprocess.run([sys.executable, "-m", "train", "--jobs", "1", "--cache-dir", str(tmp_path / "cache"),
                            *args], capture_output=True, text=True, cwd=ROOT)
@@ -327,3 +220,44 @@ def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_cs
     assert calls == ["nb", "lr"]
     assert {p.name: (p / "manifest.json").read_text() for p in d.iterdir()} == before  # nb not replaced either
     assert sorted(p.name for p in d.iterdir()) == sorted(before)  # no staging folder left behind
+
+
+def test_the_dataset_is_found_where_the_readme_puts_it(tmp_path, monkeypatch):
+    """`python -m train` with no --data read only MHX_DATA, not data/data_to_be_cleansed.csv."""
+    from mhexplain import data
+    from mhexplain.settings import ServerSettings
+    from train.__main__ import parse_args
+
+    project = tmp_path / "project"
+    monkeypatch.setattr(data, "_PROJECT", project)
+    monkeypatch.delenv("MHX_DATA", raising=False)
+    local = project / "data" / data.DATA_FILE
+    local.parent.mkdir(parents=True)
+    local.write_text("x")
+    assert parse_args([]).data == local
+    assert ServerSettings.from_env().data_path == local  # the app's in-app training finds the same file
+    mine = tmp_path / "mine.csv"
+    monkeypatch.setenv("MHX_DATA", str(mine))  # set by the user: used, even before the file exists,
+    assert parse_args([]).data == mine  # so that the error names it rather than another file being read
+    assert parse_args(["--data", str(local)]).data == local
+
+
+def test_no_dataset_anywhere_says_every_place_to_put_it(tmp_path, monkeypatch, capsys):
+    from mhexplain import data
+    from train.__main__ import parse_args
+
+    monkeypatch.setattr(data, "_PROJECT", tmp_path / "project")
+    monkeypatch.delenv("MHX_DATA", raising=False)
+    with pytest.raises(SystemExit):
+        parse_args([])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--data PATH" in err and "MHX_DATA" in err and "data/data_to_be_cleansed.csv" in err
+
+
+def test_control_characters_in_paths_are_escaped_in_trains_output(fixture_csv, tmp_path):
+    data = tmp_path / "posts\x1b[31m.csv"
+    shutil.copy(fixture_csv, data)
+    r = _cli(tmp_path, "--data", str(data), "--out", str(tmp_path / "out\x1b[0m\x07"), "--models", "nb")
+    assert r.returncode == 0, r.stderr
+    assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
+    assert "posts\\x1b[31m.csv" in r.stderr and "out\\x1b[0m\\x07" in r.stdout + r.stderr

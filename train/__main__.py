@@ -25,11 +25,24 @@ def parse_args(argv=None) -> TrainConfig:
     return cfg
 
 
+class PrintableFormatter(logging.Formatter):
+    """Log lines quote the user's paths (--data, --out): a control character in a name is shown
+    as an escape, never sent to the terminal to act."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+def _log_handler() -> logging.Handler:
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    return handler
+
+
 def main(argv=None) -> int:
     # Under a distributed launcher (RANK set), the first process alone logs progress.
     quiet = int(os.environ.get("RANK", "0") or 0) > 0
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[_log_handler()])
     cfg = parse_args(argv)
     existed = {m for m in cfg.models if (cfg.out / m).is_dir()}
     try:

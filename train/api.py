@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
 from mhexplain.artifacts import move_into_place
@@ -27,7 +28,7 @@ logger = logging.getLogger("mhexplain.train")
 
 def check_config(cfg: TrainConfig) -> None:
     """Everything that can be refused before any work: output folders, the BERT encoder's folder."""
-    from .common import check_output_dir
+    from mhexplain.outputs import check_output_dir
 
     check_output_dir(cfg.out, "--out")
     if cfg.mask_words:
@@ -54,8 +55,12 @@ def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = N
     """Train ``cfg.models``; the library entry point behind the CLI and the app.
 
     ``progress`` is called with each stage's name as it starts (``planned_stages(cfg)``).
-    ``frame`` (with ``data_sha256``) trains on posts already read, e.g. an uploaded file.
+    ``frame`` (with ``data_sha256``) trains on posts already read, e.g. an uploaded file: they are
+    preprocessed in memory only, never added to the preprocessing cache on disk (uploads are never
+    written; the only files such a run writes are the models).
     """
+    from mhexplain.preprocess import memory_only
+
     from .common import prepare, stage
 
     check_config(cfg)
@@ -69,7 +74,8 @@ def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = N
     out_existed = cfg.out.exists()
     staging = cfg.out / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        results = _train(dataclasses.replace(cfg, out=staging), prep, progress)
+        with memory_only() if frame is not None else nullcontext():
+            results = _train(dataclasses.replace(cfg, out=staging), prep, progress)
         for name in results:
             if (staging / name).is_dir():
                 move_into_place(staging / name, cfg.out / name)

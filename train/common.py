@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import pandas as pd
 
 from mhexplain.artifacts import library_versions, now_iso
 from mhexplain.data import file_sha256, read_posts
-from mhexplain.errors import ConfigError
 from mhexplain.labels import LABELS
 from mhexplain.models import CLASSICAL_MODELS
 from mhexplain.split import Split, make_split, stratified_sample
@@ -49,20 +46,6 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
     if "bert" in cfg.models:
         out += ["fine-tuning", "scoring", "saving bert"]
     return out
-
-
-def check_output_dir(path: Path, what: str) -> None:
-    """Refuse, before any work, a folder that cannot be created or written."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise ConfigError(f"{what} {path} is a file, not a folder.")
-    parent = path
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{what} {path} cannot be created: {parent} is a file.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{what} {path} is not writable.")
 
 
 @dataclass

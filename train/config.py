@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mhexplain.models import CLASSICAL_MODELS, MODEL_NAMES
-from mhexplain.settings import default_models_dir
+from mhexplain.settings import dataset_path, default_models_dir
 from mhexplain.split import DEFAULT_PROTOCOL, DEFAULT_SEED, PROTOCOLS
 
 ALL_MODELS = MODEL_NAMES
@@ -73,8 +73,8 @@ class BertTrainConfig:
 
 @dataclass
 class TrainConfig:
-    data: Path | None = _opt(lambda: Path(os.environ["MHX_DATA"]) if os.environ.get("MHX_DATA") else None,
-                             "the Reddit mental-health CSV (or set MHX_DATA)")
+    data: Path | None = _opt(dataset_path, "the Reddit mental-health CSV (default: MHX_DATA, else "
+                                           "data/data_to_be_cleansed.csv in the project)")
     out: Path = _opt(default_models_dir, "models folder (or MHX_MODELS_DIR; default models/); each model "
                                          "trained replaces its folder there")
     models: tuple[str, ...] = _opt(CLASSICAL_MODELS, f"comma-separated subset of {','.join(ALL_MODELS)}")
@@ -92,7 +92,8 @@ class TrainConfig:
     def problems(self) -> list[str]:
         out = []
         if not self.data:
-            out.append("no data: pass --data PATH or set MHX_DATA (the Kaggle 'Reddit Mental Health Data' CSV)")
+            out.append("no data: pass --data PATH, set MHX_DATA, or put the Kaggle 'Reddit Mental Health Data' CSV "
+                       "at data/data_to_be_cleansed.csv in the project")
         unknown = [m for m in self.models if m not in ALL_MODELS]
         if unknown or not self.models:
             out.append(f"--models takes a subset of {','.join(ALL_MODELS)}; got {','.join(self.models)!r}")
