@@ -164,7 +164,7 @@ class Calibrated:
         self.calibration = calibration
         self.name, self.labels, self.batch_size = base.name, base.labels, base.batch_size
         # linear_contributions stays in the model's own score space (see its output space)
-        for ability in ("explain_budget", "fingerprint", "linear_contributions"):
+        for ability in ("explain_budget", "fingerprint", "linear_contributions", "visible_units"):
             if hasattr(base, ability):
                 setattr(self, ability, getattr(base, ability))
 

@@ -12,9 +12,9 @@ meaning and one way to read it (the functions below), in the manner of scikit-le
   (n_labels,), output space)``; only models that are linear in their features have it.
 - ``visible_units(text, spans)``: for each character span of ``text`` (a word of the post), whether
   the model sees it, as a boolean array (n_spans,). A span it does not see (its preprocessing drops
-  it, it has no feature for it, or its input mask deletes it) leaves the prediction as it is
-  whenever every other span is unchanged, so explanations give it exactly 0. Without the ability
-  the model sees every span.
+  it, it has no feature for it, or its input mask deletes it) is no feature of an explanation: it
+  stays as written in every perturbed post and weighs exactly 0. Without the ability the model
+  sees every span.
 
 This module depends on numpy alone: nothing here knows scikit-learn, NLTK or torch.
 """

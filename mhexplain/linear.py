@@ -20,6 +20,13 @@ _TOKEN = re.compile(r"\S+")
 def lemmas_with_sources(text: str) -> list[tuple[str, list[int]]]:
     """The preprocessed lemmas of ``text``, each with the indices of the original characters
     it came from. ``" ".join(lemma for lemma, _ in result) == preprocess_text(text)``."""
+    tokens = tokens_with_sources(text)
+    return [(lemma, tokens[i][1]) for i, lemma in lemmas([t for t, _ in tokens])]
+
+
+def tokens_with_sources(text: str) -> list[tuple[str, list[int]]]:
+    """The tokens the preprocessing tags (stopwords included), each with the indices of the
+    original characters it came from."""
     chars, src = [], []
     for i, ch in enumerate(text):
         for c in ch.lower():
@@ -32,7 +39,7 @@ def lemmas_with_sources(text: str) -> list[tuple[str, list[int]]]:
         sources = src[m.start():m.end()]
         for part in SPLIT_CONTRACTIONS.get(m.group(), (m.group(),)):
             tokens.append((part, sources))
-    return [(lemma, tokens[i][1]) for i, lemma in lemmas([t for t, _ in tokens])]
+    return tokens
 
 
 def linear_parts(clf) -> tuple[np.ndarray, np.ndarray, str]:
@@ -48,12 +55,8 @@ def linear_parts(clf) -> tuple[np.ndarray, np.ndarray, str]:
     raise TypeError(f"{type(clf).__name__} is not a linear model")
 
 
-def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
-    """Per-unit contributions (n_units, n_classes), the bias, and the output space."""
-    tfidf, clf = pipeline.named_steps[TFIDF_STEP], pipeline.named_steps[CLASSIFIER_STEP]
-    W, bias, space = linear_parts(clf)
-    found = lemmas_with_sources(text)
-    x = tfidf.transform([" ".join(lm for lm, _ in found)]).toarray()[0]
+def _feature_occurrences(tfidf, found: list[tuple[str, list[int]]]) -> dict[int, list[list[int]]]:
+    """For each TF-IDF feature among the lemmas ``found``, the source characters of each occurrence."""
     vocab = tfidf.vocabulary_
     analyzer = tfidf.build_analyzer()
     occurrences: dict[int, list[list[int]]] = {}
@@ -62,9 +65,25 @@ def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarr
             f = vocab.get(tok)
             if f is not None:
                 occurrences.setdefault(f, []).append(sources)
+    return occurrences
+
+
+def _char_units(text: str, spans) -> np.ndarray:
+    """For each character of ``text``, the index of the span holding it, or -1."""
     char_unit = np.full(len(text), -1)
     for u, (a, b) in enumerate(spans):
         char_unit[a:b] = u
+    return char_unit
+
+
+def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
+    """Per-unit contributions (n_units, n_classes), the bias, and the output space."""
+    tfidf, clf = pipeline.named_steps[TFIDF_STEP], pipeline.named_steps[CLASSIFIER_STEP]
+    W, bias, space = linear_parts(clf)
+    found = lemmas_with_sources(text)
+    x = tfidf.transform([" ".join(lm for lm, _ in found)]).toarray()[0]
+    occurrences = _feature_occurrences(tfidf, found)
+    char_unit = _char_units(text, spans)
     out = np.zeros((len(spans), W.shape[0]))
     for f, occ in occurrences.items():
         term = W[:, f] * x[f] / len(occ)
@@ -73,6 +92,27 @@ def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarr
             for u in units:
                 out[u] += term / len(units)
     return out, np.asarray(bias, dtype=float), space
+
+
+def visible_units(pipeline, text: str, spans) -> np.ndarray:
+    """Which units (character spans of ``text``) the pipeline sees: those that give a TF-IDF
+    feature its letters. The others (punctuation, digits, stopwords, 1-letter words, words outside
+    the vocabulary) reach no feature; a stopword or unknown word still steers the POS tags, and so
+    the lemmas, of its neighbours, which is why explanations keep them as written rather than
+    delete them. A unit whose letters run into another unit's ("word,word" is one token) counts
+    as seen, since deleting it would change that token."""
+    char_unit = _char_units(text, spans)
+    seen = np.zeros(len(spans), dtype=bool)
+    for _, sources in tokens_with_sources(text):
+        units = np.unique(char_unit[sources])
+        units = units[units >= 0]
+        if len(units) > 1:
+            seen[units] = True
+    for occ in _feature_occurrences(pipeline.named_steps[TFIDF_STEP], lemmas_with_sources(text)).values():
+        for sources in occ:
+            units = char_unit[sources]
+            seen[units[units >= 0]] = True
+    return seen
 
 
 def decision_scores(pipeline, text: str) -> np.ndarray:

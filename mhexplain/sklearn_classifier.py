@@ -21,6 +21,11 @@ class SklearnClassifier:
         self.name = name
         self.labels = tuple(labels)
         self.batch_size = batch_size
+        from .preprocess import NltkPreprocessor
+
+        # Only a preprocessing whose every step linear.py retraces can say which words it drops.
+        if isinstance(getattr(pipeline, "named_steps", {}).get(PREPROCESS_STEP), NltkPreprocessor):
+            self.visible_units = self._visible_units
 
     explain_budget = DEFAULT_EXPLAIN_BUDGET
 
@@ -41,3 +46,9 @@ class SklearnClassifier:
         full_c, full_b = np.zeros((contrib.shape[0], len(self.labels))), np.zeros(len(self.labels))
         full_c[:, classes], full_b[classes] = contrib, bias
         return full_c, full_b, space
+
+    def _visible_units(self, text: str, spans) -> np.ndarray:
+        """The units that reach a feature of the model (see ``linear.visible_units``)."""
+        from .linear import visible_units
+
+        return visible_units(self.pipeline, text, spans)

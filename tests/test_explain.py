@@ -251,7 +251,7 @@ def test_cli_prints_top_words_and_writes_files(trained_dir, tmp_path, capsys):
     assert json.loads(out_json.read_text())["method"] == "lime"
     assert "mhx-explanation" in out_html.read_text()
     assert explain_cli(["--models-dir", str(tmp_path), "--model", "lr", "hello"]) == 2
-    assert "No model folder" in capsys.readouterr().err
+    assert "No lr model in" in capsys.readouterr().err
     rc = explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "lime", "--budget", "100",
                       "--lime-features", "positions", "--lime-kernel-width", "25", "--json", str(out_json),
                       "so anxious, panic attack"])
@@ -268,7 +268,9 @@ def test_cli_escapes_terminal_control_characters(trained_dir, capsys):
                         post]) == 0
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\u202e" not in out
-    assert "\\x1b" in out and "\\u202e" in out  # still visible, as escapes
+    # the control sequences are symbols LR does not see, so they are not listed among the words
+    listed = [line.split()[-1] for line in out.splitlines() if line.startswith("  ")]
+    assert {"panic", "attack", "heart"} <= set(listed) and all(w[0].isalnum() for w in listed)
 
 
 def test_cli_process_matches_the_in_process_explanation(trained_dir, tmp_path):
@@ -290,3 +292,146 @@ def test_cli_process_matches_the_in_process_explanation(trained_dir, tmp_path):
     assert r.returncode == 0, r.stderr
     here = explain(load_classifier(trained_dir / "lr"), post, "shap")
     np.testing.assert_allclose(np.asarray(json.loads(out.read_text())["weights"]), here.weights, atol=1e-12)
+
+
+# Words NB and LR never see: their preprocessing drops punctuation and stopwords before counting words.
+UNSEEN_BY_NB_LR = {",", "...", "!", "?", "I", "my", "My", "is", "Is", "and"}
+SEEN_POST = "I feel my heart is racing, and I panic... My anxiety is back! Is it anxiety?"
+
+
+@pytest.fixture(scope="module")
+def masked_dir(fixture_csv, tmp_path_factory):
+    """NB and LR trained with the default condition-word mask."""
+    from train.__main__ import main
+
+    out = tmp_path_factory.mktemp("masked")
+    assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr", "--mask-words", "--jobs", "1",
+                 "--cache-dir", str(out / ".cache")]) == 0
+    return out
+
+
+def _assert_unseen_weigh_nothing(exp, unseen: set[str]) -> None:
+    idx = [i for i, u in enumerate(exp.units) if u in unseen]
+    assert len({exp.units[i] for i in idx}) == len(unseen)  # every one of them is in the post
+    assert (exp.weights[idx] == 0.0).all(), {exp.units[i]: exp.weights[i].tolist() for i in idx}
+    assert not exp.seen[idx].any()
+
+
+@pytest.mark.parametrize("model", ["nb", "lr"])
+@pytest.mark.parametrize("method", ["lime", "shap", "linear"])
+def test_words_nb_and_lr_never_see_weigh_exactly_zero(trained_dir, model, method):
+    clf = load_classifier(trained_dir / model)
+    exp = explain(clf, SEEN_POST, method, budget=300)
+    _assert_unseen_weigh_nothing(exp, UNSEEN_BY_NB_LR)
+    seen = {u for u, s in zip(exp.units, exp.seen) if s}
+    assert {"feel", "heart", "panic", "anxiety"} <= seen
+    assert np.abs(exp.weights[exp.units.index("anxiety")]).max() > 0
+    # the JSON says which words the model sees, and the HTML greys the others
+    assert json.loads(exp.to_json())["visible"] == exp.seen.tolist()
+    html = exp.to_html()
+    assert '<span class="mhx-unseen" title="My: not seen by the model" style="color: #999">My</span>' in html
+    assert "grey: not seen by the model" in html and 'title="anxiety: ' in html
+    assert all(word in seen for word, _ in exp.top(20))  # the top words are words the model sees
+
+
+@pytest.mark.parametrize("method", ["lime", "shap"])
+def test_a_masked_model_gives_its_masked_words_exactly_zero(masked_dir, method):
+    post = "I feel my heart is racing, and I panic... Depressed? Anxiety, anxious, bipolar: my worried heart."
+    for model in ("nb", "lr"):
+        exp = explain(load_classifier(masked_dir / model), post, method, budget=300)
+        masked = {"panic", "Depressed", "Anxiety", "anxious", "bipolar"}
+        _assert_unseen_weigh_nothing(exp, masked | {",", "...", "?", ":", "I", "my", "is", "and"})
+        assert {"feel", "heart", "worried"} <= {u for u, s in zip(exp.units, exp.seen) if s}
+
+
+def test_masked_words_are_unseen_whatever_the_model_inside():
+    """A model that declares nothing (as BERT) sees every word; behind the mask it sees all but the masked ones."""
+    from mhexplain.classifier import visible_units
+    from mhexplain.shortcuts import MaskedInput, WordMask
+
+    toy = KeywordClassifier()
+    units = Units.of("sad: anxiety-ridden, Panic sad")
+    assert visible_units(toy, units.text, units.spans).all()
+    masked = MaskedInput(toy, WordMask())
+    seen = dict(zip(units.words, visible_units(masked, units.text, units.spans).tolist()))
+    # "anxiety-ridden" keeps "-ridden" once "anxiety" is deleted: the model still sees that much
+    assert seen == {"sad": True, ":": True, "anxiety-ridden": True, ",": True, "Panic": False}
+    exp = explain(masked, units.text, "shap", target=1)
+    assert exp.visible == [True, True, True, True, False, True]
+    assert exp.weights[4].tolist() == [0.0, 0.0]
+
+
+def test_masked_linear_contributions_follow_the_deletion(masked_dir):
+    """The mask deletes words, so "worried,anxiety,heart" reaches the model as one token "worriedheart"."""
+    from mhexplain.linear import decision_scores
+
+    clf = load_classifier(masked_dir / "lr")
+    post = "worried,anxiety,heart racing and nervous"
+    exp = explain(clf, post, "linear")
+    inner = clf.base
+    expected = decision_scores(inner.base.pipeline, inner.mask.delete(post))
+    np.testing.assert_allclose(exp.weights.sum(0) + exp.base_value, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("method", ["lime", "shap", "linear"])
+def test_a_post_of_words_the_model_never_sees_is_all_zero_with_a_note(lr, masked_dir, method):
+    for clf, post in ((lr, "I am, and it is... what it was!!"),
+                      (load_classifier(masked_dir / "nb"), "Anxiety? Panic, my panic!")):
+        exp = explain(clf, post, method, budget=300)
+        assert (exp.weights == 0.0).all() and not exp.seen.any()
+        assert exp.unseen_note.startswith(f"{clf.name} sees none of these words")
+        assert exp.top(5) == [] and exp.faithfulness == {}
+        assert exp.n_evals <= 2  # the prediction (and LIME/SHAP's empty post): nothing to perturb
+        assert "sees none of these words" in exp.to_html()
+
+
+def test_shap_spends_evaluations_on_seen_words_only(lr):
+    post = ("I, I, I... my, my, my: is it, is it? " * 10) + "panic attack and my heart racing"
+    exp = explain(lr, post, "shap")
+    n_seen = int(exp.seen.sum())
+    assert 2 <= n_seen <= 5 and len(exp.units) > 100
+    assert exp.n_evals <= 2 * n_seen + 2  # a walk over the seen words' tree, not the whole post's
+
+
+def test_faithfulness_ranks_only_the_words_the_model_sees(lr):
+    post = "I, I, I... my, my, my: is it? panic attack heart racing"
+    exp = explain(lr, post, "lime", budget=200)
+    n_seen = int(exp.seen.sum())
+    assert n_seen == 4 and len(exp.units) == 19
+    # the top 5%, 10%, 20% and 50% of the 4 words LR sees, not of all 19 units
+    assert [t["k"] for t in exp.faithfulness["per_threshold"]] == [1, 1, 1, 2]
+
+
+def test_rank_agreement_among_chosen_units():
+    a, b = np.array([3.0, 0.0, 2.0, 0.0, 1.0]), np.array([3.0, 9.0, 2.0, -9.0, 1.0])
+    r = rank_agreement(a, b, k=2, among=[True, False, True, False, True])
+    assert r == {"spearman": pytest.approx(1.0), "k": 2, "top_k_overlap": 1.0}
+
+
+def test_an_explanation_cached_before_words_were_left_out_is_not_served(lr, tmp_path):
+    """A disk cache written by the previous engine (every unit a feature) must not answer."""
+    import hashlib
+
+    from mhexplain.classifier import fingerprint
+
+    post = "my heart is racing, panic"
+    stale = explain(lr, post, "shap", budget=150)
+    stale.weights = np.ones_like(stale.weights)
+    stale.visible = None
+    old_key = hashlib.sha256(json.dumps([fingerprint(lr), post, "shap", None, 150, 0, 300,
+                                         [["shap_context", "empty"]]]).encode()).hexdigest()
+    (tmp_path / f"{old_key}.json").write_text(stale.to_json())
+    exp = explain(lr, post, "shap", budget=150, cache=ExplanationCache(directory=tmp_path))
+    assert not exp.cached and exp.weights[exp.units.index(",")].tolist() == [0.0] * 5
+
+
+def test_a_unit_glued_to_another_by_punctuation_counts_as_seen(lr):
+    """ "heart,qqq" reaches the model as one token "heartqqq": deleting "qqq" would turn it into "heart"."""
+    from mhexplain.classifier import visible_units
+    from mhexplain.preprocess import preprocess_text
+
+    units = Units.of("my heart,qqq racing qqq")
+    seen = dict(zip(range(len(units)), visible_units(lr, units.text, units.spans).tolist()))
+    assert units.words == ["my", "heart", ",", "qqq", "racing", "qqq"]
+    assert seen == {0: False, 1: True, 2: False, 3: True, 4: True, 5: False}
+    assert preprocess_text(units.keep([True, True, True, False, True, True])) != preprocess_text(units.text)

@@ -1,4 +1,5 @@
-"""Explanations cached by (model artifact hash, text, method, target, budget, seed, max units, settings)."""
+"""Explanations cached by (key version, model artifact hash, text, method, target, budget, seed, max
+units, settings)."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +12,10 @@ from pathlib import Path
 from ..classifier import fingerprint
 from .result import Explanation
 
+# Raised whenever the engine would explain the same request differently, so that no stale entry on
+# disk answers it. 2: words the model does not see are no features (weight 0, ``visible``).
+KEY_VERSION = 2
+
 
 class ExplanationCache:
     def __init__(self, max_items: int = 256, directory: str | os.PathLike | None = None) -> None:
@@ -22,7 +27,7 @@ class ExplanationCache:
     @staticmethod
     def key(clf, text: str, method: str, target, budget: int, seed: int, max_units: int,
             params: dict | None = None) -> str:
-        raw = json.dumps([fingerprint(clf), text, method, target, budget, seed, max_units,
+        raw = json.dumps([KEY_VERSION, fingerprint(clf), text, method, target, budget, seed, max_units,
                           sorted((params or {}).items())])
         return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -1,7 +1,9 @@
 """One entry point, ``explain``, for every model and method.
 
 Perturbed posts go through each model's own ``predict_proba`` (the classical models
-re-preprocess them), which batches them by the model's ``batch_size``.
+re-preprocess them), which batches them by the model's ``batch_size``. The features are the
+words the model sees (``classifier.visible_units``): the others stay in every perturbed post and
+weigh exactly 0, as a word that cannot change the prediction must (the dummy property).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..classifier import Classifier, explain_budget, linear_contributions, validate_texts
+from ..classifier import Classifier, explain_budget, linear_contributions, validate_texts, visible_units
 from ..errors import ConfigError, InputTextError
 from .cache import ExplanationCache
 from .faithfulness import faithfulness
@@ -67,28 +69,39 @@ def _flat_kernel(d, kernel_width):
     return np.ones_like(d, dtype=float)
 
 
+def _feature_of_unit(words: list[str], bow: bool) -> np.ndarray:
+    """Each unit's LIME feature: its distinct word (numbered in order of first occurrence) with
+    ``bow``, else its own position."""
+    if not bow:
+        return np.arange(len(words))
+    first: dict[str, int] = {}
+    return np.array([first.setdefault(w, len(first)) for w in words])
+
+
 def _lime(predict: _Counted, units: Units, labels, budget: int, seed: int, features: str,
           kernel_width: float | None):
     from lime.lime_text import LimeTextExplainer
 
-    words = units.words
     bow = features == "types"
-    explainer = LimeTextExplainer(class_names=list(labels), split_expression=lambda s: words, bow=bow,
+    # LIME perturbs a stand-in post of one code per unit ("w<feature>"), decoded here into the post
+    # without the units it drops: LIME finds words by searching the text, which could match inside
+    # a word that is no feature (the model does not see it).
+    feature = _feature_of_unit(units.words, bow)
+
+    def classify(stand_ins: list[str]) -> np.ndarray:
+        return predict([units.keep(np.isin(feature, [int(c[1:]) for c in s.split()])) for s in stand_ins])
+
+    explainer = LimeTextExplainer(class_names=list(labels), split_expression=str.split, bow=bow,
                                   mask_string="", feature_selection="none", random_state=seed,
                                   kernel_width=kernel_width or 25.0,
                                   kernel=_flat_kernel if kernel_width is None else None)
     # with feature_selection "none" every feature is fitted and reported
-    exp = explainer.explain_instance(units.text, predict, labels=range(len(labels)), num_features=len(words),
-                                     num_samples=budget)
+    exp = explainer.explain_instance(" ".join(f"w{f}" for f in feature), classify, labels=range(len(labels)),
+                                     num_features=len(units), num_samples=budget)
     indexed = exp.domain_mapper.indexed_string
-    if bow:  # feature f is a distinct word and stands for every occurrence of it
-        occurrences: dict[str, list[int]] = {}
-        for i, w in enumerate(words):
-            occurrences.setdefault(w, []).append(i)
-        units_of = [occurrences[indexed.word(f)] for f in range(indexed.num_words())]
-    else:
-        units_of = [[f] for f in range(len(words))]
-    W = np.zeros((len(words), len(labels)))
+    # a "types" feature stands for every occurrence of its word
+    units_of = [np.flatnonzero(feature == int(indexed.word(f)[1:])) for f in range(indexed.num_words())]
+    W = np.zeros((len(units), len(labels)))
     base = np.zeros(len(labels))
     for c in range(len(labels)):
         for f, w in exp.local_exp[c]:
@@ -106,12 +119,30 @@ def _single_word(predict: _Counted, units: Units):
     return (with_word - without)[None, :], np.asarray(without, dtype=float), "probability (exact, one word)"
 
 
+def _no_features(predict: _Counted, units: Units):
+    """The attribution when the model sees none of the words: nothing to perturb, no weight."""
+    return np.zeros((0, len(predict.clf.labels))), predict([units.text])[0], "probability (no word seen)"
+
+
+def _unit_masker(units: Units):
+    """shap's text masker over ``units``: it groups them into shap's word tree as usual, but builds
+    each perturbed post with ``Units.keep`` (as LIME and the faithfulness scores do), so the text
+    around the units, words the model does not see included, stays as written."""
+    import shap
+
+    class UnitMasker(shap.maskers.Text):
+        def __call__(self, mask, s):
+            return (np.array([units.keep(self._standardize_mask(mask, s))]),)
+
+    return UnitMasker(UnitTokenizer(units))
+
+
 def _shap(predict: _Counted, units: Units, labels, budget: int, seed: int, context: str):
     if len(units) == 1:
         return _single_word(predict, units)
     import shap
 
-    masker = shap.maskers.Text(UnitTokenizer())
+    masker = _unit_masker(units)
     # Masks per model call. The one-context walks visit every node whatever the order, so they
     # send large sets (the model length-sorts them); "both" expands the most influential groups
     # first, and larger batches blunt that: on BERT, 256 instead of 32 lost 2% comprehensiveness
@@ -185,6 +216,8 @@ class LimeExplainer:
         return {"lime_features": s.lime_features, "lime_kernel_width": s.lime_kernel_width}
 
     def attribute(self, clf, predict: _Counted, units: Units, s: ExplainSettings):
+        if len(units) == 0:
+            return _no_features(predict, units)
         return _lime(predict, units, clf.labels, s.budget, s.seed, s.lime_features, s.lime_kernel_width)
 
 
@@ -195,6 +228,8 @@ class ShapExplainer:
         return {"shap_context": s.shap_context}
 
     def attribute(self, clf, predict: _Counted, units: Units, s: ExplainSettings):
+        if len(units) == 0:
+            return _no_features(predict, units)
         return _shap(predict, units, clf.labels, s.budget, s.seed, s.shap_context)
 
 
@@ -247,16 +282,20 @@ def explain(clf: Classifier, text: str, method: str = "shap", target: int | None
         return hit
     t0 = time.perf_counter()
     units, note = _units(text, s.max_units)
+    seen = visible_units(clf, units.text, units.spans)
+    features = units.only(seen)
     predict = _Counted(clf)
     proba = predict([units.text])[0]
     tgt = int(np.argmax(proba)) if target is None else int(target)
-    W, base, space = explainer.attribute(clf, predict, units, s)
+    on_features, base, space = explainer.attribute(clf, predict, features, s)
+    W = np.zeros((len(units), len(clf.labels)))
+    W[seen] = on_features
     exp = Explanation(model=clf.name, method=method, text=units.text, spans=list(units.spans), weights=W,
                       base_value=base, proba=proba, labels=list(clf.labels), target=tgt, budget=s.budget,
                       n_evals=predict.n, seconds=0.0, seed=s.seed, original_length=len(text), truncated=note,
-                      output_space=space, params=params)
-    if s.with_faithfulness:
-        exp.faithfulness = faithfulness(units, W[:, tgt], tgt, predict, p_full=float(proba[tgt]))
+                      output_space=space, params=params, visible=seen.tolist())
+    if s.with_faithfulness and len(features):
+        exp.faithfulness = faithfulness(features, W[seen, tgt], tgt, predict, p_full=float(proba[tgt]))
     exp.seconds = time.perf_counter() - t0
     if cache is not None:
         cache.put(key, exp)

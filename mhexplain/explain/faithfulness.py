@@ -3,6 +3,10 @@
 Comprehensiveness: how much the target probability drops when the top-k% units are removed.
 Sufficiency: how much it drops when only the top-k% units are kept. Both are averaged over
 k in THRESHOLDS (AOPC). Higher comprehensiveness and lower sufficiency are better.
+
+Only the words the model sees are ranked (``explain`` passes them as ``units``): the top 5% of a
+post's words are then 5% of the words that can change the prediction, and a word the model drops
+is in every text scored, as in the post itself.
 """
 from __future__ import annotations
 
@@ -47,12 +51,15 @@ def faithfulness(units: Units, weights: np.ndarray, target: int, predict: Callab
     }
 
 
-def rank_agreement(a: np.ndarray, b: np.ndarray, k: int = 5) -> dict:
+def rank_agreement(a: np.ndarray, b: np.ndarray, k: int = 5, among=None) -> dict:
     """Spearman correlation of two attributions over the same units, and the overlap of their top-k
-    units; ``k`` shrinks to the number of units for short posts and is returned with the overlap."""
+    units; ``k`` shrinks to the number of units for short posts and is returned with the overlap.
+    ``among`` (a boolean mask) ranks only those units, e.g. the words both models see."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a.shape != b.shape:
         raise ValueError("attributions cover different units")
+    if among is not None:
+        a, b = a[np.asarray(among, dtype=bool)], b[np.asarray(among, dtype=bool)]
     k = min(k, len(a))
     top_a = set(np.argsort(-a, kind="stable")[:k])
     top_b = set(np.argsort(-b, kind="stable")[:k])

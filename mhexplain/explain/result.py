@@ -27,6 +27,9 @@ class Explanation:
     truncated: str | None = None  # how the post was shortened, if it was
     output_space: str = "probability"  # what ``weights`` add up to: probability or log-odds
     params: dict = field(default_factory=dict)  # method settings beyond budget and seed
+    # per unit: does the model see it? An unseen unit is no feature of the explanation and weighs
+    # exactly 0 (None: every unit is seen)
+    visible: list[bool] | None = None
     faithfulness: dict = field(default_factory=dict)
     cached: bool = False
 
@@ -34,12 +37,26 @@ class Explanation:
     def units(self) -> list[str]:
         return [self.text[a:b] for a, b in self.spans]
 
+    @property
+    def seen(self) -> np.ndarray:
+        """Per unit, whether the model sees it."""
+        return np.ones(len(self.spans), dtype=bool) if self.visible is None else np.asarray(self.visible, dtype=bool)
+
+    @property
+    def unseen_note(self) -> str | None:
+        """What to tell a reader when the model sees none of the words."""
+        if self.seen.any():
+            return None
+        return (f"{self.model} sees none of these words (it drops them before predicting), so none of them "
+                f"moves its prediction: every weight is 0.")
+
     def target_weights(self, target: int | None = None) -> np.ndarray:
         return self.weights[:, self.target if target is None else target]
 
     def top(self, k: int = 10, target: int | None = None) -> list[tuple[str, float]]:
+        """The ``k`` seen units with the largest weights toward ``target``."""
         w = self.target_weights(target)
-        order = np.argsort(-w, kind="stable")[:k]
+        order = [i for i in np.argsort(-w, kind="stable") if self.seen[i]][:k]
         return [(self.units[i], float(w[i])) for i in order]
 
     def to_dict(self) -> dict:
@@ -71,20 +88,32 @@ class Explanation:
         w = self.weights[:, t]
         scale = float(np.abs(w).max()) or 1.0
         parts, pos = [], 0
-        for (a, b), wi in zip(self.spans, w):
+        for (a, b), wi, seen in zip(self.spans, w, self.seen):
             parts.append(html.escape(self.text[pos:a], quote=True))
-            alpha = min(1.0, abs(wi) / scale)
-            rgb = "214,39,40" if wi > 0 else "31,119,180"
-            title = html.escape(f"{self.text[a:b]}: {wi:+.4f}", quote=True)
-            parts.append(f'<span title="{title}" style="background: rgba({rgb},{alpha:.2f}); '
-                         f'border-radius: 3px; padding: 0 1px">{html.escape(self.text[a:b], quote=True)}</span>')
+            parts.append(_shaded(self.text[a:b], wi, scale) if seen else _greyed(self.text[a:b]))
             pos = b
         parts.append(html.escape(self.text[pos:], quote=True))
         label = html.escape(self.labels[t], quote=True)
+        grey = " · grey: not seen by the model" if not self.seen.all() else ""
         head = (f'<div style="font: 12px sans-serif; color: #555">{html.escape(self.model)} · '
                 f'{html.escape(self.method.upper())} · toward <b>{label}</b> (p={self.proba[t]:.3f}) · '
-                f'red pushes toward, blue away</div>')
-        note = (f'<div style="font: 12px sans-serif; color: #a60">{html.escape(self.truncated)}</div>'
-                if self.truncated else "")
+                f'red pushes toward, blue away{grey}</div>')
+        note = "".join(f'<div style="font: 12px sans-serif; color: #a60">{html.escape(n)}</div>'
+                       for n in (self.truncated, self.unseen_note) if n)
         body = "".join(parts).replace("\n", "<br>")
         return f'<div class="mhx-explanation">{head}{note}<div style="line-height: 1.8">{body}</div></div>'
+
+
+def _shaded(word: str, weight: float, scale: float) -> str:
+    """A seen unit, its background red (toward the class) or blue (away) as strong as its weight."""
+    alpha = min(1.0, abs(weight) / scale)
+    rgb = "214,39,40" if weight > 0 else "31,119,180"
+    title = html.escape(f"{word}: {weight:+.4f}", quote=True)
+    return (f'<span title="{title}" style="background: rgba({rgb},{alpha:.2f}); '
+            f'border-radius: 3px; padding: 0 1px">{html.escape(word, quote=True)}</span>')
+
+
+def _greyed(word: str) -> str:
+    """A unit the model does not see: grey text, no weight."""
+    title = html.escape(f"{word}: not seen by the model", quote=True)
+    return f'<span class="mhx-unseen" title="{title}" style="color: #999">{html.escape(word, quote=True)}</span>'

@@ -2,7 +2,9 @@
 
 A unit is a word (letters/digits, with inner apostrophes or hyphens) or a run of other
 non-space symbols (punctuation, emoji). Every model is explained over the same units, so
-explanations of NB, LR and BERT line up word for word.
+explanations of NB, LR and BERT line up word for word. The units a model does not see are no
+features of its explanation: ``Units.only`` keeps the others, and the rest of the text stays as
+written in every perturbation.
 """
 from __future__ import annotations
 
@@ -41,6 +43,11 @@ class Units:
         parts.append(self.text[pos:])
         return "".join(parts)
 
+    def only(self, mask) -> "Units":
+        """The units where ``mask`` is True, over the same text: the others become plain text that
+        ``keep`` never removes."""
+        return Units(self.text, tuple(sp for sp, k in zip(self.spans, np.asarray(mask, dtype=bool)) if k))
+
     def truncated(self, max_units: int) -> "Units":
         """The first ``max_units`` units, the text cut after the last of them."""
         if len(self) <= max_units:
@@ -50,17 +57,23 @@ class Units:
 
 
 class UnitTokenizer:
-    """What ``shap.maskers.Text`` needs from a tokenizer, over our units.
+    """What ``shap.maskers.Text`` needs from a tokenizer, over our units: those of ``units`` for its
+    text (the features of an explanation), every unit for any other string.
 
-    Masked units are removed, not replaced by a mask word: ``mask_token`` is empty and the
-    masker leaves a space in its place.
+    Masked units are removed, not replaced by a mask word: ``mask_token`` is empty.
     """
 
     mask_token = ""
     mask_token_id = -1
 
+    def __init__(self, units: Units | None = None) -> None:
+        self.units = units
+
     def __call__(self, s: str, return_offsets_mapping: bool = True) -> dict:
-        spans = [m.span() for m in UNIT_RE.finditer(s)]
+        if self.units is not None and s == self.units.text:
+            spans = list(self.units.spans)
+        else:
+            spans = [m.span() for m in UNIT_RE.finditer(s)]
         out = {"input_ids": [s[a:b] for a, b in spans]}
         if return_offsets_mapping:
             out["offset_mapping"] = spans
