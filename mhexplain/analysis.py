@@ -83,7 +83,9 @@ def compare_post(models: dict, text: str) -> Comparison:
 
 
 def word_agreement(explanations: dict) -> pd.DataFrame | None:
-    """Pairwise rank agreement between models' explanations of one post for the same class.
+    """Pairwise rank agreement between models' explanations of one post for the same class, over
+    the words both models see (a word one of them cannot see weighs 0 by construction, and would
+    only add ties).
 
     None when fewer than two explanations share a target class and words.
     """
@@ -95,7 +97,7 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
     rows = []
     for i, (n1, e1) in enumerate(items):
         for n2, e2 in items[i + 1:]:
-            r = rank_agreement(e1.target_weights(), e2.target_weights())
+            r = rank_agreement(e1.target_weights(), e2.target_weights(), among=e1.seen & e2.seen)
             rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"],
                          f"top-{r['k']} overlap": r["top_k_overlap"]})
     return pd.DataFrame(rows)
