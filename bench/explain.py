@@ -25,6 +25,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def _mean(explanations, score: str) -> float:
+    """Mean faithfulness score; a post with no word the model sees has none and is left out."""
+    return float(np.nanmean([e.faithfulness.get(score, np.nan) for e in explanations]))
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
@@ -67,34 +72,33 @@ def main() -> int:
                     both4.append(explain(clf, t, method, budget=4 * budget, shap_context="both"))
             results[(name, method)] = runs
             secs = np.array([e.seconds for e, _ in runs])
-            evals = np.array([e.n_evals + e.faithfulness["n_evals"] for e, _ in runs])
-            comp = np.mean([e.faithfulness["comprehensiveness"] for e, _ in runs])
-            suff = np.mean([e.faithfulness["sufficiency"] for e, _ in runs])
+            evals = np.array([e.n_evals + e.faithfulness.get("n_evals", 0) for e, _ in runs])
+            comp, suff = _mean([e for e, _ in runs], "comprehensiveness"), _mean([e for e, _ in runs], "sufficiency")
             line = (f"{name:5s} {method:5s} budget {budget:5d}: p50 {np.percentile(secs, 50):6.2f} s, "
                     f"p90 {np.percentile(secs, 90):6.2f} s, evals/explanation {evals.mean():6.0f}, "
                     f"comprehensiveness {comp:.3f}, sufficiency {suff:.3f}")
             if not a.no_4x:
-                comp4 = np.mean([e4.faithfulness["comprehensiveness"] for _, e4 in runs])
-                suff4 = np.mean([e4.faithfulness["sufficiency"] for _, e4 in runs])
+                comp4, suff4 = _mean([e4 for _, e4 in runs], "comprehensiveness"), _mean([e4 for _, e4 in runs], "sufficiency")
                 secs4 = np.percentile([e4.seconds for _, e4 in runs], 50)
                 line += (f" | 4x budget: p50 {secs4:.2f} s, comprehensiveness {comp4:.3f}, sufficiency "
                          f"{suff4:.3f}; ratio {comp / comp4 if comp4 else float('nan'):.2f}")
             if both4:
-                compb = np.mean([e.faithfulness["comprehensiveness"] for e in both4])
-                suffb = np.mean([e.faithfulness["sufficiency"] for e in both4])
+                compb, suffb = _mean(both4, "comprehensiveness"), _mean(both4, "sufficiency")
                 line += (f" | context 'both' at 4x budget: p50 {np.percentile([e.seconds for e in both4], 50):.2f} s, "
                          f"comprehensiveness {compb:.3f}, sufficiency {suffb:.3f}; ratio {comp / compb:.2f}")
             print(line, flush=True)
     for name in clfs:
         if (name, "lime") in results and (name, "shap") in results:
-            rho = [rank_agreement(lime_exp.target_weights(), shap_exp.target_weights(lime_exp.target))["spearman"]
+            rho = [rank_agreement(lime_exp.target_weights(), shap_exp.target_weights(lime_exp.target),
+                                  among=lime_exp.seen)["spearman"]
                    for (lime_exp, _), (shap_exp, _) in zip(results[(name, "lime")], results[(name, "shap")])]
             print(f"LIME vs SHAP, {name}: mean Spearman {np.nanmean(rho):.3f}")
     for method in methods:
         for m1, m2 in itertools.combinations(clfs, 2):
             rho = []
             for (e1, _), (e2, _) in zip(results[(m1, method)], results[(m2, method)]):
-                rho.append(rank_agreement(e1.target_weights(e1.target), e2.target_weights(e1.target))["spearman"])
+                rho.append(rank_agreement(e1.target_weights(e1.target), e2.target_weights(e1.target),
+                                          among=e1.seen & e2.seen)["spearman"])
             print(f"{method.upper()} {m1} vs {m2} (same target class): mean Spearman {np.nanmean(rho):.3f}")
     return 0
 
