@@ -23,3 +23,12 @@ class InputTextError(MhxError):
 
 class ConfigError(MhxError):
     """A setting or command-line option cannot work (an output path that is a file, a bad value)."""
+
+
+def train_command(models_dir, names=()) -> str:
+    """The command that trains ``names`` (all models when empty) into ``models_dir``, for messages
+    that tell the user how to get a model that is not there."""
+    import shlex
+
+    models = f" --models {','.join(names)}" if names else ""
+    return f"python -m train --data PATH --out {shlex.quote(str(models_dir))}{models}"

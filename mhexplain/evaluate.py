@@ -14,17 +14,17 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .classifier import MAX_POST_CHARS
+from .data import CsvColumns
 from .errors import DataError, MhxError
 from .labels import DISPLAY_NAMES, LABELS, NUM_LABELS
+from .outputs import check_output_file, write_atomic
 
 DEFAULT_CHUNK = 2000
 
@@ -40,6 +40,8 @@ def parse_label_map(spec: str) -> dict[str, int]:
         if "=" not in part:
             raise DataError(f"--label-map entry {part.strip()!r} is not their_label=our_class.")
         theirs, ours = (x.strip() for x in part.rsplit("=", 1))
+        if theirs in out:
+            raise DataError(f"--label-map maps {theirs!r} twice; give each of the file's labels once.")
         if ours.lower() not in names:
             raise DataError(f"--label-map maps {theirs!r} to {ours!r}, which is none of our classes "
                             f"({', '.join(LABELS)}, or 0-{NUM_LABELS - 1}).")
@@ -106,22 +108,21 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
                   title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None) -> dict:
     """Stream ``path`` in chunks through every model; returns counts and one summary per model."""
     from .preprocess import clear_memo
-    from .score import read_chunks
 
-    cols = [c for c in (text_col, title_col, label_col) if c]
     ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0}, 0
-    for chunk in read_chunks(path, cols, chunk_size):
-        rows += len(chunk)
-        titles = chunk[title_col] if title_col else [""] * len(chunk)
-        inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map)
-        counts = {k: counts[k] + c[k] for k in counts}
-        if len(y):
-            ys.append(y)
-            for n, m in models.items():
-                probas[n].append(np.asarray(m.predict_proba(inputs), dtype=np.float32))
-        clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
-        if progress:
-            progress(len(chunk))
+    with CsvColumns(path, evaluate_columns(text_col, label_col, title_col)) as table:
+        for chunk in table.chunks(chunk_size):
+            rows += len(chunk)
+            titles = chunk[title_col] if title_col else [""] * len(chunk)
+            inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map)
+            counts = {k: counts[k] + c[k] for k in counts}
+            if len(y):
+                ys.append(y)
+                for n, m in models.items():
+                    probas[n].append(np.asarray(m.predict_proba(inputs), dtype=np.float32))
+            clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
+            if progress:
+                progress(len(chunk))
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
     if len(set(y.tolist())) < 2:
         raise DataError(f"{path} has {len(set(y.tolist()))} mapped class(es) after dropping unmapped labels; "
@@ -130,18 +131,16 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
             "models": [summarise(n, y, np.vstack(probas[n]).astype(float)) for n in models]}
 
 
-def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=Path(path).parent or ".", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
+def evaluate_columns(text_col: str, label_col: str, title_col: str | None) -> dict[str, str]:
+    """The columns an evaluation reads, by the option that names each."""
+    wanted = {"--text-col": text_col, "--title-col": title_col, "--label-col": label_col}
+    return {option: name for option, name in wanted.items() if name}
 
 
 def main(argv=None) -> int:
-    from tqdm.auto import tqdm
-
     from .preprocess import parallel
-    from .registry import discover, load_classifier
+    from .progress import Progress
+    from .score import load_models
     from .settings import default_models_dir
     from .textsafe import printable
 
@@ -160,19 +159,19 @@ def main(argv=None) -> int:
     try:
         label_map = parse_label_map(a.label_map)
         data = Path(a.data)
-        if not data.is_file():
-            raise DataError(f"Data file not found: {data}.")
-        models = {m.name: load_classifier(m.path) for m in discover(Path(a.models_dir))
-                  if m.ok and (not a.models or m.name in a.models.split(","))}
-        if not models:
-            raise DataError(f"No trained model in {a.models_dir}.")
-        with parallel(), tqdm(desc="evaluating", unit="row", disable=None) as bar:
+        CsvColumns(data, evaluate_columns(a.text_col, a.label_col, a.title_col)).close()  # before any work
+        if a.json:
+            check_output_file(Path(a.json), "--json", inputs=(data,))
+        models = load_models(Path(a.models_dir), a.models)
+        with parallel(), Progress("evaluating", "row") as bar:
             res = evaluate_file(models, data, a.text_col, a.label_col, label_map, a.title_col,
                                 max(1, a.chunk_size), bar.update)
+        res["seconds"] = time.perf_counter() - t0
+        if a.json:
+            write_atomic(Path(a.json), json.dumps(res, indent=2))
     except MhxError as err:
         print(f"error: {printable(err)}", file=sys.stderr)
         return 2
-    res["seconds"] = time.perf_counter() - t0
     print(f"{res['rows']:,} rows; dropped {res['dropped_unmapped']:,} with unmapped labels and "
           f"{res['dropped_empty']:,} without text ({res['seconds']:.1f} s)")
     for m in res["models"]:
@@ -181,8 +180,6 @@ def main(argv=None) -> int:
         top = max(m["prediction_share"], key=m["prediction_share"].get)
         print(f"{m['model']}: macro-F1 {m['macro_f1_present_classes']:.3f} over {len(m['recall'])} classes; "
               f"ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} ({m['prediction_share'][top]:.0%})")
-    if a.json:
-        _write_json(Path(a.json), res)
     return 0
 
 

@@ -6,6 +6,9 @@ of predictions per class (1) on the posts as written, (2) with the condition wor
 words deleted from each post (a seeded control: deleting words at all may cost something).
 
     python -m mhexplain.probe --models-dir DIR [--words FILE] [--json OUT] [--seed S] [--models nb,lr]
+
+A model that cannot be loaded is named on standard error and the others are still probed; the
+command then exits with status 1 (2 when nothing could be probed or the request is unusable).
 """
 from __future__ import annotations
 
@@ -17,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import MhxError
+from .errors import ArtifactError, MhxError, train_command
 from .labels import LABELS, NUM_LABELS
+from .outputs import check_output_file, write_atomic
 from .shortcuts import WordMask, delete_random_words
 
 VARIANTS = ("as written", "condition words deleted", "random words deleted")
@@ -40,15 +44,34 @@ def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
             "prediction_share": {lab: float(share[k]) for k, lab in enumerate(LABELS)}}
 
 
+# Posts predicted at a time, so that progress moves during one model's longest variant.
+PROBE_BATCH = 256
+
+
+def _predict(clf, texts: list[str], progress) -> np.ndarray:
+    if progress is None:
+        return np.asarray(clf.predict_proba(texts))
+    out = []
+    for i in range(0, len(texts), PROBE_BATCH):
+        out.append(np.asarray(clf.predict_proba(texts[i:i + PROBE_BATCH])))
+        progress.update(len(out[-1]))
+    return np.vstack(out) if out else np.zeros((0, NUM_LABELS))
+
+
 def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
-          variants: dict[str, list[str]] | None = None) -> dict:
-    """The probe for one model; ``variants`` (from ``probe_texts``) can be shared between models."""
+          variants: dict[str, list[str]] | None = None, progress=None) -> dict:
+    """The probe for one model; ``variants`` (from ``probe_texts``) can be shared between models.
+    ``progress`` (a ``progress.Progress``) is told of each variant and of the posts predicted."""
     mask = mask or WordMask()
     y = np.asarray(y, dtype=int)
     variants = variants or probe_texts(texts, mask, seed)
     counts = np.array([mask.count(t) for t in texts])
     t0 = time.perf_counter()
-    out = {v: _scores(y, np.asarray(clf.predict_proba(variants[v])).argmax(1)) for v in VARIANTS}
+    out = {}
+    for v in VARIANTS:
+        if progress is not None:
+            progress.stage(f"{clf.name}: {v}")
+        out[v] = _scores(y, _predict(clf, variants[v], progress).argmax(1))
     return {"model": clf.name, "n_posts": int(len(texts)), "posts_with_condition_word": int((counts > 0).sum()),
             "condition_words_per_post": float(counts.mean()) if len(counts) else 0.0, "words": list(mask.words),
             "seed": seed, "seconds": time.perf_counter() - t0, "variants": out,
@@ -56,21 +79,53 @@ def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
             "control_drop": out["as written"]["macro_f1"] - out["random words deleted"]["macro_f1"]}
 
 
-def probe_folder(models_dir: Path, mask: WordMask, seed: int = 0, names=None, models: dict | None = None) -> list[dict]:
-    """The probe for every (or every named) model of a folder, on the test posts of its artifact."""
-    from .artifacts import read_predictions
-    from .registry import discover, load_classifier
+def probe_folder(models_dir: Path, mask: WordMask, seed: int = 0, names=None, models: dict | None = None,
+                 failed: dict[str, str] | None = None, progress=None) -> list[dict]:
+    """The probe for every (or every named) model of a folder, on the test posts of its artifact.
+
+    ``models``: classifiers already loaded, by name; when given, only these are probed (whoever
+    loaded them has already heard why the others did not load). A model that cannot be loaded or
+    whose test posts cannot be read is skipped, and why goes into ``failed`` (by name): the
+    other models are still probed.
+    """
+    from .registry import discover
 
     results = []
     for info in discover(models_dir):
-        if not info.ok or (names and info.name not in names):
+        if not _wanted(info, names, models):
             continue
-        preds = read_predictions(info.path)
-        clf = (models or {}).get(info.name) or load_classifier(info.path)
-        texts = preds["text"].tolist()
-        results.append(probe(clf, texts, preds["true_label"].to_numpy(), mask, seed,
-                             probe_texts(texts, mask, seed)))
+        try:
+            results.append(_probe_model(info, mask, seed, (models or {}).get(info.name), progress))
+        except MhxError as err:
+            if failed is not None:
+                failed[info.name] = str(err)
     return results
+
+
+def _wanted(info, names, models: dict | None) -> bool:
+    """The models given loaded, else the ones named, else every one trained in the folder."""
+    if models is not None:
+        return info.name in models
+    if names:
+        return info.name in names
+    return info.path.exists()
+
+
+def _probe_model(info, mask: WordMask, seed: int, clf, progress) -> dict:
+    from .artifacts import read_predictions
+    from .registry import load_classifier
+
+    if not info.path.exists():
+        raise ArtifactError(f"it is not trained in {info.path.parent}; train it with: "
+                            f"{train_command(info.path.parent, [info.name])}")
+    if not info.ok:
+        raise ArtifactError(info.error)
+    if progress is not None:
+        progress.stage(f"loading {info.name}")
+    preds = read_predictions(info.path)
+    clf = clf or load_classifier(info.path)
+    texts = preds["text"].tolist()
+    return probe(clf, texts, preds["true_label"].to_numpy(), mask, seed, probe_texts(texts, mask, seed), progress)
 
 
 def table(results: list[dict]) -> list[dict]:
@@ -85,6 +140,7 @@ def table(results: list[dict]) -> list[dict]:
 
 
 def main(argv=None) -> int:
+    from .progress import Progress
     from .settings import default_models_dir
     from .textsafe import printable
 
@@ -96,14 +152,24 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the full results here")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
+    failed: dict[str, str] = {}
     try:
         mask = WordMask.from_spec(a.words)
-        results = probe_folder(Path(a.models_dir), mask, a.seed, a.models.split(",") if a.models else None)
+        if a.json:
+            check_output_file(Path(a.json), "--json")
+        with Progress("probing", "post") as bar:
+            results = probe_folder(Path(a.models_dir), mask, a.seed, a.models.split(",") if a.models else None,
+                                   failed=failed, progress=bar)
+        if a.json and results:
+            write_atomic(Path(a.json), json.dumps(results, indent=2))
     except MhxError as err:
         print(f"error: {printable(err)}", file=sys.stderr)
         return 2
+    for name, why in failed.items():
+        print(f"error: {name} was not probed: {printable(why)}", file=sys.stderr)
     if not results:
-        print(f"error: no trained model in {printable(a.models_dir)}", file=sys.stderr)
+        if not failed:
+            print(f"error: no trained model in {printable(a.models_dir)}", file=sys.stderr)
         return 2
     first = results[0]
     print(f"{first['posts_with_condition_word']} of {first['n_posts']} test posts name a condition "
@@ -114,9 +180,7 @@ def main(argv=None) -> int:
         print(f"{r['model']:6} {f[VARIANTS[0]]:10.3f} {f[VARIANTS[1]]:10.3f} {f[VARIANTS[2]]:11.3f}  "
               f"{r['macro_f1_drop']:+.3f} {r['control_drop']:+.3f}")
     print(f"({time.perf_counter() - t0:.1f} s)")
-    if a.json:
-        Path(a.json).write_text(json.dumps(results, indent=2))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -18,41 +18,43 @@ import argparse
 import csv
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
 from .classifier import MAX_POST_CHARS
-from .errors import ConfigError, DataError, MhxError
+from .data import CsvColumns
+from .errors import DataError, MhxError, train_command
 from .labels import LABELS
+from .outputs import check_output_file, create_exclusive, remove_tree, temp_file_beside, temp_folder_beside
 
 DEFAULT_CHUNK = 2000
 
 
-def read_chunks(path: Path, columns: list[str], chunk_size: int) -> Iterator:
-    """``path``'s ``columns`` as string DataFrames of ``chunk_size`` rows; any read error is a DataError.
+def score_columns(text_col: str, title_col: str | None, id_col: str | None) -> dict[str, str]:
+    """The columns a scoring run reads, by the option that names each."""
+    wanted = {"--text-col": text_col, "--title-col": title_col, "--id-col": id_col}
+    return {option: name for option, name in wanted.items() if name}
 
-    Every column is parsed (not just ``columns``): pandas reads a row with too many fields
-    without complaint when told to use only some columns, and such a row is malformed.
-    """
-    import pandas as pd
 
-    try:
-        reader = pd.read_csv(path, dtype=str, keep_default_na=False, chunksize=chunk_size)
-        for chunk in reader:
-            missing = [c for c in columns if c not in chunk.columns]
-            if missing:
-                raise DataError(f"{path} has no column {', '.join(map(repr, missing))}; its columns are "
-                                f"{', '.join(map(repr, list(chunk.columns)[:20]))}.")
-            yield chunk[columns]
-    except ValueError as err:  # a malformed file
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataError(f"{path}: {first[:160]}") from None
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise DataError(f"{path} cannot be read as a UTF-8 CSV ({type(err).__name__}).") from None
+def load_models(models_dir: Path, wanted: str | None) -> dict:
+    """The folder's trained models, or the comma-separated ``wanted`` ones, loaded. A name not
+    trained there is refused in one line naming the command that trains it; a model folder that
+    cannot be used, in one line naming its problem (rather than scoring without it unsaid)."""
+    from .registry import discover, load_classifier
+
+    names = [n.strip() for n in wanted.split(",") if n.strip()] if wanted else None
+    found = [m for m in discover(Path(models_dir)) if m.path.exists() and (names is None or m.name in names)]
+    missing = [n for n in names or [] if n not in {m.name for m in found}]
+    if missing or not found:
+        which = f" {', '.join(missing)}" if missing else ""
+        raise DataError(f"No trained model{which} in {models_dir}; train with: {train_command(models_dir, missing)}")
+    for m in found:
+        if not m.ok:
+            raise DataError(f"{m.error} (--models can leave {m.name} out)")
+    return {m.name: load_classifier(m.path) for m in found}
 
 
 def model_inputs(titles, texts) -> tuple[list[str], list[str]]:
@@ -112,58 +114,65 @@ def _distributed():
     return PartialState(cpu=not torch.cuda.is_available())
 
 
-def check_out_path(out: Path, data: Path) -> None:
-    out = Path(out)
-    if out.exists() and not out.is_file():
-        raise ConfigError(f"--out {out} is a folder; name the CSV file to write.")
-    if out.exists() and data.exists() and out.resolve() == data.resolve():
-        raise ConfigError("--out is the input file; write the predictions elsewhere.")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise ConfigError(f"--out's folder {parent} does not exist.")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"--out's folder {parent} is not writable.")
-
-
 def score_file(models: dict, data: Path, out: Path, text_col: str = "text", title_col: str | None = "title",
                id_col: str | None = None, chunk_size: int = DEFAULT_CHUNK,
                progress: Callable[[int], None] | None = None, rank: int = 0, world: int = 1,
-               barrier: Callable[[], None] | None = None) -> int:
-    """Write ``out`` (complete or not at all); returns the number of rows scored (by this process)."""
+               barrier: Callable[[], None] | None = None, share: Callable[[object], object] | None = None) -> int:
+    """Write ``out`` (complete or not at all); returns the number of rows scored (by this process).
+
+    Under several processes, ``barrier`` waits for all of them and ``share`` gives every process
+    the first one's value.
+    """
     data, out = Path(data), Path(out)
-    check_out_path(out, data)
-    columns = [c for c in dict.fromkeys((text_col, title_col, id_col)) if c]
-    header = output_columns(list(models), id_col)
-    # Each process writes its chunks to a part file beside the output; the first joins them in order.
-    parts = [out.parent / f".{out.name}.part{r}" for r in range(world)]
-    n = 0
-    try:
-        with open(parts[rank], "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            for k, chunk in enumerate(read_chunks(data, columns, chunk_size)):
-                if k % world != rank:
-                    continue
-                w.writerows(score_chunk(models, chunk, k * chunk_size, text_col, title_col, id_col))
-                n += len(chunk)
-                if progress:
-                    progress(len(chunk) * world)
-    except BaseException:
-        parts[rank].unlink(missing_ok=True)
-        raise
-    if barrier:
-        barrier()  # every part is complete; the other processes leave theirs for the first to join
-    if rank == 0:
+    check_output_file(out, "--out", inputs=(data,))
+    columns = (text_col, title_col, id_col)
+    with CsvColumns(data, score_columns(*columns)) as table:
+        # Each process writes its chunks to a part file; the first joins them in order. The parts
+        # lie in a folder made afresh beside the output that only this user can enter, so no file
+        # or link that someone left under a name we would choose is ever written through.
+        workdir = _parts_folder(out, rank, share)
+        parts = [workdir / f"part{r}" for r in range(world)]
         try:
-            _join_parts(parts, out, header, chunk_size)
+            n = _write_part(models, table.chunks(chunk_size), parts[rank], columns, chunk_size, rank, world,
+                            progress)
+            if barrier:
+                barrier()  # every part is complete; the other processes leave theirs for the first to join
+            if rank == 0:
+                _join_parts(parts, out, output_columns(list(models), id_col), chunk_size)
+        except BaseException:
+            if rank != 0:
+                parts[rank].unlink(missing_ok=True)
+            raise
         finally:
-            for part in parts:
-                part.unlink(missing_ok=True)
+            if rank == 0:
+                remove_tree(workdir)
+    return n
+
+
+def _parts_folder(out: Path, rank: int, share) -> Path:
+    folder = str(temp_folder_beside(out)) if rank == 0 else None
+    return Path(share(folder) if share else folder)
+
+
+def _write_part(models: dict, chunks, part: Path, columns: tuple, chunk_size: int, rank: int, world: int,
+                progress) -> int:
+    """Score every ``world``-th chunk, from the ``rank``-th, into ``part``; the rows scored."""
+    n = 0
+    with os.fdopen(create_exclusive(part), "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        for k, chunk in enumerate(chunks):
+            if k % world != rank:
+                continue
+            w.writerows(score_chunk(models, chunk, k * chunk_size, *columns))
+            n += len(chunk)
+            if progress:
+                progress(len(chunk) * world)
     return n
 
 
 def _join_parts(parts: list[Path], out: Path, header: list[str], chunk_size: int) -> None:
     """Interleave the parts chunk by chunk (part r holds chunks r, r+P, ...) into ``out``, atomically."""
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    fd, tmp = temp_file_beside(out)
     try:
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
             f.write(",".join(header) + "\n")
@@ -181,15 +190,22 @@ def _join_parts(parts: list[Path], out: Path, header: list[str], chunk_size: int
                     rd.close()
         os.replace(tmp, out)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
-def main(argv=None) -> int:
-    from tqdm.auto import tqdm
+def _shared_value(state):
+    """Under several processes, a function giving every process the first process's value."""
+    if state is None:
+        return None
+    from accelerate.utils import broadcast_object_list
 
+    return lambda value: broadcast_object_list([value])[0]
+
+
+def main(argv=None) -> int:
     from .preprocess import parallel
-    from .registry import discover, load_classifier
+    from .progress import Progress
     from .settings import default_models_dir
     from .textsafe import printable
 
@@ -204,27 +220,22 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="the predictions CSV to write")
     a = p.parse_args(argv)
     t0 = time.perf_counter()
-    state = None
     try:
         state = _distributed()
         rank, world = (state.process_index, state.num_processes) if state else (0, 1)
-        data = Path(a.data)
-        if not data.is_file():
-            raise DataError(f"Data file not found: {data}.")
-        check_out_path(Path(a.out), data)
-        wanted = a.models.split(",") if a.models else None
-        found = [m for m in discover(Path(a.models_dir)) if m.ok and (wanted is None or m.name in wanted)]
-        missing = sorted(set(wanted or []) - {m.name for m in found})
-        if missing or not found:
-            raise DataError(f"No trained model {', '.join(missing) or ''} in {a.models_dir}.".replace("  ", " "))
-        models = {m.name: load_classifier(m.path) for m in found}
+        data, columns = Path(a.data), (a.text_col, a.title_col or None, a.id_col)
+        CsvColumns(data, score_columns(*columns)).close()  # its header, before anything else
+        check_output_file(Path(a.out), "--out", inputs=(data,))
+        models = load_models(Path(a.models_dir), a.models)
         jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
-        with parallel(jobs), tqdm(desc="scoring", unit="row", disable=None if rank == 0 else True) as bar:
-            n = score_file(models, data, Path(a.out), a.text_col, a.title_col or None, a.id_col,
-                           max(1, a.chunk_size), bar.update, rank, world,
-                           state.wait_for_everyone if state else None)
+        with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
+            n = score_file(models, data, Path(a.out), *columns, max(1, a.chunk_size), bar.update, rank, world,
+                           state.wait_for_everyone if state else None, _shared_value(state))
     except MhxError as err:
         print(f"error: {printable(err)}", file=sys.stderr)
+        return 2
+    except OSError as err:  # the disk filled up, the folder went away while writing...
+        print(f"error: writing {printable(a.out)} failed: {printable(err.strerror or err)}", file=sys.stderr)
         return 2
     if rank == 0:
         print(f"{n:,} rows scored{' by this process' if world > 1 else ''} with {', '.join(models)} "

@@ -8,6 +8,7 @@ for comments.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,17 +24,51 @@ MASKING_FILE = "masking.json"
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 
 
+# A word list names a few dozen words. Every one becomes a branch of one pattern tried at each
+# word of every post, so a file that is not such a list (a device, a dictionary, one 5 MB "word")
+# would keep the probe busy for hours: it is refused, reading no more than the limit to tell.
+MAX_WORD_LIST_BYTES = 64 * 1024
+MAX_WORDS = 500
+MAX_WORD_CHARS = 40
+
+
+def _word_list_text(p: Path) -> str:
+    unreadable = f"Cannot read the word list {p} (a UTF-8 text file, one word per line)."
+    try:
+        if p.exists() and not p.is_file():
+            raise ConfigError(f"The word list {p} is not a regular file; give a text file, one word per line.")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_WORD_LIST_BYTES + 1)
+        if len(raw) > MAX_WORD_LIST_BYTES:
+            raise ConfigError(f"The word list {p} is larger than {MAX_WORD_LIST_BYTES // 1024} KiB; "
+                              f"a list holds at most {MAX_WORDS} words.")
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(unreadable) from None
+
+
+def _word_list_problem(words: tuple[str, ...], p: Path) -> str | None:
+    if not words:
+        return f"The word list {p} is empty."
+    if len(words) > MAX_WORDS:
+        return f"The word list {p} has {len(words):,} words; at most {MAX_WORDS} are read."
+    longest = max(words, key=len)
+    if len(longest) > MAX_WORD_CHARS:
+        return f"The word list {p} has a word of {len(longest):,} characters; at most {MAX_WORD_CHARS} are read."
+    bad = [w for w in words if not re.fullmatch(r"[a-z][a-z']*\*?", w)]
+    if bad:
+        return (f"The word list {p} needs one word per line (letters, an optional * at the end); "
+                f"{len(bad)} line(s) are not.")
+    return None
+
+
 def read_word_list(path: str | Path) -> tuple[str, ...]:
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        raise ConfigError(f"Cannot read the word list {p} (a UTF-8 text file, one word per line).") from None
+    lines = _word_list_text(p).splitlines()
     words = tuple(w.strip().lower() for w in lines if w.strip() and not w.strip().startswith("#"))
-    bad = [w for w in words if not re.fullmatch(r"[a-z][a-z']*\*?", w)]
-    if bad or not words:
-        raise ConfigError(f"The word list {p} needs one word per line (letters, an optional * at the end); "
-                          f"{len(bad)} line(s) are not." if bad else f"The word list {p} is empty.")
+    problem = _word_list_problem(words, p)
+    if problem:
+        raise ConfigError(problem)
     return words
 
 
@@ -46,7 +81,7 @@ class WordMask:
         """``None`` or "default": the default list; anything else: a word-list file."""
         return cls() if spec in (None, "", "default") else cls(read_word_list(spec))
 
-    @property
+    @functools.cached_property  # built once: the probe tries it at every word of every post
     def pattern(self) -> re.Pattern:
         parts = [re.escape(w[:-1]) + r"[A-Za-z']*" if w.endswith("*") else re.escape(w) for w in self.words]
         return re.compile(r"(?<![A-Za-z'])(?:" + "|".join(parts) + r")(?![A-Za-z'])", re.IGNORECASE)
@@ -96,9 +131,26 @@ class MaskedInput:
         return self.base.predict_proba([self.mask.delete(t) for t in validate_texts(texts, allow_empty=True)])
 
     def _linear_contributions(self, text: str, spans):
-        # Blanked rather than deleted, so the spans still point at the same characters: the
-        # deleted words then contribute exactly nothing.
-        return self.base.linear_contributions(self.mask.pattern.sub(lambda m: " " * len(m.group()), text), spans)
+        # The spans follow their characters into the post the model sees; a deleted word's span is
+        # empty there and contributes exactly nothing.
+        return self.base.linear_contributions(*self._through_mask(text, spans))
+
+    def visible_units(self, text: str, spans) -> np.ndarray:
+        """The spans the model sees: what is left of them after the deletion, where the model
+        inside sees that. A span the mask deletes whole is never seen."""
+        from .classifier import visible_units
+
+        post, moved = self._through_mask(text, spans)
+        left = np.array([b > a for a, b in moved], dtype=bool)
+        return left & visible_units(self.base, post, moved)
+
+    def _through_mask(self, text: str, spans) -> tuple[str, list[tuple[int, int]]]:
+        """The post as the model sees it, and each span's characters in it."""
+        kept = np.ones(len(text), dtype=bool)
+        for m in self.mask.pattern.finditer(text):
+            kept[m.start():m.end()] = False
+        before = np.concatenate([[0], np.cumsum(kept)])  # kept characters before each position
+        return self.mask.delete(text), [(int(before[a]), int(before[b])) for a, b in spans]
 
 
 def save_mask(mask: WordMask, directory: Path) -> None:

@@ -33,6 +33,20 @@ def test_label_map_and_wilson():
     assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
 
 
+@pytest.mark.parametrize("spec", ["Anx=anxiety,Anx=stress", "Anx=anxiety, Anx =anxiety"])
+def test_a_label_mapped_twice_is_refused(spec):
+    with pytest.raises(DataError, match="maps 'Anx' twice"):
+        parse_label_map(spec)
+
+
+def test_missing_columns_are_named_in_a_sentence_with_the_columns_there_are(trained_dir, tmp_path, capsys):
+    data = _external(tmp_path / "ext.csv", n=20)
+    assert main(["--models-dir", str(trained_dir), "--data", str(data), "--text-col", "text", "--title-col", "title",
+                 "--label-col", "sub", "--label-map", "Anx=anxiety,Dep=depression"]) == 2
+    assert capsys.readouterr().err == (f"error: {data} has no column named 'text' (--text-col) or 'title' "
+                                       "(--title-col); its columns are 'id', 'body', 'heading' and 'sub'.\n")
+
+
 def test_external_file_in_chunks(trained_dir, tmp_path):
     from mhexplain.registry import load_classifier
 

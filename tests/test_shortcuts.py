@@ -30,6 +30,39 @@ def test_word_list_files(tmp_path):
         read_word_list(tmp_path / "absent.txt")
 
 
+@pytest.mark.parametrize("case, message", [
+    ("a device", "not a regular file"),
+    ("200,000 words", "larger than 64 KiB"),
+    ("10,000 short words", "has 10,000 words; at most 500"),
+    ("a 5 MB word", "larger than 64 KiB"),
+    ("a 100-letter word", "a word of 100 characters; at most 40"),
+])
+def test_word_lists_that_are_no_word_lists_are_refused_at_once(case, message, tmp_path):
+    import time
+
+    path = tmp_path / "words.txt"
+    if case == "a device":
+        path = "/dev/zero"  # read whole, it would never end
+    elif case == "200,000 words":
+        path.write_text("sad\n" * 200_000)
+    elif case == "10,000 short words":
+        path.write_text("a\n" * 10_000)
+    elif case == "a 5 MB word":
+        path.write_text("a" * 5_000_000)
+    else:
+        path.write_text("sad*\n" + "a" * 100 + "\n")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=message):
+        read_word_list(path)
+    assert time.perf_counter() - t0 < 5
+
+
+def test_probe_cli_refuses_a_device_as_its_word_list(trained_dir, capsys):
+    assert probe_cli(["--models-dir", str(trained_dir), "--words", "/dev/zero"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: The word list /dev/zero is not a regular file") and err.count("\n") == 1
+
+
 def test_random_control_deletes_as_many_other_words_reproducibly():
     m = WordMask()
     text = "my anxiety was bad today and my panic came back at work"

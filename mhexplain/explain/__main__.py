@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 
 from ..artifacts import default_models_dir
-from ..errors import MhxError
+from ..classifier import MAX_POST_CHARS
+from ..errors import ArtifactError, InputTextError, MhxError, train_command
+from ..models import MODEL_NAMES
+from ..outputs import check_output_file, write_atomic
 from ..textsafe import printable
 from .engine import (
     DEFAULT_LIME_FEATURES,
@@ -23,12 +26,52 @@ from .engine import (
     explain,
 )
 
+# UTF-8 takes at most four bytes a character: more than this is over the post limit for certain.
+_MAX_STDIN_BYTES = 4 * MAX_POST_CHARS
+
+
+def read_stdin() -> str:
+    """The post on standard input. Bytes that are not UTF-8 become U+FFFD, as they would in a
+    browser, rather than stopping the command; a post longer than the limit is refused unread."""
+    if sys.stdin is None:
+        raise InputTextError("There is no standard input to read the post from.")
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    raw = stream.read(_MAX_STDIN_BYTES + 1)
+    if len(raw) > _MAX_STDIN_BYTES:
+        raise InputTextError(f"The post on standard input is longer than the limit of {MAX_POST_CHARS:,} characters.")
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+
+
+def from_argv(text: str) -> str:
+    """The post as typed: Python keeps argv bytes that are not UTF-8 as lone surrogates, which no
+    tokenizer accepts and no file or terminal can be written; they become U+FFFD, as from stdin."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that did not come from a byte (main() called from Python)
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", errors="replace")
+
+
+def _check_model(models_dir: Path, name: str) -> None:
+    if not (models_dir / name).exists():
+        raise ArtifactError(f"No {name} model in {models_dir}; train one with: {train_command(models_dir, [name])}")
+
+
+def _check_outputs(a) -> None:
+    for option, path in (("--json", a.json), ("--html", a.html)):
+        if path:
+            check_output_file(Path(path), option)
+
+
+def _evaluations(n: int) -> str:
+    return f"{n:,} evaluation{'' if n == 1 else 's'}"
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m mhexplain.explain", description=__doc__.splitlines()[0])
     p.add_argument("text", help="the post to explain ('-' reads standard input)")
     p.add_argument("--models-dir", default=str(default_models_dir()))
-    p.add_argument("--model", default="lr", help="nb, lr or bert")
+    p.add_argument("--model", default="lr", choices=MODEL_NAMES)
     p.add_argument("--method", choices=METHODS, default="shap")
     p.add_argument("--target", type=int, help="class id to explain (default: the predicted class)")
     p.add_argument("--budget", type=int, help="model evaluations for LIME/SHAP (default: the model's)")
@@ -44,21 +87,27 @@ def main(argv=None) -> int:
     p.add_argument("--json", help="write the explanation as JSON here")
     p.add_argument("--html", help="write a self-contained HTML snippet here")
     a = p.parse_args(argv)
-    text = sys.stdin.read() if a.text == "-" else a.text
     try:
         from ..registry import load_classifier
 
+        _check_outputs(a)
+        _check_model(Path(a.models_dir), a.model)
+        text = read_stdin() if a.text == "-" else from_argv(a.text)
         clf = load_classifier(Path(a.models_dir) / a.model)
         exp = explain(clf, text, a.method, target=a.target, budget=a.budget, seed=a.seed, max_units=a.max_units,
                       shap_context=a.shap_context, lime_features=a.lime_features,
                       lime_kernel_width=a.lime_kernel_width)
+        if a.json:
+            write_atomic(Path(a.json), exp.to_json())
+        if a.html:
+            write_atomic(Path(a.html), f"<!doctype html><meta charset='utf-8'>{exp.to_html()}")
     except MhxError as err:
         print(f"error: {printable(err)}", file=sys.stderr)
         return 2
     t = exp.target
     print(f"{printable(clf.name)}: predicted {exp.labels[int(exp.proba.argmax())]} "
           f"(p={exp.proba.max():.3f}); explaining {exp.labels[t]} with {a.method.upper()}, "
-          f"{exp.n_evals} evaluations, {exp.seconds:.2f} s")
+          f"{_evaluations(exp.n_evals)}, {exp.seconds:.2f} s")
     if exp.truncated:
         print(printable(exp.truncated))
     for word, w in exp.top(a.top):
@@ -66,10 +115,6 @@ def main(argv=None) -> int:
     if exp.faithfulness:
         f = exp.faithfulness
         print(f"faithfulness: comprehensiveness {f['comprehensiveness']:.3f}, sufficiency {f['sufficiency']:.3f}")
-    if a.json:
-        Path(a.json).write_text(exp.to_json())
-    if a.html:
-        Path(a.html).write_text(f"<!doctype html><meta charset='utf-8'>{exp.to_html()}")
     return 0
 
 
