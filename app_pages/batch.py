@@ -7,7 +7,6 @@ import streamlit as st
 from mhexplain import ui
 from mhexplain.batch import (
     MAX_ROWS,
-    MAX_UPLOAD_MB,
     UPLOAD_LIMITS,
     check_upload,
     file_metrics,
@@ -21,6 +20,7 @@ from mhexplain.errors import MhxError
 from mhexplain.evaluate import evaluate_rows, prepare_rows
 from mhexplain.labels import DISPLAY_NAMES
 from mhexplain.plots import confusion_heatmap, share_bars
+from mhexplain.settings import MAX_UPLOAD_MB
 from mhexplain.textsafe import escape_markdown
 
 MAX_LABEL_VALUES = 30

@@ -57,12 +57,16 @@ st.caption("The shortcut probe deletes the words that name a condition (depress\
            "subreddit's name. Also from the command line: `python -m mhexplain.probe`.")
 if st.button("Run the shortcut probe") or st.session_state.get("probe_shown"):
     st.session_state["probe_shown"] = True
-    probe_results = ui.shortcut_probe()
-    st.plotly_chart(probe_bars(probe_results), width="stretch")
-    ui.table(pd.DataFrame(probe_table(probe_results)))
-    r0 = probe_results[0]
-    st.caption(f"{r0['posts_with_condition_word']:,} of {r0['n_posts']:,} test posts name a condition "
-               f"({r0['condition_words_per_post']:.2f} such words per post).")
+    probe_results, probe_errors = ui.shortcut_probe()
+    ui.missing_models_notice(probe_errors, "Not probed")
+    if not probe_results:
+        st.warning("No model of this folder could be probed.")
+    else:
+        st.plotly_chart(probe_bars(probe_results), width="stretch")
+        ui.table(pd.DataFrame(probe_table(probe_results)))
+        r0 = probe_results[0]
+        st.caption(f"{r0['posts_with_condition_word']:,} of {r0['n_posts']:,} test posts name a condition "
+                   f"({r0['condition_words_per_post']:.2f} such words per post).")
 st.subheader("Per-class F1")
 ui.table(per_class_table(results, "f1"), hide_index=False)
 if len(results) > 1:

@@ -8,19 +8,13 @@ import numpy as np
 import pandas as pd
 
 from .classifier import MAX_POST_CHARS, Classifier
-from .data import clean_text, join_post, read_upload
+from .data import check_upload_size, clean_text, join_post, read_upload
 from .errors import DataError
 from .labels import DISPLAY_NAMES
 from .metrics import classification_metrics
-from .settings import MAX_UPLOAD_MIB
+from .settings import MAX_UPLOAD_MB
 from .textsafe import spreadsheet_safe
 
-# Streamlit counts server.maxUploadSize and a file uploader's max_upload_size in megabytes, and
-# the browser checks and shows them as megabytes of 10**6 bytes ("10MB per file"): the app says and
-# checks the same megabytes, so the browser and the page never name two limits.
-# (settings.MAX_UPLOAD_MIB holds that number of megabytes.)
-MAX_UPLOAD_MB = MAX_UPLOAD_MIB
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
 MAX_ROWS = 2000
 UPLOAD_LIMITS = f"at most {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows"
 
@@ -45,9 +39,7 @@ def check_upload(raw: bytes, name: str) -> None:
     """
     if not name.lower().endswith(".csv"):
         raise DataError(f"{name} is not a CSV file: upload a file whose name ends in .csv.")
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise DataError(f"{name} is {len(raw) / 10**6:.2f} MB ({len(raw):,} bytes); the limit is "
-                        f"{MAX_UPLOAD_MB} MB ({MAX_UPLOAD_BYTES:,} bytes).")
+    check_upload_size(raw, name)
 
 
 def parse_upload(raw: bytes, name: str = "upload.csv") -> Upload:

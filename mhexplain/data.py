@@ -21,6 +21,7 @@ import pandas as pd
 
 from .errors import DataError
 from .labels import NUM_LABELS
+from .settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
 REQUIRED_COLUMNS = ("text", "title", "target")
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -195,24 +196,26 @@ def read_posts_bytes(raw: bytes, source: str = "the file", require_target: bool 
 
 
 def size_text(n_bytes: int) -> str:
-    return f"{n_bytes / 2**20:.2f} MiB ({n_bytes:,} bytes)"
+    """A size in the megabytes (10**6 bytes) the browser names the upload limit in."""
+    return f"{n_bytes / 10**6:.2f} MB ({n_bytes:,} bytes)"
+
+
+def check_upload_size(raw: bytes, name: str) -> None:
+    """Refuse, before it is parsed, an upload over the limit the browser shows."""
+    if len(raw) > MAX_UPLOAD_BYTES:
+        raise DataError(f"{name} is {size_text(len(raw))}; the limit is {MAX_UPLOAD_MB} MB "
+                        f"({MAX_UPLOAD_BYTES:,} bytes).")
 
 
 def read_upload(raw: bytes, name: str, require_target: bool = True) -> pd.DataFrame:
     """A visitor's uploaded CSV, refused above the upload limit before it is parsed."""
-    from .settings import MAX_UPLOAD_MIB
-
-    if len(raw) > MAX_UPLOAD_MIB * 2**20:
-        raise DataError(f"{name} is {size_text(len(raw))}; the limit is {MAX_UPLOAD_MIB} MiB.")
+    check_upload_size(raw, name)
     return read_posts_bytes(raw, name, require_target=require_target)
 
 
 def read_table_upload(raw: bytes, name: str, max_rows: int) -> pd.DataFrame:
     """Any uploaded CSV as a frame of strings (column names stripped), with the upload's limits."""
-    from .settings import MAX_UPLOAD_MIB
-
-    if len(raw) > MAX_UPLOAD_MIB * 2**20:
-        raise DataError(f"{name} is {size_text(len(raw))}; the limit is {MAX_UPLOAD_MIB} MiB.")
+    check_upload_size(raw, name)
     header, rows, _ = _parse_rows(_decode(raw, name), name)
     if not rows:
         raise DataError(f"{name} has a header but no rows.")
@@ -359,7 +362,10 @@ class CleanReport:
 
 @dataclass
 class Corpus:
-    """Posts ready for splitting. ``post_id`` is the row number in the source CSV (0-based)."""
+    """Posts ready for splitting. ``post_id`` is the post's row number in the source CSV, 0-based
+    and counted from the first row after the header (spreadsheet row ``post_id + 2``), whatever
+    sample of the rows was taken: a model trained on a ``--limit`` sample names its posts as a
+    model trained on every row does."""
 
     frame: pd.DataFrame  # columns: post_id, input (model text), key, target
     report: CleanReport = field(default_factory=CleanReport)
@@ -376,6 +382,14 @@ class Corpus:
 _ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 
 
+def _source_rows(df: pd.DataFrame) -> np.ndarray:
+    """Each post's 0-based row in its CSV (see ``Corpus``); a frame built in memory, with no
+    ``row`` column from a reader, counts its own rows."""
+    if "row" not in df.columns:
+        return np.arange(len(df))
+    return df["row"].to_numpy(dtype=int) - 2
+
+
 def build_corpus(df: pd.DataFrame, dedup: bool, clean: bool) -> Corpus:
     """Turn a validated frame into model inputs.
 
@@ -390,7 +404,7 @@ def build_corpus(df: pd.DataFrame, dedup: bool, clean: bool) -> Corpus:
         inputs = [join_post(clean_text(t), clean_text(b)).strip() for t, b in zip(df["title"], df["text"])]
     else:
         inputs = [join_post(t, b) for t, b in zip(df["title"], df["text"])]
-    frame = pd.DataFrame({"post_id": np.arange(len(df)), "input": inputs, "target": df["target"].to_numpy()})
+    frame = pd.DataFrame({"post_id": _source_rows(df), "input": inputs, "target": df["target"].to_numpy()})
     frame["key"] = [normalise_key(s) for s in inputs]
     empty = frame["key"] == ""
     rep.empty_posts_dropped = int(empty.sum())

@@ -21,9 +21,12 @@ MODELS_DIR_ENV = "MHX_MODELS_DIR"
 DATA_ENV = "MHX_DATA"
 ALLOW_TRAINING_ENV = "MHX_ALLOW_TRAINING"
 DEFAULT_MODELS_DIR = "models"
-# The largest file a visitor may upload (Batch page, in-app training). .streamlit/config.toml's
-# server.maxUploadSize says the same to Streamlit's own server.
-MAX_UPLOAD_MIB = 10
+# The largest file a visitor may upload (Batch page, in-app training), in the megabytes of 10**6
+# bytes that Streamlit counts: its browser side refuses a larger file and shows the limit as "10MB
+# per file", so the app checks and names the same megabytes and never a second limit.
+# .streamlit/config.toml's server.maxUploadSize says the same to Streamlit's own server.
+MAX_UPLOAD_MB = 10
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
 _TRUE = {"1", "true", "yes", "on"}
 
 

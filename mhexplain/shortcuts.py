@@ -160,7 +160,8 @@ def save_mask(mask: WordMask, directory: Path) -> None:
 
 
 def load_mask(directory: Path) -> WordMask | None:
-    """The mask a model was trained with (None: it sees posts as written)."""
+    """The mask a model was trained with (None: it sees posts as written), held to the limits of
+    a user's word list: its words become one pattern tried at every word of every post."""
     import json
 
     from .errors import ArtifactError
@@ -169,10 +170,18 @@ def load_mask(directory: Path) -> WordMask | None:
     if not p.is_file():
         return None
     try:
-        words = json.loads(p.read_text())["words"]
-    except (ValueError, KeyError, TypeError):
+        words = json.loads(_word_list_text(p))["words"]
+    except ConfigError as err:
+        raise ArtifactError(_retrain(str(err))) from None
+    except (ValueError, KeyError, TypeError, RecursionError):
         words = None
-    if not isinstance(words, list) or not words or not all(
-            isinstance(w, str) and re.fullmatch(r"[a-z][a-z']*\*?", w) for w in words):
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
         raise ArtifactError(f"{p} is not a valid word list; retrain this model.")
+    problem = _word_list_problem(tuple(words), p)
+    if problem:
+        raise ArtifactError(_retrain(problem))
     return WordMask(tuple(words))
+
+
+def _retrain(problem: str) -> str:
+    return f"{problem.rstrip('.')}; retrain this model."

@@ -154,9 +154,9 @@ def sidebar() -> None:
                 st.markdown(f":gray[:material/radio_button_unchecked:] `{m.name}`: {escape_markdown(m.error)}")
 
 
-def missing_models_notice(errors: dict[str, str]) -> None:
+def missing_models_notice(errors: dict[str, str], lead: str = "Not shown") -> None:
     if errors:
-        st.caption("Not shown: " + escape_markdown("; ".join(f"{n} ({e})" for n, e in errors.items())))
+        st.caption(f"{lead}: " + escape_markdown("; ".join(f"{n} ({e})" for n, e in errors.items())))
 
 
 def _shown_path(path: Path | str) -> str:
@@ -236,20 +236,24 @@ def _require(found, errors: dict[str, str]):
 
 
 @st.cache_data(show_spinner="Running the shortcut probe on the test posts…")
-def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> list[dict]:
+def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> tuple[list[dict], dict[str, str]]:
     from .probe import probe_folder
     from .shortcuts import WordMask
 
-    return probe_folder(Path(path), WordMask(), seed=0, models=_models)
+    # why a model could not be probed is cached with the results: a cached rerun must say it too
+    failed: dict[str, str] = {}
+    return probe_folder(Path(path), WordMask(), seed=0, models=_models, failed=failed), failed
 
 
-def shortcut_probe() -> list[dict]:
-    """The probe for the selected folder's models (cached until a model folder changes)."""
+def shortcut_probe() -> tuple[list[dict], dict[str, str]]:
+    """The probe for the selected folder's models that load (cached until a model folder changes),
+    and a one-line reason for each model that could not be loaded or probed."""
     from .classifier import fingerprint
 
-    models, _ = load_models()
+    models, errors = load_models()
     d = models_dir()
-    return _probe(str(d), _stamp(d), tuple(fingerprint(m) for m in models.values()), models)
+    results, failed = _probe(str(d), _stamp(d), tuple(fingerprint(m) for m in models.values()), models)
+    return results, {**errors, **failed}
 
 
 def require_models() -> dict:
@@ -285,7 +289,8 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
 def train_here() -> None:
     """The Overview's training form (only where the operator allows it): NB + LR from an uploaded
     CSV or the dataset the server was configured with, into the selected models folder."""
-    from .batch import MAX_UPLOAD_MB, check_upload
+    from .batch import check_upload
+    from .settings import MAX_UPLOAD_MB
 
     s = settings()
     st.subheader("Train the classical models here")

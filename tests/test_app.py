@@ -367,6 +367,34 @@ def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
     assert any("name a condition" in c.value for c in at.caption)
 
 
+def _probe_on_compare(models_dir, monkeypatch) -> AppTest:
+    at = _app(models_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/compare.py").run()
+    next(b for b in at.button if b.label == "Run the shortcut probe").click().run()
+    _no_exception(at)
+    return at
+
+
+def test_the_probe_names_a_model_that_cannot_load_and_probes_the_rest(trained_dir, tmp_path, monkeypatch):
+    d = tmp_path / "models"
+    for name in ("nb", "lr"):
+        shutil.copytree(trained_dir / name, d / name)
+    skops = d / "nb" / "model.skops"
+    skops.write_bytes(skops.read_bytes()[:100])
+    at = _probe_on_compare(d, monkeypatch)
+    assert any(_shown(c.value).startswith("Not probed: nb (") for c in at.caption)
+    table = next(t.value for t in at.dataframe if "posts" in t.value.columns and "macro F1" in t.value.columns)
+    assert table["model"].unique().tolist() == ["lr"]
+    assert any("name a condition" in c.value for c in at.caption)
+
+    skops = d / "lr" / "model.skops"
+    skops.write_bytes(skops.read_bytes()[:100])
+    at = _probe_on_compare(d, monkeypatch)
+    assert [_shown(w.value) for w in at.warning] == ["No model of this folder could be probed."]
+    assert any(_shown(c.value).startswith("Not probed: nb (") and "; lr (" in _shown(c.value) for c in at.caption)
+    assert not [t for t in at.dataframe if "macro F1" in t.value.columns and "posts" in t.value.columns]
+
+
 def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypatch):
     at = _app(trained_dir, monkeypatch)
     at.switch_page(f"{PAGES}/analyze.py").run()

@@ -6,7 +6,7 @@ import pytest
 
 from mhexplain.analysis import compare_post
 from mhexplain.artifacts import verify_artifact
-from mhexplain.batch import MAX_ROWS, MAX_UPLOAD_BYTES, file_metrics, parse_upload, predictions_csv, score, skipped_text
+from mhexplain.batch import MAX_ROWS, file_metrics, parse_upload, predictions_csv, score, skipped_text
 from mhexplain.compare import (
     aligned,
     confusion,
@@ -191,7 +191,8 @@ def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
 def test_upload_limit_is_the_megabytes_the_browser_counts():
     """Streamlit's browser side refuses files over max_upload_size * 10**6 bytes and says "10MB":
     the app checks and names the same limit."""
-    from mhexplain.batch import MAX_UPLOAD_MB, check_upload
+    from mhexplain.batch import check_upload
+    from mhexplain.settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
     assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB * 10**6 == 10_000_000
     check_upload(b"a" * MAX_UPLOAD_BYTES, "exactly-the-limit.csv")
@@ -226,13 +227,13 @@ def test_predictions_csv_neutralises_spreadsheet_formulas(three_models_dir):
 def test_shipped_streamlit_config_is_safe_by_default():
     import tomllib
 
-    from mhexplain.settings import MAX_UPLOAD_MIB
+    from mhexplain.settings import MAX_UPLOAD_MB
 
     from .helpers import ROOT
 
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["address"] == "localhost"
-    assert cfg["server"]["maxUploadSize"] == MAX_UPLOAD_MIB
+    assert cfg["server"]["maxUploadSize"] == MAX_UPLOAD_MB
     assert cfg["client"]["showErrorDetails"] == "none"
 
 

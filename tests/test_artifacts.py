@@ -256,6 +256,27 @@ def test_a_listed_masking_file_must_hold_a_word_list(trained_dir, tmp_path):
     _refused_once(lambda: load_classifier(d), str(d / "masking.json"), "words should be a list")
 
 
+def _letters(i: int) -> str:
+    """A distinct lower-case word for each ``i``."""
+    return "w" + "".join(chr(ord("a") + int(d)) for d in str(i))
+
+
+@pytest.mark.parametrize("words, needle", [
+    ([_letters(i) for i in range(501)], "has 501 words; at most 500"),
+    ([_letters(i) for i in range(200_000)], "is larger than 64 KiB"),
+    (["depress*", "a" * 41], "a word of 41 characters; at most 40"),
+    ([], "is empty"),
+])
+def test_a_listed_masking_file_is_held_to_a_word_lists_limits(words, needle, trained_dir, tmp_path):
+    """Every masked word is a branch of one pattern tried at each word of every post: a listed,
+    re-hashed masking.json of 200,000 words or of one huge word would keep every prediction busy."""
+    d = _copy(trained_dir, tmp_path, "nb")
+    (d / "masking.json").write_text(json.dumps({"words": words}))
+    _rehash(d, "masking.json")
+    message = _refused_once(lambda: load_classifier(d), str(d / "masking.json"), needle)
+    assert message.endswith("; retrain this model.")
+
+
 def test_a_manifest_recording_masked_training_must_list_the_mask(trained_dir, tmp_path):
     d = _copy(trained_dir, tmp_path, "nb")
     _edit_manifest(d, _set("masking", {"words": ["depress*"], "source": "default"}))

@@ -2,7 +2,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain.data import build_corpus, clean_text, normalise_key, read_posts, read_posts_bytes
+from mhexplain.data import (
+    build_corpus,
+    clean_text,
+    normalise_key,
+    read_posts,
+    read_posts_bytes,
+    read_table_upload,
+    read_upload,
+)
 from mhexplain.errors import DataError
 
 from .helpers import synthetic_posts
@@ -135,3 +143,48 @@ def test_row_numbers_count_as_a_spreadsheet_does():
     assert df["row"].tolist() == [2, 4]  # the blank line is row 3
     with pytest.raises(DataError, match="row 4: the target is not a class id"):
         read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,7\n')
+
+
+def test_a_limit_sample_names_its_posts_as_the_full_run_does(fixture_csv, trained_dir, tmp_path):
+    """post_id is the source row, not the row's place in a --limit sample: models trained on a
+    sample and on every row are compared on the posts they share (same id, text and label)."""
+    from mhexplain.artifacts import read_predictions
+    from train.__main__ import main
+
+    out = tmp_path / "limited"
+    assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb", "--limit", "120", "--jobs", "1",
+                 "--cache-dir", str(tmp_path / "cache")]) == 0
+    full, limited = read_predictions(trained_dir / "nb"), read_predictions(out / "nb")
+    source = build_corpus(read_posts(fixture_csv), dedup=True, clean=True).frame.set_index("post_id")["input"]
+    for preds in (full, limited):
+        assert source.loc[preds["post_id"]].tolist() == preds["text"].tolist()
+    same_posts = limited.merge(full, on=["text", "true_label"], suffixes=("_limited", "_full"))
+    assert len(same_posts) >= 1
+    assert same_posts["post_id_limited"].tolist() == same_posts["post_id_full"].tolist()
+
+
+def _csv_of_size(n_bytes: int) -> bytes:
+    """A valid posts CSV of exactly ``n_bytes`` bytes, in 1,000 rows."""
+    head, rows = b"text,title,target\n", 1000
+    body = n_bytes - len(head)
+    width = body // rows - len(b",t,1\n")
+    lines = [b"a" * width + b",t,1\n"] * rows
+    lines[-1] = b"a" * (width + body % rows) + b",t,1\n"
+    raw = head + b"".join(lines)
+    assert len(raw) == n_bytes
+    return raw
+
+
+def test_uploads_are_limited_in_the_megabytes_the_browser_shows():
+    """Streamlit's browser side refuses files over 10 * 10**6 bytes and calls that "10MB": the
+    server-side check lets through what the browser lets through, and names the same limit."""
+    from mhexplain.settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
+
+    assert (MAX_UPLOAD_MB, MAX_UPLOAD_BYTES) == (10, 10_000_000)
+    at_limit = _csv_of_size(MAX_UPLOAD_BYTES)
+    assert len(read_upload(at_limit, "posts.csv")) == len(read_table_upload(at_limit, "posts.csv", 2000)) == 1000
+    over = at_limit + b"b"
+    expected = r"^big\.csv is 10\.00 MB \(10,000,001 bytes\); the limit is 10 MB \(10,000,000 bytes\)\.$"
+    for read in (read_upload, lambda raw, name: read_table_upload(raw, name, 2000)):
+        with pytest.raises(DataError, match=expected):
+            read(over, "big.csv")

@@ -385,6 +385,14 @@ def test_a_post_of_words_the_model_never_sees_is_all_zero_with_a_note(lr, masked
         assert "sees none of these words" in exp.to_html()
 
 
+def test_cli_says_why_a_post_of_unseen_words_lists_no_words(trained_dir, capsys):
+    assert explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "linear",
+                        "I am, is it?"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("lr sees none of these words") and "every weight is 0" in lines[1]
+    assert not [line for line in lines if line.startswith("  ")]
+
+
 def test_shap_spends_evaluations_on_seen_words_only(lr):
     post = ("I, I, I... my, my, my: is it, is it? " * 10) + "panic attack and my heart racing"
     exp = explain(lr, post, "shap")

@@ -108,8 +108,9 @@ def main(argv=None) -> int:
     print(f"{printable(clf.name)}: predicted {exp.labels[int(exp.proba.argmax())]} "
           f"(p={exp.proba.max():.3f}); explaining {exp.labels[t]} with {a.method.upper()}, "
           f"{_evaluations(exp.n_evals)}, {exp.seconds:.2f} s")
-    if exp.truncated:
-        print(printable(exp.truncated))
+    for note in (exp.truncated, exp.unseen_note):
+        if note:
+            print(printable(note))
     for word, w in exp.top(a.top):
         print(f"  {w:+.4f}  {printable(word)}")
     if exp.faithfulness:
