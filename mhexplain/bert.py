@@ -2,7 +2,9 @@
 
 A post longer than ``max_length`` tokens is cut into windows that overlap by ``stride``
 tokens; the post's probabilities are the mean of its windows' probabilities. With
-``long_text="truncate"`` only the first window is scored.
+``long_text="truncate"`` only the first window is scored. A post is tokenised only as far as the
+windows scored (at most ``max_chunks``) reach, so a 200,000-character post costs no more than one
+that fills those windows.
 """
 from __future__ import annotations
 
@@ -150,15 +152,82 @@ class InferenceConfig:
         return None
 
 
+# A post longer than its scored windows is tokenised only as far as they reach, found on ever longer
+# prefixes. The first reads 2 characters for each token needed, so a run of punctuation (a token per
+# character) makes at most twice the tokens needed; English (4-5 characters a token) needs 2-3 tries.
+FIRST_CHARS_PER_TOKEN = 2
+OFFSETS_GROUP = 256  # texts whose token offsets are held at once (each offset is a Python tuple)
+# Tokens a cut prefix keeps past the last scored one. A cut inside a word can change that word's tokens
+# (WordPiece makes at most 100 of a word, and one [UNK] of a longer word), never an earlier word's.
+CUT_MARGIN_TOKENS = 128
+
+
+def tokens_scored(max_length: int, stride: int, windows: int, n_special: int = 2) -> int:
+    """Tokens (special tokens aside) that ``windows`` overlapping windows of a text cover."""
+    body = max_length - n_special
+    return body + (windows - 1) * (body - stride)
+
+
+def cut_before_space(text: str, n: int) -> str:
+    """The first ``n`` characters of ``text``, ended before the last whitespace in their second half if
+    there is one: tokenizers split words at whitespace, so every token before such a cut is the one
+    the whole text has."""
+    if len(text) <= n:
+        return text
+    head = text[:n]
+    space = max(head.rfind(c, n // 2) for c in " \n\t\r")
+    return head[:space] if space > 0 else head
+
+
+def _ends_of_token(tokenizer, texts: list[str], k: int) -> list[int | None]:
+    """Where each text's ``k``-th token ends (a character offset); None where it has fewer tokens."""
+    ends = []
+    for start in range(0, len(texts), OFFSETS_GROUP):
+        enc = tokenizer(texts[start:start + OFFSETS_GROUP], add_special_tokens=False, truncation=False,
+                        return_attention_mask=False, return_token_type_ids=False, return_offsets_mapping=True,
+                        verbose=False)  # verbose=False: no "longer than the model's maximum" warning
+        ends += [offsets[k - 1][1] if len(offsets) >= k else None for offsets in enc["offset_mapping"]]
+    return ends
+
+
+def bounded_texts(tokenizer, texts: Sequence[str], tokens: int) -> list[str]:
+    """Each text, or a prefix of it whose first ``tokens`` tokens are the whole text's.
+
+    Tokenising a 200,000-character post in full builds thousands of windows that ``max_chunks``
+    then drops; a prefix keeps the work per post bounded however long the post is. A text is cut
+    ``CUT_MARGIN_TOKENS`` tokens after the last one needed.
+    """
+    out = list(texts)
+    need = tokens + CUT_MARGIN_TOKENS
+    chars = need * FIRST_CHARS_PER_TOKEN
+    todo = [i for i, t in enumerate(out) if len(t) > chars]
+    while todo:
+        heads = [cut_before_space(out[i], chars) for i in todo]
+        short = []
+        for i, head, end in zip(todo, heads, _ends_of_token(tokenizer, heads, need)):
+            if end is None:
+                short.append(i)
+            else:
+                out[i] = head[:end]
+        chars *= 2
+        todo = [i for i in short if len(out[i]) > chars]
+    return out
+
+
 def encode_chunks(tokenizer, texts: Sequence[str], max_length: int, stride: int, max_chunks: int | None,
                   truncate: bool) -> tuple[list[list[int]], np.ndarray, np.ndarray]:
     """Token-id windows for each text.
 
     Returns (windows, owner, n_windows_per_text): ``owner[k]`` is the text a window belongs to.
-    Windows overlap by ``stride`` tokens; ``max_chunks`` caps windows per text (None: no cap).
+    Windows overlap by ``stride`` tokens; ``max_chunks`` caps windows per text (None: no cap), and
+    a text is tokenised only as far as its scored windows reach (see ``bounded_texts``).
     """
     if stride >= max_length - 2:
         raise ValueError("stride must be smaller than max_length - 2")
+    cap = 1 if truncate else max_chunks
+    if cap is not None:
+        n_special = tokenizer.num_special_tokens_to_add(pair=False)
+        texts = bounded_texts(tokenizer, texts, tokens_scored(max_length, stride, cap, n_special))
     enc = tokenizer(list(texts), truncation=True, max_length=max_length, stride=stride,
                     return_overflowing_tokens=not truncate, add_special_tokens=True)
     ids = enc["input_ids"]
@@ -253,6 +322,10 @@ class BertClassifier:
         if threads:
             torch.set_num_threads(threads)
         self.device = pick_device(device) if not hasattr(device, "type") else device
+        if self.device.type == "cpu":
+            # a served model scores batch after batch of different sizes: without this the freed
+            # activations stay in the heap and the server's memory grows with every upload
+            cap_heap_caching()
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.name = name

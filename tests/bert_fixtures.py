@@ -25,3 +25,14 @@ def make_tiny_bert(directory: Path, seed: int = 0) -> Path:
     BertForSequenceClassification(cfg).save_pretrained(directory)
     tok.save_pretrained(directory)
     return directory
+
+
+def tiny_classifier(directory: Path, **settings):
+    """A CPU, fp32 ``BertClassifier`` on the tiny encoder; ``settings`` go to its InferenceConfig."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from mhexplain.bert import BertClassifier, InferenceConfig
+
+    model = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=5)
+    return BertClassifier(model, AutoTokenizer.from_pretrained(directory),
+                          config=InferenceConfig(precision="fp32", **settings), device="cpu")

