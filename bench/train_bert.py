@@ -14,6 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import base_parser, run_measured  # noqa: E402
+from train.bert import processes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def main() -> int:
           f"best epoch {m['best_epoch']}")
     par = man["params"]
     print(f"training loop {par.get('train_loop_seconds', '?')} s at {par['train_samples_per_second']} samples/s "
-          f"(device {par['device']}, precision {par['precision']}, {par['processes']} process(es)); validation "
+          f"(device {par['device']}, precision {par['precision']}, {processes(par['processes'])}); validation "
           f"{par.get('validation_seconds', '?')} s apart; peak GPU memory "
           f"{par.get('peak_gpu_memory_mib', 'n/a (no GPU)')} MiB")
     for h in m["history"]:

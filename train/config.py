@@ -48,7 +48,8 @@ class BertTrainConfig:
                           choices=("auto", "fp32", "bf16", "fp16"))
     loader_workers: int | None = _opt(None, "processes that pad batches ahead of the GPU (default: 2 on CUDA, 0 "
                                             "on a CPU, where they would take the cores training needs)")
-    log_every: int = _opt(50, "optimiser steps between training-loss log lines")
+    log_every: int = _opt(50, "optimiser steps between training-loss log lines (a line also comes after "
+                              "the first step and at least every 30 s)")
 
     def __post_init__(self) -> None:
         if self.stride is None:
