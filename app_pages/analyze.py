@@ -75,7 +75,7 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
                        "Compare page, and models trained with --mask-words).")
         agreement = word_agreement(done)
         if agreement is not None:
-            st.caption("Do the models rely on the same words? Rank agreement of their attributions "
-                       "(Spearman over the post's words; overlap of the top 5 words, or of all words in a "
-                       "shorter post).")
+            st.caption("Do the models rely on the same words? Rank agreement of their attributions over the "
+                       "words both models see: Spearman, and the overlap of their top k words (k is 5, or the "
+                       "number of words the two share when that is fewer).")
             ui.table(agreement)

@@ -59,11 +59,12 @@ def score_tab() -> None:
     if metrics:
         st.subheader("Metrics on this file")
         over = next(iter(metrics.values()))["averaged_over"]
+        classes = f"{len(over)} class" if len(over) == 1 else f"{len(over)} classes"
         ui.table(pd.DataFrame([{"model": n, "posts": m["n_test"], "accuracy": m["accuracy"],
-                                f"macro F1 ({len(over)} classes)": m["macro_f1"], "Cohen's kappa": m["cohen_kappa"]}
+                                f"macro F1 ({classes})": m["macro_f1"], "Cohen's kappa": m["cohen_kappa"]}
                                for n, m in metrics.items()]))
         st.caption(escape_markdown(
-            f"Macro F1 is the mean over the {len(over)} classes this file's target holds ({', '.join(over)}); a "
+            f"Macro F1 is the mean over the {classes} this file's target holds ({', '.join(over)}); a "
             "class the file lacks is left out of the mean, and a post predicted as one counts as an error."))
         for col, (n, m) in zip(st.columns(len(metrics)), metrics.items()):
             col.plotly_chart(confusion_heatmap(np.asarray(m["confusion_matrix"]), n, False), width="stretch",
@@ -79,7 +80,7 @@ def external_tab() -> None:
     if upload is None or not chosen:
         return
     try:
-        check_upload(upload.getvalue(), upload.name)
+        check_upload(upload.name)
         table = read_table_upload(upload.getvalue(), upload.name, MAX_ROWS)
     except MhxError as err:
         ui.show_error(err)

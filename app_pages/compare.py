@@ -23,6 +23,7 @@ from mhexplain.plots import (
     reliability_diagram,
 )
 from mhexplain.probe import table as probe_table
+from mhexplain.shortcuts import CONDITION_WORDS
 from mhexplain.textsafe import escape_markdown
 
 st.title("Compare models")
@@ -51,10 +52,10 @@ ui.table(points)
 st.caption("Each model abstains (the Analyze page says \"uncertain\") below a threshold chosen on validation data "
            "for the target accuracy on the posts it answers; here is what that threshold does on the test set.")
 st.subheader("Do the models lean on the condition's name?")
-st.caption("The shortcut probe deletes the words that name a condition (depress\\*, bipolar, anxi\\*, stress\\*, "
-           "avpd, avoidant, personalit\\*, disorder\\*, mania, manic, hypomania, panic\\*) from every test post, and "
-           "as a control the same number of random other words. A large drop means the score rests on the "
-           "subreddit's name. Also from the command line: `python -m mhexplain.probe`.")
+words = escape_markdown(", ".join(CONDITION_WORDS))  # the list the probe uses, whatever it grows to
+st.caption(f"The shortcut probe deletes the words that name a condition ({words}) "
+           "from every test post, and as a control the same number of random other words. A large drop means the "
+           "score rests on the subreddit's name. Also from the command line: `python -m mhexplain.probe`.")
 if st.button("Run the shortcut probe") or st.session_state.get("probe_shown"):
     st.session_state["probe_shown"] = True
     probe_results, probe_errors = ui.shortcut_probe()

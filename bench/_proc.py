@@ -70,10 +70,11 @@ def base_parser():
 
 
 def default_data() -> str:
-    """The dataset the app would find (MHX_DATA, data/, ../shared/data)."""
-    from mhexplain.data import default_data_path
+    """The dataset ``python -m train`` would read (mhexplain.settings.dataset_path); "" when none."""
+    from mhexplain.settings import dataset_path
 
-    return default_data_path()
+    found = dataset_path()
+    return str(found) if found else ""
 
 
 def run_cli(cmd: list[str], seconds_pattern: str) -> dict:

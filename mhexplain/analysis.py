@@ -85,7 +85,8 @@ def compare_post(models: dict, text: str) -> Comparison:
 def word_agreement(explanations: dict) -> pd.DataFrame | None:
     """Pairwise rank agreement between models' explanations of one post for the same class, over
     the words both models see (a word one of them cannot see weighs 0 by construction, and would
-    only add ties).
+    only add ties): Spearman, and the overlap of the two top-``k`` lists, where ``k`` is 5 or the
+    number of words the pair shares, if fewer; each pair has its own ``k``, in its own column.
 
     None when fewer than two explanations share a target class and words.
     """
@@ -98,8 +99,8 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
     for i, (n1, e1) in enumerate(items):
         for n2, e2 in items[i + 1:]:
             r = rank_agreement(e1.target_weights(), e2.target_weights(), among=e1.seen & e2.seen)
-            rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"],
-                         f"top-{r['k']} overlap": r["top_k_overlap"]})
+            rows.append({"model A": n1, "model B": n2, "Spearman": r["spearman"], "k": r["k"],
+                         "top-k overlap": r["top_k_overlap"]})
     return pd.DataFrame(rows)
 
 

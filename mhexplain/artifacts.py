@@ -274,6 +274,7 @@ def proba_column(label: str) -> str:
 
 
 LABEL_COLUMNS = ("true_label", "pred_label")
+WHOLE_COLUMNS = ("post_id",) + LABEL_COLUMNS  # the pages index with these: whole numbers, no decimals
 
 
 def read_predictions(model_dir: Path) -> pd.DataFrame:
@@ -281,7 +282,8 @@ def read_predictions(model_dir: Path) -> pd.DataFrame:
     the column and the first bad row (numbered as a spreadsheet does, the header is row 1)."""
     path = Path(model_dir) / PREDICTIONS
     try:
-        df = pd.read_csv(path, keep_default_na=False, dtype={"text": str})
+        # ids and labels as written, so that a check can name the row of a "1.0" among "1"s
+        df = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in ("text",) + WHOLE_COLUMNS})
     except (OSError, ValueError, pd.errors.ParserError):
         raise ArtifactError(f"{path} is missing or corrupt.") from None
     needed = ["post_id", "text", "true_label", "pred_label"] + [proba_column(lab) for lab in LABELS]
@@ -291,7 +293,7 @@ def read_predictions(model_dir: Path) -> pd.DataFrame:
     found = _predictions_problem(df)
     if found:
         raise ArtifactError(f"{path} is not a valid mhexplain file: {found}; retrain this model.")
-    return df
+    return df.astype({c: int for c in WHOLE_COLUMNS})
 
 
 def _predictions_problem(df: pd.DataFrame) -> str | None:
@@ -307,7 +309,7 @@ def _predictions_problem(df: pd.DataFrame) -> str | None:
         found = _column_problem(df[col], col, low, high)
         if found:
             return found
-    repeated = df["post_id"].duplicated().to_numpy()
+    repeated = pd.to_numeric(df["post_id"]).duplicated().to_numpy()
     if repeated.any():
         return f"column post_id repeats an id in row {int(repeated.argmax()) + 2}"
     if "has_train_copy" in df.columns and not pd.api.types.is_bool_dtype(df["has_train_copy"]):
@@ -316,8 +318,8 @@ def _predictions_problem(df: pd.DataFrame) -> str | None:
 
 
 def _column_problem(col: pd.Series, name: str, low, high) -> str | None:
-    """The first cell of ``col`` that is not a number in [low, high] (a whole one where ``low``
-    is an int), in words."""
+    """The first cell of ``col`` that is not a number in [low, high] (a whole one, written without
+    decimals, where ``low`` is an int), in words."""
     whole = isinstance(low, int)
     slack = 0 if whole else 1e-9  # a probability may round one ulp past 1
     values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
@@ -325,11 +327,14 @@ def _column_problem(col: pd.Series, name: str, low, high) -> str | None:
     if whole:
         ok &= values == np.floor(values)
     what = "a whole number" if whole else "a number"
-    if ok.all():
-        # 1.0 is whole but not an integer: the pages index the class names with these labels
-        if whole and not pd.api.types.is_integer_dtype(col):
-            return f"column {name} row 2 should be {what} written without decimals, not {str(col.iloc[0])!r}"
-        return None
-    i = int((~ok).argmax())
-    limits = f"at least {low}" if high is None else f"between {low} and {high}"
-    return f"column {name} row {i + 2} should be {what} {limits}, not {str(col.iloc[i])[:40]!r}"
+    if not ok.all():
+        i = int((~ok).argmax())
+        limits = f"at least {low}" if high is None else f"between {low} and {high}"
+        return f"column {name} row {i + 2} should be {what} {limits}, not {str(col.iloc[i])[:40]!r}"
+    if whole:
+        # 1.0 is whole but no integer: the pages index the class names with these labels
+        decimals = ~col.astype(str).str.strip().str.fullmatch(r"[+-]?\d+").to_numpy(dtype=bool)
+        if decimals.any():
+            i = int(decimals.argmax())
+            return f"column {name} row {i + 2} should be {what} written without decimals, not {str(col.iloc[i])!r}"
+    return None

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from .classifier import MAX_POST_CHARS, Classifier
-from .data import check_upload_size, clean_text, join_post, read_upload
+from .data import clean_text, join_post, read_upload
 from .errors import DataError
-from .labels import DISPLAY_NAMES
+from .labels import LABELS
 from .metrics import classification_metrics
 from .settings import MAX_UPLOAD_MB
 from .textsafe import spreadsheet_safe
@@ -31,19 +31,19 @@ class Upload:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def check_upload(raw: bytes, name: str) -> None:
-    """Refuse, in one line, a file the app does not read: not named .csv, or over the size limit.
+def check_upload(name: str) -> None:
+    """Refuse, in one line, a file the app does not read: one not named .csv. (Its size is
+    checked by the reader, ``data.read_upload`` or ``data.read_table_upload``, before parsing.)
 
     The app checks this itself rather than through the uploader's ``type``: Streamlit enforces
     that before a page runs, where its error cannot become the page's one line.
     """
     if not name.lower().endswith(".csv"):
         raise DataError(f"{name} is not a CSV file: upload a file whose name ends in .csv.")
-    check_upload_size(raw, name)
 
 
 def parse_upload(raw: bytes, name: str = "upload.csv") -> Upload:
-    check_upload(raw, name)
+    check_upload(name)
     df = read_upload(raw, name, require_target=False)
     if len(df) > MAX_ROWS:
         raise DataError(f"{name} has {len(df):,} rows; the limit is {MAX_ROWS:,} per upload.")
@@ -66,12 +66,19 @@ def skipped_text(skipped: list[tuple[int, str]], most: int = 10) -> str:
     return ", ".join(parts) + "."
 
 
+def shown_classes(labels) -> list[str]:
+    """Class labels as the tables show them, capitalised: 'personality disorder' -> 'Personality
+    disorder' (labels.DISPLAY_NAMES for this app's classes; any model's own labels alike)."""
+    return [label[:1].upper() + label[1:] for label in labels]
+
+
 def score(df: pd.DataFrame, models: dict[str, Classifier], progress: Callable[[float], None] | None = None,
           chunk: int = 64) -> pd.DataFrame:
     out = df[[c for c in ("row",) if c in df]].copy()
     out["text"] = df["input"]
-    if "target" in df.columns:
-        out["true class"] = [DISPLAY_NAMES[i] for i in df["target"]]
+    if "target" in df.columns:  # the file's target holds this app's class ids
+        names = shown_classes(LABELS)
+        out["true class"] = [names[i] for i in df["target"]]
     total = len(models) * len(df)
     done = 0
     for name, clf in models.items():
@@ -82,7 +89,7 @@ def score(df: pd.DataFrame, models: dict[str, Classifier], progress: Callable[[f
             if progress:
                 progress(done / total)
         p = np.vstack(parts)
-        shown = [lab[:1].upper() + lab[1:] for lab in clf.labels]  # the model's own classes, in its order
+        shown = shown_classes(clf.labels)  # the model's own classes, in its order
         out[f"{name} prediction"] = [shown[i] for i in p.argmax(1)]
         out[f"{name} confidence"] = p.max(1).round(4)
         for k, lab in enumerate(clf.labels):

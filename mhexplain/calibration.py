@@ -9,7 +9,7 @@ threshold; the raw probabilities stay available as ``raw_proba``.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Sequence
 
@@ -139,21 +139,14 @@ class Calibration:
         (Path(directory) / CALIBRATION_FILE).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, directory: Path) -> "Calibration | None":
-        from .errors import ArtifactError
+    def load(cls, directory: Path) -> "Calibration":
+        """The calibration saved in a model folder, held to ``schema.CALIBRATION_SPEC`` (one line
+        naming the file and the field when it does not fit)."""
+        from .artifacts import read_json
+        from .schema import CALIBRATION_SPEC
 
-        p = Path(directory) / CALIBRATION_FILE
-        if not p.is_file():
-            return None
-        try:
-            d = json.loads(p.read_text())
-            cal = cls(**d)
-        except (ValueError, TypeError):
-            raise ArtifactError(f"{p} is not a valid calibration file; retrain this model.") from None
-        if not (isinstance(cal.temperature, (int, float)) and 0 < cal.temperature < 1e3
-                and isinstance(cal.threshold, (int, float)) and 0 <= cal.threshold <= 1):
-            raise ArtifactError(f"{p} has an out-of-range temperature or threshold; retrain this model.")
-        return cal
+        saved = read_json(Path(directory), CALIBRATION_FILE, CALIBRATION_SPEC)
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
 
 class Calibrated:

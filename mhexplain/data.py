@@ -12,7 +12,6 @@ import io
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,19 +27,6 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 # A header wider than this is refused before parsing: pandas takes minutes and gigabytes on a
 # header of a million names, and no posts file needs more than a handful of columns.
 MAX_COLUMNS = 256
-DATA_FILE = "data_to_be_cleansed.csv"
-_PROJECT = Path(__file__).resolve().parents[1]
-
-
-def default_data_path() -> str:
-    """The dataset CSV if one is found: MHX_DATA, then data/ in the project, then the copy in
-    ../shared/data beside it (the development machines); "" when there is none."""
-    for cand in (os.environ.get("MHX_DATA"), _PROJECT / "data" / DATA_FILE,
-                 _PROJECT.parent / "shared" / "data" / DATA_FILE):
-        if cand and Path(cand).is_file():
-            return str(cand)
-    return ""
-
 
 # Zero-width and BOM characters show up as "&#x200B;" in Reddit markdown.
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
@@ -100,32 +86,30 @@ def _lines(f, source: str) -> Iterator[str]:
         yield line
 
 
-@contextmanager
-def _cell_limit():
-    # The csv module's limit is one setting for the whole process: set for each record read, so
-    # a reader paused between chunks leaves everyone else's limit as it was.
-    before = csv.field_size_limit(MAX_CELL_CHARS)
-    try:
-        yield
-    finally:
-        csv.field_size_limit(before)
+# The csv module's own limit is one setting for the whole process, shared by every thread (the
+# app's sessions read uploads side by side): raised once, here, so that it never stops a cell this
+# reader accepts, and never lowered again. Our limit is checked on each record instead.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_CELL_CHARS))
+_LONG_CELL = f"a cell is longer than {MAX_CELL_CHARS:,} characters"
 
 
 def _next_record(reader, source: str, number: int) -> list[str] | None:
     """The next record (None at the end), any reading problem as one line naming the row."""
     try:
-        with _cell_limit():
-            return next(reader)
+        record = next(reader)
     except StopIteration:
         return None
     except UnicodeDecodeError:
         raise DataError(f"{source} is not UTF-8 text (an invalid byte near row {number:,}); "
                         "re-save it as UTF-8.") from None
     except csv.Error as err:
-        what = (f"a cell is longer than {MAX_CELL_CHARS:,} characters" if "field larger" in str(err)
+        what = (_LONG_CELL if "field larger" in str(err)
                 else "a quoted field is never closed" if "EOF" in str(err) or "end of data" in str(err)
                 else "malformed quoting")
         raise DataError(f"{source} is not a readable CSV: {what} (near row {number:,}).") from None
+    if any(len(cell) > MAX_CELL_CHARS for cell in record):
+        raise DataError(f"{source} is not a readable CSV: {_LONG_CELL} (near row {number:,}).")
+    return record
 
 
 def iter_csv(f, source: str) -> Iterator[tuple[int, list[str]]]:
@@ -273,6 +257,12 @@ def _shown_columns(header: list[str], at_most: int = 12) -> str:
     if len(names) < 2:
         return "".join(names) or "none"
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def named_columns(options, names) -> dict[str, str]:
+    """The columns a command reads, keyed by the option that names each (``options`` and ``names``
+    side by side); an option left empty names no column."""
+    return {option: name for option, name in zip(options, names) if name}
 
 
 def column_indexes(header: list[str], columns: dict[str, str], source: str) -> dict[str, int]:

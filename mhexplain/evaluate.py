@@ -21,12 +21,14 @@ from pathlib import Path
 import numpy as np
 
 from .classifier import MAX_POST_CHARS
-from .data import CsvColumns
+from .data import CsvColumns, named_columns
 from .errors import DataError, MhxError
 from .labels import DISPLAY_NAMES, LABELS, NUM_LABELS
 from .outputs import check_output_file, write_atomic
 
 DEFAULT_CHUNK = 2000
+# The options that name the columns read, in the order their names are passed around.
+COLUMN_OPTIONS = ("--text-col", "--title-col", "--label-col")
 
 
 def parse_label_map(spec: str) -> dict[str, int]:
@@ -110,7 +112,7 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
     from .preprocess import clear_memo
 
     ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0}, 0
-    with CsvColumns(path, evaluate_columns(text_col, label_col, title_col)) as table:
+    with CsvColumns(path, named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col))) as table:
         for chunk in table.chunks(chunk_size):
             rows += len(chunk)
             titles = chunk[title_col] if title_col else [""] * len(chunk)
@@ -129,12 +131,6 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
                         "external validation needs at least two.")
     return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
             "models": [summarise(n, y, np.vstack(probas[n]).astype(float)) for n in models]}
-
-
-def evaluate_columns(text_col: str, label_col: str, title_col: str | None) -> dict[str, str]:
-    """The columns an evaluation reads, by the option that names each."""
-    wanted = {"--text-col": text_col, "--title-col": title_col, "--label-col": label_col}
-    return {option: name for option, name in wanted.items() if name}
 
 
 def main(argv=None) -> int:
@@ -159,7 +155,8 @@ def main(argv=None) -> int:
     try:
         label_map = parse_label_map(a.label_map)
         data = Path(a.data)
-        CsvColumns(data, evaluate_columns(a.text_col, a.label_col, a.title_col)).close()  # before any work
+        # the header, before any work
+        CsvColumns(data, named_columns(COLUMN_OPTIONS, (a.text_col, a.title_col, a.label_col))).close()
         if a.json:
             check_output_file(Path(a.json), "--json", inputs=(data,))
         models = load_models(Path(a.models_dir), a.models)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import ConfigError
@@ -101,16 +101,14 @@ def create_exclusive(path, mode: int = 0o600) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
 
 
-def remove_tree(folder) -> None:
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def write_atomic(path, text: str) -> None:
-    """Write ``text`` to ``path`` whole or not at all (a temporary file renamed over it)."""
+@contextmanager
+def atomic_file(path, newline: str | None = None):
+    """A text file to write that becomes ``path`` whole when the block ends, or not at all (a
+    temporary file renamed over it, removed on any error)."""
     fd, tmp = temp_file_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as f:
+            yield f
         os.replace(tmp, path)
     except OSError as err:
         tmp.unlink(missing_ok=True)
@@ -118,3 +116,9 @@ def write_atomic(path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all."""
+    with atomic_file(path) as f:
+        f.write(text)

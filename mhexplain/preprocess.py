@@ -154,7 +154,8 @@ class DiskCache:
         self.data.update(items)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        with suppress(OSError):  # a file made by an earlier version (0644) is narrowed too
+        # a file made by an earlier version (0644) is narrowed too; Windows has no fchmod (nor modes)
+        with suppress(OSError, AttributeError):
             os.fchmod(fd, 0o600)
         with open(fd, "a", encoding="utf-8") as f:
             for k, v in items.items():

@@ -9,6 +9,7 @@ words deleted from each post (a seeded control: deleting words at all may cost s
 
 A model that cannot be loaded is named on standard error and the others are still probed; the
 command then exits with status 1 (2 when nothing could be probed or the request is unusable).
+``--json`` writes ``{"models": [one result per model probed], "failed": {model: why}}``.
 """
 from __future__ import annotations
 
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
             results = probe_folder(Path(a.models_dir), mask, a.seed, a.models.split(",") if a.models else None,
                                    failed=failed, progress=bar)
         if a.json and results:
-            write_atomic(Path(a.json), json.dumps(results, indent=2))
+            write_atomic(Path(a.json), json.dumps({"models": results, "failed": failed}, indent=2))
     except MhxError as err:
         print(f"error: {printable(err)}", file=sys.stderr)
         return 2

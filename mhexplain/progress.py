@@ -3,7 +3,7 @@
 On a terminal: a tqdm bar. Otherwise (output sent to a file or a pipe) a bar would write carriage
 returns into the log, or nothing at all, so a plain line is printed every ``EVERY_SECONDS``
 instead, from a timer: the line comes even while one slow step (a chunk of BERT predictions, a
-model loading) has not reported yet.
+model loading) has not reported yet. A last line comes when the work is done.
 """
 from __future__ import annotations
 
@@ -55,18 +55,25 @@ class Progress:
         while not self._stop.wait(every):
             print(self.line(), file=self.stream, flush=True)
 
-    def close(self) -> None:
+    def close(self, finished: bool = True) -> None:
+        """Stop reporting. In a log, ``finished`` work ends with one last line, so that even a
+        command shorter than ``EVERY_SECONDS`` says how much it did (work that failed, or did
+        nothing, ends with its error instead)."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join()
+            if finished and self.done:
+                print(self.line(), file=self.stream, flush=True)
         if self._bar is not None:
             self._bar.close()
 
     def __enter__(self) -> Progress:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(finished=exc_type is None)
 
 
 def _is_terminal(stream) -> bool:

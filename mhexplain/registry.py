@@ -7,13 +7,11 @@ from pathlib import Path
 import numpy as np
 
 from .artifacts import (
-    CALIBRATION,
     MANIFEST,
     MODEL_NAMES,
     SKOPS_FILE,
     artifact_hash,
     load_skops,
-    read_json,
     read_manifest,
     verify_artifact,
 )
@@ -21,7 +19,6 @@ from .calibration import Calibrated, Calibration
 from .classifier import Classifier
 from .errors import ArtifactError
 from .labels import LABELS
-from .schema import CALIBRATION_SPEC, MASKING_SPEC
 from .shortcuts import MASKING_FILE, MaskedInput, load_mask
 from .sklearn_classifier import SklearnClassifier
 
@@ -86,9 +83,7 @@ def load_classifier(model_dir: Path) -> Classifier:
         raise ArtifactError(f"{model_dir / MANIFEST} records training with masked words but does not list "
                             f"{MASKING_FILE}; retrain this model.")
     if MASKING_FILE in manifest["files"]:  # trained with --mask-words: the same words are deleted at inference
-        read_json(model_dir, MASKING_FILE, MASKING_SPEC)
-        clf = MaskedInput(clf, load_mask(model_dir))
-    read_json(model_dir, CALIBRATION, CALIBRATION_SPEC)
+        clf = MaskedInput(clf, load_mask(model_dir))  # held to the limits of a user's word list
     clf = Calibrated(clf, Calibration.load(model_dir))
     clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
     return clf

@@ -101,7 +101,6 @@ def metrics_spec(labels=LABELS) -> dict:
 # calibration.json (mhexplain.calibration.Calibration); the temperature's range is the loader's.
 CALIBRATION_SPEC = {"temperature": bounded(0, 1e3, low_open=True), "threshold": SHARE, "target_accuracy": SHARE,
                     "fitted_on": str, "n": COUNT, "method": optional(str)}
-MASKING_SPEC = {"words": list_of(str)}
 
 
 def problem(obj: Any, spec: Any, where: str = "") -> str | None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -25,18 +26,14 @@ from typing import Callable
 import numpy as np
 
 from .classifier import MAX_POST_CHARS
-from .data import CsvColumns
+from .data import CsvColumns, named_columns
 from .errors import DataError, MhxError, train_command
 from .labels import LABELS
-from .outputs import check_output_file, create_exclusive, remove_tree, temp_file_beside, temp_folder_beside
+from .outputs import atomic_file, check_output_file, create_exclusive, temp_folder_beside
 
 DEFAULT_CHUNK = 2000
-
-
-def score_columns(text_col: str, title_col: str | None, id_col: str | None) -> dict[str, str]:
-    """The columns a scoring run reads, by the option that names each."""
-    wanted = {"--text-col": text_col, "--title-col": title_col, "--id-col": id_col}
-    return {option: name for option, name in wanted.items() if name}
+# The options that name the columns read, in the order their names are passed around.
+COLUMN_OPTIONS = ("--text-col", "--title-col", "--id-col")
 
 
 def load_models(models_dir: Path, wanted: str | None) -> dict:
@@ -119,14 +116,14 @@ def score_file(models: dict, data: Path, out: Path, text_col: str = "text", titl
                progress: Callable[[int], None] | None = None, rank: int = 0, world: int = 1,
                barrier: Callable[[], None] | None = None, share: Callable[[object], object] | None = None) -> int:
     """Write ``out`` (complete or not at all); returns the number of rows scored (by this process).
+    ``out`` is checked by the caller (``outputs.check_output_file``), before the models are loaded.
 
     Under several processes, ``barrier`` waits for all of them and ``share`` gives every process
     the first one's value.
     """
     data, out = Path(data), Path(out)
-    check_output_file(out, "--out", inputs=(data,))
     columns = (text_col, title_col, id_col)
-    with CsvColumns(data, score_columns(*columns)) as table:
+    with CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)) as table:
         # Each process writes its chunks to a part file; the first joins them in order. The parts
         # lie in a folder made afresh beside the output that only this user can enter, so no file
         # or link that someone left under a name we would choose is ever written through.
@@ -145,7 +142,7 @@ def score_file(models: dict, data: Path, out: Path, text_col: str = "text", titl
             raise
         finally:
             if rank == 0:
-                remove_tree(workdir)
+                shutil.rmtree(workdir, ignore_errors=True)
     return n
 
 
@@ -172,26 +169,20 @@ def _write_part(models: dict, chunks, part: Path, columns: tuple, chunk_size: in
 
 def _join_parts(parts: list[Path], out: Path, header: list[str], chunk_size: int) -> None:
     """Interleave the parts chunk by chunk (part r holds chunks r, r+P, ...) into ``out``, atomically."""
-    fd, tmp = temp_file_beside(out)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            f.write(",".join(header) + "\n")
-            readers = [open(p, encoding="utf-8", newline="") for p in parts]
-            try:
-                live = list(range(len(parts)))
-                while live:
-                    for r in list(live):
-                        lines = [line for _, line in zip(range(chunk_size), readers[r])]
-                        f.writelines(lines)
-                        if len(lines) < chunk_size:
-                            live.remove(r)
-            finally:
-                for rd in readers:
-                    rd.close()
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_file(out, newline="") as f:
+        f.write(",".join(header) + "\n")
+        readers = [open(p, encoding="utf-8", newline="") for p in parts]
+        try:
+            live = list(range(len(parts)))
+            while live:
+                for r in list(live):
+                    lines = [line for _, line in zip(range(chunk_size), readers[r])]
+                    f.writelines(lines)
+                    if len(lines) < chunk_size:
+                        live.remove(r)
+        finally:
+            for rd in readers:
+                rd.close()
 
 
 def _shared_value(state):
@@ -224,7 +215,7 @@ def main(argv=None) -> int:
         state = _distributed()
         rank, world = (state.process_index, state.num_processes) if state else (0, 1)
         data, columns = Path(a.data), (a.text_col, a.title_col or None, a.id_col)
-        CsvColumns(data, score_columns(*columns)).close()  # its header, before anything else
+        CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)).close()  # its header, before anything else
         check_output_file(Path(a.out), "--out", inputs=(data,))
         models = load_models(Path(a.models_dir), a.models)
         jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes

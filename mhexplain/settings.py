@@ -9,7 +9,8 @@ and whether training from the browser is allowed at all come from the server's e
   an uploaded CSV (size-capped) or from the dataset the server found (``dataset_path``). Off by
   default; ``make run`` (which serves on localhost only) turns it on.
 - ``MHX_DATA``: the dataset CSV; without it, ``data/data_to_be_cleansed.csv`` in the project (then
-  ``../shared/data/`` beside it), as the README says. ``python -m train`` reads the same default.
+  ``../shared/data/`` beside it), as the README says. ``python -m train`` and the benchmarks read
+  the same default (``dataset_path``).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ MODELS_DIR_ENV = "MHX_MODELS_DIR"
 DATA_ENV = "MHX_DATA"
 ALLOW_TRAINING_ENV = "MHX_ALLOW_TRAINING"
 DEFAULT_MODELS_DIR = "models"
+DATA_FILE = "data_to_be_cleansed.csv"
+PROJECT = Path(__file__).resolve().parents[1]
 # The largest file a visitor may upload (Batch page, in-app training), in the megabytes of 10**6
 # bytes that Streamlit counts: its browser side refuses a larger file and shows the limit as "10MB
 # per file", so the app checks and names the same megabytes and never a second limit.
@@ -47,16 +50,21 @@ def default_models_dir() -> Path:
 
 
 def dataset_path() -> Path | None:
-    """The dataset every command reads by default: MHX_DATA when it is set, else the CSV found at
-    the README's places (mhexplain.data.default_data_path); None when there is none.
+    """The dataset every command reads by default (``python -m train``, the app's in-app training,
+    the benchmarks): MHX_DATA when it is set, else data/data_to_be_cleansed.csv in the project,
+    else ../shared/data/data_to_be_cleansed.csv beside it (the development machines); None when
+    there is none.
 
     A set MHX_DATA is used even when no file is there, so that the error names the path the user
     gave instead of another file being read in its place.
     """
-    from .data import default_data_path
-
-    found = os.environ.get(DATA_ENV) or default_data_path()
-    return Path(found) if found else None
+    given = os.environ.get(DATA_ENV)
+    if given:
+        return Path(given)
+    for found in (PROJECT / "data" / DATA_FILE, PROJECT.parent / "shared" / "data" / DATA_FILE):
+        if found.is_file():
+            return found
+    return None
 
 
 def training_allowed() -> bool:

@@ -182,7 +182,7 @@ def no_models_help() -> None:
     cmds = train_commands(models_dir(), settings().data_path)
     st.markdown("In the project folder, train Naive Bayes and Logistic Regression (seconds) with:")
     st.code(cmds["classical"], language="bash")
-    st.markdown("and BERT (a GPU takes minutes; two CPU cores about 20 minutes with the offline encoder) with:")
+    st.markdown("and BERT (a GPU takes minutes; two CPU cores about 26 minutes with the offline encoder) with:")
     st.code(cmds["bert"], language="bash")
 
 
@@ -247,13 +247,16 @@ def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> tuple
 
 def shortcut_probe() -> tuple[list[dict], dict[str, str]]:
     """The probe for the selected folder's models that load (cached until a model folder changes),
-    and a one-line reason for each model that could not be loaded or probed."""
+    and a one-line reason for each model that is there but could not be loaded or probed (a model
+    not trained in the folder is no failure: the page names those already)."""
     from .classifier import fingerprint
 
-    models, errors = load_models()
+    infos = model_infos()
+    models, errors = load_models(infos)
     d = models_dir()
     results, failed = _probe(str(d), _stamp(d), tuple(fingerprint(m) for m in models.values()), models)
-    return results, {**errors, **failed}
+    present = {m.name for m in infos if m.path.exists()}
+    return results, {n: why for n, why in {**errors, **failed}.items() if n in present}
 
 
 def require_models() -> dict:
@@ -320,7 +323,7 @@ def train_here() -> None:
 
     try:
         if source == sources[0]:
-            check_upload(upload.getvalue(), upload.name)
+            check_upload(upload.name)
             train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress, n_jobs=1)
         else:
             run(cfg, progress)

@@ -1,5 +1,4 @@
 """Helpers the tests share: synthetic posts, paths, re-scoring a saved model, the real dataset."""
-import os
 import random
 from pathlib import Path
 
@@ -8,7 +7,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-DATA_FILE = "data_to_be_cleansed.csv"
 
 CLASS_WORDS = {
     0: ["stress", "deadline", "pressure", "overwhelmed", "work", "exams", "boss", "tired"],
@@ -55,12 +53,12 @@ def synthetic_posts(per_class: int = 40, seed: int = 0) -> pd.DataFrame:
 
 
 def real_csv() -> Path | None:
-    """The Kaggle CSV where a user or this machine keeps it: MHX_DATA, data/ in the project, or
-    ../shared/data beside it (the README's places, in that order); None when it is nowhere."""
-    for cand in (os.environ.get("MHX_DATA"), ROOT / "data" / DATA_FILE, SHARED / "data" / DATA_FILE):
-        if cand and Path(cand).is_file():
-            return Path(cand)
-    return None
+    """The Kaggle CSV where ``python -m train`` finds it (mhexplain.settings.dataset_path: MHX_DATA,
+    data/ in the project, or ../shared/data beside it); None when there is no file there."""
+    from mhexplain.settings import dataset_path
+
+    found = dataset_path()
+    return found if found is not None and found.is_file() else None
 
 
 def real_csv_or_skip() -> Path:

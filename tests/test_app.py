@@ -199,6 +199,16 @@ def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
                for c in at.caption)
 
 
+def test_batch_metrics_on_a_file_of_one_class_read_in_the_singular(trained_dir, monkeypatch):
+    """"macro F1 (1 classes)" and "the mean over the 1 classes"."""
+    csv = b"title,text,target\nExams,so much pressure at work,0\nBoss,deadline again,0\n"
+    at = _batch_upload(trained_dir, monkeypatch, "posts.csv", csv)
+    assert "macro F1 (1 class)" in at.dataframe[1].value.columns
+    shown = [_shown(c.value) for c in at.caption]
+    assert any("mean over the 1 class this file's target holds (stress)" in c for c in shown)
+    assert not [c for c in shown if "1 classes" in c]
+
+
 def test_upload_limit_reads_as_the_browser_shows_it(trained_dir, monkeypatch):
     at = _app(trained_dir, monkeypatch)
     at.switch_page(f"{PAGES}/batch.py").run()
@@ -337,8 +347,7 @@ def test_short_and_one_word_posts_explain_without_errors(three_models_dir, tmp_p
         _no_exception(at)
         assert len(at.get("html")) == 2 and not at.error, (post, method)
         table = at.dataframe[-1].value
-        n_words = len(post.split())
-        assert f"top-{n_words} overlap" in table.columns
+        assert table["k"].tolist() == [len(post.split())] and "top-k overlap" in table.columns
 
 
 def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
@@ -358,13 +367,20 @@ def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
 
 
 def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
+    from mhexplain.shortcuts import CONDITION_WORDS
+
     at = _app(trained_dir, monkeypatch)
     at.switch_page(f"{PAGES}/compare.py").run()
+    about = next(_shown(c.value) for c in at.caption if "The shortcut probe deletes" in c.value)
+    assert all(word in about for word in CONDITION_WORDS)  # "hypomanic" was missing from a copy of the list
     next(b for b in at.button if b.label == "Run the shortcut probe").click().run()
     _no_exception(at)
     table = next(d.value for d in at.dataframe if "posts" in d.value.columns and "macro F1" in d.value.columns)
     assert table["posts"].tolist() == ["as written", "condition words deleted", "random words deleted"] * 2
     assert any("name a condition" in c.value for c in at.caption)
+    # BERT is not trained in this folder: the page says so once, and not as a model the probe failed on
+    assert not (trained_dir / "bert").exists()
+    assert not [c.value for c in at.caption if _shown(c.value).startswith("Not probed")]
 
 
 def _probe_on_compare(models_dir, monkeypatch) -> AppTest:

@@ -1,4 +1,5 @@
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -113,6 +114,13 @@ def test_batch_scoring_with_targets(three_models_dir):
     assert {"nb prediction", "lr confidence", "lr p(bipolar)"} <= set(scored.columns)
     m = file_metrics(df, scored, ["nb", "lr"])
     assert set(m) == {"nb", "lr"} and np.asarray(m["lr"]["confusion_matrix"]).sum() == 2
+    # the true class and the predictions name the classes one way: the page compares them by eye
+    from mhexplain.batch import shown_classes
+    from mhexplain.labels import DISPLAY_NAMES, LABELS
+
+    assert shown_classes(LABELS) == list(DISPLAY_NAMES)
+    assert scored["true class"].tolist() == ["Stress", "Bipolar"]
+    assert set(scored["nb prediction"]) | set(scored["lr prediction"]) <= set(DISPLAY_NAMES)
 
 
 @pytest.mark.parametrize("raw, needle", [
@@ -169,8 +177,32 @@ def test_word_agreement_on_a_two_word_post(three_models_dir):
     models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
     exps = {n: explain(m, "panic attack", "shap", target=4) for n, m in models.items()}
     table = word_agreement(exps)
-    assert list(table.columns) == ["model A", "model B", "Spearman", "top-2 overlap"]
-    assert table["top-2 overlap"].iloc[0] == 1.0
+    assert list(table.columns) == ["model A", "model B", "Spearman", "k", "top-k overlap"]
+    assert table[["k", "top-k overlap"]].values.tolist() == [[2, 1.0]]
+
+
+def test_word_agreement_pairs_sharing_different_numbers_of_words_fill_one_column():
+    """Pairs ranked over different numbers of words had a column each ("top-5 overlap", "top-3
+    overlap"), every row blank in the others'."""
+    from mhexplain.analysis import word_agreement
+    from mhexplain.explain import Explanation
+
+    text = "one two three four five six seven eight"
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+", text)]
+    rng = np.random.default_rng(0)
+
+    def explanation(model: str, visible: list[bool]) -> Explanation:
+        weights = rng.normal(size=(len(spans), 5)) * np.asarray(visible)[:, None]
+        return Explanation(model=model, method="shap", text=text, spans=spans, weights=weights,
+                           base_value=np.zeros(5), proba=np.full(5, 0.2), labels=["a", "b", "c", "d", "e"],
+                           target=1, budget=100, n_evals=100, seconds=0.1, seed=0, original_length=len(text),
+                           visible=visible)
+
+    table = word_agreement({"nb": explanation("nb", [True] * 8), "lr": explanation("lr", [True] * 8),
+                            "bert": explanation("bert", [True, True, True] + [False] * 5)})
+    assert list(table.columns) == ["model A", "model B", "Spearman", "k", "top-k overlap"]
+    assert table["k"].tolist() == [5, 3, 3]
+    assert table["top-k overlap"].notna().all()
 
 
 def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
@@ -195,13 +227,30 @@ def test_upload_limit_is_the_megabytes_the_browser_counts():
     from mhexplain.settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
     assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB * 10**6 == 10_000_000
-    check_upload(b"a" * MAX_UPLOAD_BYTES, "exactly-the-limit.csv")
+    check_upload("exactly-the-limit.csv")
     raw = b"text\n" + b"a" * (MAX_UPLOAD_BYTES - 4)
     with pytest.raises(DataError, match=r"big\.csv is 10\.00 MB \(10,000,001 bytes\); the limit is 10 MB "
                                         r"\(10,000,000 bytes\)\.$"):
         parse_upload(raw, "big.csv")
     with pytest.raises(DataError, match=r"^posts\.json is not a CSV file"):
         parse_upload(b"text\nhello\n", "posts.json")
+
+
+def test_an_upload_is_measured_once(monkeypatch):
+    """Each upload's size was checked twice: by the page (check_upload) and again by the reader."""
+    from mhexplain import batch, data
+
+    measured = []
+    real = data.check_upload_size
+    for module in (data, batch):  # wherever a caller finds it
+        monkeypatch.setattr(module, "check_upload_size", lambda raw, name: measured.append(name) or real(raw, name),
+                            raising=False)
+    raw = b"text,title,target\nmy exams,stress,0\n"
+    parse_upload(raw, "score.csv")  # the Batch page's scoring tab
+    assert measured == ["score.csv"]
+    batch.check_upload("labelled.csv")  # the external-validation tab
+    data.read_table_upload(raw, "labelled.csv", MAX_ROWS)
+    assert measured == ["score.csv", "labelled.csv"]
 
 
 def test_upload_with_a_million_columns_is_refused_before_parsing():

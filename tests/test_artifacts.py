@@ -155,6 +155,12 @@ PREDICTION_EDITS = {
     "label fraction": (lambda p: _cell(p, "pred_label", 0, 1.5), "column pred_label row 2"),
     "labels as decimals": (lambda p: p.assign(true_label=p["true_label"].astype(float)),
                            "column true_label row 2 should be a whole number written without decimals"),
+    # the message named row 2 whichever row it was
+    "one label with decimals": (lambda p: _cell(p, "pred_label", 4, f"{p['pred_label'].iloc[4]}.0"),
+                                "column pred_label row 6 should be a whole number written without decimals, "
+                                "not '"),
+    "one id with decimals": (lambda p: _cell(p, "post_id", 3, f"{p['post_id'].iloc[3]}.0"),
+                             "column post_id row 5 should be a whole number written without decimals"),
     "post id text": (lambda p: _cell(p, "post_id", 0, "abc"), "column post_id row 2"),
     "post id repeated": (lambda p: _cell(p, "post_id", 3, p["post_id"].iloc[0]), "column post_id repeats an id in "
                                                                                   "row 5"),
@@ -253,7 +259,21 @@ def test_a_listed_masking_file_must_hold_a_word_list(trained_dir, tmp_path):
     d = _copy(trained_dir, tmp_path, "nb")
     (d / "masking.json").write_text(json.dumps({"words": "depress"}))
     _rehash(d, "masking.json")  # listed and hashed, as training writes it, but not a list
-    _refused_once(lambda: load_classifier(d), str(d / "masking.json"), "words should be a list")
+    _refused_once(lambda: load_classifier(d), str(d / "masking.json"), "is not a valid word list")
+
+
+def test_loading_a_model_reads_its_calibration_and_mask_once(trained_dir, tmp_path, monkeypatch):
+    """calibration.json and masking.json were each parsed twice, under two sets of rules."""
+    d = _copy(trained_dir, tmp_path, "nb")
+    (d / "masking.json").write_text(json.dumps({"words": ["depress*", "anxi*"]}))
+    _rehash(d, "masking.json")
+    parsed = []
+    real_loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda text, *a, **k: parsed.append(text) or real_loads(text, *a, **k))
+    clf = load_classifier(d)
+    for name in ("calibration.json", "masking.json"):
+        assert parsed.count((d / name).read_text()) == 1, name
+    assert clf.predict_proba(["my depression is back"]).shape == (1, 5)
 
 
 def _letters(i: int) -> str:

@@ -148,10 +148,12 @@ def test_probe_names_the_model_that_cannot_load_and_probes_the_others(trained_di
     out = tmp_path / "probe.json"
     assert probe.main(["--models-dir", str(folder), "--json", str(out)]) == 1
     captured = capsys.readouterr()
-    err = captured.err.strip().splitlines()
+    err = [line for line in captured.err.strip().splitlines() if not line.startswith("probing: ")]
     assert len(err) == 1 and err[0].startswith("error: nb was not probed: ") and "model.skops" in err[0]
     assert "\nlr " in captured.out and "\nnb " not in captured.out
-    assert [r["model"] for r in json.loads(out.read_text())] == ["lr"]
+    saved = json.loads(out.read_text())
+    assert [r["model"] for r in saved["models"]] == ["lr"]
+    assert list(saved["failed"]) == ["nb"] and "model.skops" in saved["failed"]["nb"]
 
 
 def test_probe_folder_keeps_going_for_the_compare_page(trained_dir, tmp_path):
@@ -248,6 +250,23 @@ def test_long_commands_print_progress_lines_into_a_log(command, trained_dir, tmp
     assert "\r" not in "".join(lines) and "\x1b" not in "".join(lines)  # no bar drawn into a log
 
 
+def test_progress_in_a_log_ends_with_a_last_line_even_when_quick():
+    """A command shorter than EVERY_SECONDS printed nothing into a log: not even how much it did."""
+    log = io.StringIO()
+    with progress.Progress("scoring", "row", stream=log) as bar:
+        bar.update(45)
+    assert log.getvalue().startswith("scoring: 45 rows after 0 s") and log.getvalue().count("\n") == 1
+    failed = io.StringIO()
+    with pytest.raises(RuntimeError), progress.Progress("scoring", "row", stream=failed):
+        raise RuntimeError("the error is the last word")
+    assert failed.getvalue() == ""
+    for enabled, done in ((False, 3), (True, 0)):  # not the first process; nothing done (an error says why)
+        quiet = io.StringIO()
+        with progress.Progress("scoring", "row", enabled=enabled, stream=quiet) as bar:
+            bar.update(done)
+        assert quiet.getvalue() == ""
+
+
 def test_progress_draws_a_bar_on_a_terminal():
     class Terminal(io.StringIO):
         def isatty(self):
@@ -271,3 +290,26 @@ def test_output_folders_are_checked_as_train_does(tmp_path):
         with pytest.raises(ConfigError, match=says):
             check_output_dir(path, "--out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_exclusive_and_temporary_files_are_never_written_through_a_link(tmp_path, monkeypatch):
+    import tempfile
+
+    from mhexplain.outputs import create_exclusive, temp_file_beside
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    (tmp_path / "part0").symlink_to(victim)
+    (tmp_path / "dangling").symlink_to(tmp_path / "nothing-here")
+    for link in ("part0", "dangling"):  # a link to a file, and one to where a file would be made
+        with pytest.raises(FileExistsError):
+            create_exclusive(tmp_path / link)
+    assert not (tmp_path / "nothing-here").exists()
+    # a temporary name already taken by a link is passed over for a fresh one
+    (tmp_path / ".out.csv.taken.tmp").symlink_to(victim)
+    monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: iter(["taken", "fresh"]))
+    fd, tmp = temp_file_beside(tmp_path / "out.csv")
+    with os.fdopen(fd, "w") as f:
+        f.write("new")
+    assert tmp.name == ".out.csv.fresh.tmp" and not tmp.is_symlink() and tmp.read_text() == "new"
+    assert victim.read_text() == "untouched"

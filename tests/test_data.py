@@ -98,27 +98,42 @@ def test_synthetic_fixture_has_the_known_dirt():
     assert corpus.report.html_entity_bodies == 5
 
 
-def test_default_data_path_order(tmp_path, monkeypatch):
-    from mhexplain import data
+def test_the_dataset_is_looked_for_by_one_rule(tmp_path, monkeypatch):
+    """MHX_DATA as given (even naming no file, so that the error names it), else data/ in the
+    project, else ../shared/data beside it, else None."""
+    from mhexplain import settings
 
     project = tmp_path / "project"
-    monkeypatch.setattr(data, "_PROJECT", project)
+    monkeypatch.setattr(settings, "PROJECT", project)
     monkeypatch.delenv("MHX_DATA", raising=False)
-    assert data.default_data_path() == ""  # nothing anywhere
-    shared = tmp_path / "shared" / "data" / data.DATA_FILE
+    assert settings.dataset_path() is None  # nothing anywhere
+    shared = tmp_path / "shared" / "data" / settings.DATA_FILE
     shared.parent.mkdir(parents=True)
     shared.write_text("x")
-    assert data.default_data_path() == str(shared)
-    local = project / "data" / data.DATA_FILE
+    assert settings.dataset_path() == shared
+    local = project / "data" / settings.DATA_FILE
     local.parent.mkdir(parents=True)
     local.write_text("x")
-    assert data.default_data_path() == str(local)
+    assert settings.dataset_path() == local
     chosen = tmp_path / "mine.csv"
     chosen.write_text("x")
     monkeypatch.setenv("MHX_DATA", str(chosen))
-    assert data.default_data_path() == str(chosen)
-    monkeypatch.setenv("MHX_DATA", str(tmp_path / "absent.csv"))  # a wrong MHX_DATA falls through
-    assert data.default_data_path() == str(local)
+    assert settings.dataset_path() == chosen
+    monkeypatch.setenv("MHX_DATA", str(tmp_path / "absent.csv"))  # kept: the error will name it
+    assert settings.dataset_path() == tmp_path / "absent.csv"
+
+
+def test_train_the_app_and_the_benchmarks_read_the_same_dataset(tmp_path, monkeypatch):
+    """The benchmarks had a rule of their own (data.default_data_path): an MHX_DATA naming no file
+    was skipped there and another file benchmarked, while train named the missing file."""
+    from bench._proc import default_data
+    from mhexplain.settings import ServerSettings
+    from train.__main__ import parse_args
+
+    for given in (tmp_path / "absent.csv", tmp_path / "mine.csv"):
+        monkeypatch.setenv("MHX_DATA", str(given))
+        assert default_data() == str(given)
+        assert parse_args([]).data == ServerSettings.from_env().data_path == given
 
 
 @pytest.mark.parametrize("raw", [
@@ -188,3 +203,76 @@ def test_uploads_are_limited_in_the_megabytes_the_browser_shows():
     for read in (read_upload, lambda raw, name: read_table_upload(raw, name, 2000)):
         with pytest.raises(DataError, match=expected):
             read(over, "big.csv")
+
+
+def test_a_cell_over_the_limit_is_refused_whatever_the_process_wide_csv_limit(monkeypatch):
+    import csv
+    import sys
+
+    from mhexplain.data import MAX_CELL_CHARS
+
+    longest = b"text,title,target\n" + b"a" * MAX_CELL_CHARS + b",t,1\n"
+    too_long = b"text,title,target\nok,t,1\n" + b"a" * (MAX_CELL_CHARS + 1) + b",t,1\n"
+    before = csv.field_size_limit()
+    try:
+        for limit in (before, sys.maxsize):  # another library may have raised it for its own files
+            csv.field_size_limit(limit)
+            assert len(read_posts_bytes(longest)["text"].iloc[0]) == MAX_CELL_CHARS
+            with pytest.raises(DataError, match=f"a cell is longer than {MAX_CELL_CHARS:,} characters "
+                                                r"\(near row 3\)"):
+                read_posts_bytes(too_long)
+    finally:
+        csv.field_size_limit(before)
+
+
+def test_sessions_reading_long_cells_side_by_side_never_refuse_each_other():
+    """The csv limit was raised and restored around each record, so a session finishing its record
+    put csv's default limit (131,072 characters) back while another session was reading one: a legal
+    cell of 150,000 characters was refused (1 time in 60 with 4 threads). Here the two sessions are
+    held in exactly that order, so the test does not depend on the scheduler meeting it."""
+    import io
+    import threading
+
+    from mhexplain.data import iter_csv
+
+    row = "w" * 150_000 + ",t,1\n"
+    first_is_reading, first_has_its_row = threading.Event(), threading.Event()
+    both_reading = threading.Barrier(2, timeout=30)
+
+    class Upload(io.StringIO):
+        """A session's upload, arriving line by line as the scenario needs."""
+
+        def __init__(self, first: bool) -> None:
+            super().__init__("text,title,target\n" + row, newline="")
+            self.first = first
+
+        def readline(self, *args):
+            line = super().readline(*args)
+            if not self.first and line != row:
+                first_is_reading.wait(30)  # the second session starts once the first is reading its row
+            if line == row:
+                first_is_reading.set()
+                both_reading.wait()
+                if not self.first:
+                    first_has_its_row.wait(30)  # ... and finishes reading it after the first one
+            return line
+
+    outcome: dict[str, object] = {}
+
+    def session(first: bool) -> None:
+        name = "first" if first else "second"
+        try:
+            for number, fields in iter_csv(Upload(first), f"{name}.csv"):
+                if number == 2:
+                    outcome[name] = len(fields[0])
+                    first_has_its_row.set()
+        except DataError as err:
+            outcome[name] = str(err)
+            first_has_its_row.set()
+
+    threads = [threading.Thread(target=session, args=(first,)) for first in (True, False)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcome == {"first": 150_000, "second": 150_000}

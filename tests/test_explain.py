@@ -443,3 +443,34 @@ def test_a_unit_glued_to_another_by_punctuation_counts_as_seen(lr):
     assert units.words == ["my", "heart", ",", "qqq", "racing", "qqq"]
     assert seen == {0: False, 1: True, 2: False, 3: True, 4: True, 5: False}
     assert preprocess_text(units.keep([True, True, True, False, True, True])) != preprocess_text(units.text)
+
+
+def test_top_words_cost_one_pass_over_the_units():
+    """top() rebuilt the seen mask and the unit list for every unit it looked at: quadratic in the
+    length of the post (seconds for a long one)."""
+    built = {"seen": 0, "units": 0}
+
+    class Counted(Explanation):
+        @property
+        def seen(self):
+            built["seen"] += 1
+            return super().seen
+
+        @property
+        def units(self):
+            built["units"] += 1
+            return super().units
+
+    n = 2000
+    text = " ".join(f"w{i}" for i in range(n))
+    spans, pos = [], 0
+    for word in text.split(" "):
+        spans.append((pos, pos + len(word)))
+        pos += len(word) + 1
+    weights = np.zeros((n, 5))
+    weights[:, 1] = np.arange(n)
+    exp = Counted(model="lr", method="shap", text=text, spans=spans, weights=weights, base_value=np.zeros(5),
+                  proba=np.full(5, 0.2), labels=list("abcde"), target=1, budget=10, n_evals=10, seconds=0.0,
+                  seed=0, original_length=len(text), visible=[i % 2 == 0 for i in range(n)])
+    assert exp.top(3) == [("w1998", 1998.0), ("w1996", 1996.0), ("w1994", 1994.0)]
+    assert built == {"seen": 1, "units": 1}

@@ -239,6 +239,15 @@ def test_the_disk_cache_is_private_to_its_owner(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o600
 
 
+def test_the_disk_cache_is_written_where_os_has_no_fchmod(tmp_path, monkeypatch):
+    """Windows has no os.fchmod: the cache write failed there with AttributeError."""
+    from mhexplain.preprocess import DiskCache
+
+    monkeypatch.delattr(os, "fchmod")
+    DiskCache(tmp_path / "c").add({"key": "lemmatised post"})
+    assert DiskCache(tmp_path / "c").data == {"key": "lemmatised post"}
+
+
 def _files_holding(folder, needle: bytes) -> list:
     return [p for p in folder.rglob("*") if p.is_file() and needle in p.read_bytes()]
 

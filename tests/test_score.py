@@ -86,6 +86,20 @@ def test_a_crash_midway_leaves_no_file(trained_dir, tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
+def test_the_output_is_checked_once_before_the_models_load(trained_dir, tmp_path, monkeypatch):
+    """check_output_file ran twice: in main, and again in score_file."""
+    from mhexplain import registry
+
+    path, _ = _input_file(tmp_path)
+    events = []
+    real_check, real_load = score_mod.check_output_file, registry.load_classifier
+    monkeypatch.setattr(score_mod, "check_output_file", lambda *a, **k: events.append("check") or real_check(*a, **k))
+    monkeypatch.setattr(registry, "load_classifier", lambda *a, **k: events.append("load") or real_load(*a, **k))
+    assert main(["--models-dir", str(trained_dir), "--data", str(path), "--out", str(tmp_path / "p.csv")]) == 0
+    assert events == ["check", "load", "load"]
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 45
+
+
 @pytest.mark.parametrize("args, says", [
     (["--text-col", "body"], "body"),
     (["--models", "bert"], "No trained model bert"),

@@ -98,7 +98,7 @@ def test_probe_cli(trained_dir, tmp_path, capsys):
     out = tmp_path / "p.json"
     assert probe_cli(["--models-dir", str(trained_dir), "--json", str(out)]) == 0
     res = json.loads(out.read_text())
-    assert [r["model"] for r in res] == ["nb", "lr"]
+    assert [r["model"] for r in res["models"]] == ["nb", "lr"] and res["failed"] == {}
     assert "name a condition" in capsys.readouterr().out
     assert probe_cli(["--models-dir", str(trained_dir), "--words", str(tmp_path / "none.txt")]) == 2
     assert capsys.readouterr().err.startswith("error: Cannot read the word list")

@@ -224,14 +224,14 @@ def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_cs
 
 def test_the_dataset_is_found_where_the_readme_puts_it(tmp_path, monkeypatch):
     """`python -m train` with no --data read only MHX_DATA, not data/data_to_be_cleansed.csv."""
-    from mhexplain import data
+    from mhexplain import settings
     from mhexplain.settings import ServerSettings
     from train.__main__ import parse_args
 
     project = tmp_path / "project"
-    monkeypatch.setattr(data, "_PROJECT", project)
+    monkeypatch.setattr(settings, "PROJECT", project)
     monkeypatch.delenv("MHX_DATA", raising=False)
-    local = project / "data" / data.DATA_FILE
+    local = project / "data" / settings.DATA_FILE
     local.parent.mkdir(parents=True)
     local.write_text("x")
     assert parse_args([]).data == local
@@ -243,10 +243,10 @@ def test_the_dataset_is_found_where_the_readme_puts_it(tmp_path, monkeypatch):
 
 
 def test_no_dataset_anywhere_says_every_place_to_put_it(tmp_path, monkeypatch, capsys):
-    from mhexplain import data
+    from mhexplain import settings
     from train.__main__ import parse_args
 
-    monkeypatch.setattr(data, "_PROJECT", tmp_path / "project")
+    monkeypatch.setattr(settings, "PROJECT", tmp_path / "project")
     monkeypatch.delenv("MHX_DATA", raising=False)
     with pytest.raises(SystemExit):
         parse_args([])

@@ -23,8 +23,12 @@ def _term_counts(docs):
 def test_trained_vocabulary_ignores_row_order_and_breaks_ties_alphabetically():
     docs = _docs()
     y = np.arange(len(docs)) % 3
-    vocab = set(fit_models(["nb"], docs, y, n_jobs=1, seed=0)["nb"]["tfidf"].vocabulary_)
+    nb = fit_models(["nb"], docs, y, n_jobs=1, seed=0)["nb"]
+    vocab = set(nb["tfidf"].vocabulary_)
     assert len(vocab) == MAX_FEATURES
+    # the size is top_terms' alone (TF-IDF's own max_features is unused beside a vocabulary); the
+    # manifest still records it
+    assert nb["tfidf"].max_features is None and nb["params"]["max_features"] == MAX_FEATURES
     tf = _term_counts(docs)
     cut = min(tf[t] for t in vocab)
     tied = sorted(t for t, c in tf.items() if c == cut)

@@ -99,7 +99,7 @@ def top_terms(docs, max_features: int = MAX_FEATURES) -> list[str]:
 
 def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
     """Fit the TF-IDF + classifier part on preprocessed text. Returns name -> {tfidf, clf, extra}."""
-    tfidf = TfidfVectorizer(max_features=MAX_FEATURES, vocabulary=top_terms(Xtr))
+    tfidf = TfidfVectorizer(vocabulary=top_terms(Xtr))  # top_terms applies MAX_FEATURES
     A = tfidf.fit_transform(Xtr)
     # Plain ints: skops stores each numpy scalar as its own file, which makes saving 20x slower.
     tfidf.vocabulary_ = {k: int(v) for k, v in tfidf.vocabulary_.items()}

@@ -55,9 +55,9 @@ class Explanation:
 
     def top(self, k: int = 10, target: int | None = None) -> list[tuple[str, float]]:
         """The ``k`` seen units with the largest weights toward ``target``."""
-        w = self.target_weights(target)
-        order = [i for i in np.argsort(-w, kind="stable") if self.seen[i]][:k]
-        return [(self.units[i], float(w[i])) for i in order]
+        w, seen, units = self.target_weights(target), self.seen, self.units  # each built once, not per unit
+        order = [i for i in np.argsort(-w, kind="stable") if seen[i]][:k]
+        return [(units[i], float(w[i])) for i in order]
 
     def to_dict(self) -> dict:
         d = asdict(self)
