@@ -1,4 +1,7 @@
 """Errors that carry a one-line message meant for the user, not a traceback."""
+import shlex
+
+from .settings import dataset_path
 
 
 class MhxError(Exception):
@@ -28,7 +31,8 @@ class ConfigError(MhxError):
 def train_command(models_dir, names=()) -> str:
     """The command that trains ``names`` (all models when empty) into ``models_dir``, for messages
     that tell the user how to get a model that is not there."""
-    import shlex
-
     models = f" --models {','.join(names)}" if names else ""
-    return f"python -m train --data PATH --out {shlex.quote(str(models_dir))}{models}"
+    found = dataset_path()
+    # Where train finds the dataset by itself, the command can be pasted as it is.
+    data = "" if found is not None and found.is_file() else " --data PATH"
+    return f"python -m train{data} --out {shlex.quote(str(models_dir))}{models}"

@@ -313,3 +313,14 @@ def test_exclusive_and_temporary_files_are_never_written_through_a_link(tmp_path
         f.write("new")
     assert tmp.name == ".out.csv.fresh.tmp" and not tmp.is_symlink() and tmp.read_text() == "new"
     assert victim.read_text() == "untouched"
+
+
+def test_the_suggested_train_command_can_be_pasted_where_the_dataset_is_found(tmp_path, monkeypatch):
+    from mhexplain.errors import train_command
+
+    data = tmp_path / "posts.csv"
+    data.write_text("text,title,target\n")
+    monkeypatch.setenv("MHX_DATA", str(data))
+    assert train_command(tmp_path / "m", ["bert"]) == f"python -m train --out {tmp_path / 'm'} --models bert"
+    monkeypatch.setenv("MHX_DATA", str(tmp_path / "missing.csv"))
+    assert train_command(tmp_path / "m", ["bert"]).startswith("python -m train --data PATH --out ")
