@@ -20,6 +20,7 @@ from .artifacts import BERT_CONFIG_FILE, BERT_WEIGHTS
 from .classifier import DEFAULT_EXPLAIN_BUDGET, validate_texts
 from .errors import ArtifactError, ConfigError
 from .labels import LABELS
+from .settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT
 
 LONG_TEXT_MODES = ("chunk", "truncate")
 GPU_DEFAULT_ENCODER = "bert-base-uncased"
@@ -145,6 +146,9 @@ class InferenceConfig:
             return f"stride {self.stride} is not below max_length - 2 ({self.max_length - 2})"
         if self.max_chunks < 1 or self.batch_size < 1:
             return "max_chunks and batch_size should be at least 1"
+        # A model folder is not trusted to size the server's work: bounds training never exceeds.
+        if self.max_chunks > MAX_CHUNKS_LIMIT or self.batch_size > BATCH_SIZE_LIMIT:
+            return f"max_chunks and batch_size may be at most {MAX_CHUNKS_LIMIT} and {BATCH_SIZE_LIMIT}"
         if self.long_text not in LONG_TEXT_MODES:
             return f"long_text should be one of {', '.join(LONG_TEXT_MODES)}"
         if self.precision not in PRECISIONS:

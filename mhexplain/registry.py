@@ -20,7 +20,7 @@ from .classifier import Classifier
 from .errors import ArtifactError
 from .labels import LABELS
 from .shortcuts import MASKING_FILE, MaskedInput, load_mask
-from .sklearn_classifier import SklearnClassifier
+from .sklearn_classifier import SklearnClassifier, pipeline_problem
 
 
 @dataclass
@@ -72,6 +72,9 @@ def load_classifier(model_dir: Path) -> Classifier:
                 or not set(np.asarray(classes).tolist()) <= set(range(len(labels)))):
             raise ArtifactError(f"{model_dir / SKOPS_FILE} does not predict this app's {len(labels)} classes; "
                                 "retrain this model.")
+        problem = pipeline_problem(pipeline)
+        if problem:
+            raise ArtifactError(f"{model_dir / SKOPS_FILE}: {problem}; retrain this model.")
         clf = SklearnClassifier(pipeline, name=manifest["name"], labels=labels)
     elif kind == "bert":
         from .bert import BertClassifier

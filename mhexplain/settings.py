@@ -32,6 +32,9 @@ MAX_UPLOAD_MB = 10
 MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 10**6
 _TRUE = {"1", "true", "yes", "on"}
 
+# The most work a BERT model folder may ask of the server per post and per forward pass: a
+# folder is not trusted to size it, and training refuses settings beyond these too.
+MAX_CHUNKS_LIMIT, BATCH_SIZE_LIMIT = 64, 1024
 
 def configured_models_dirs() -> tuple[Path, ...]:
     """The operator's models folders, in the order given, without repeats."""

@@ -4,13 +4,32 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .classifier import DEFAULT_EXPLAIN_BUDGET, full_proba, validate_texts
 from .labels import LABELS
+from .preprocess import NltkPreprocessor
 
 # The step names of every saved classical pipeline: written by train/classical.py, read here and
 # by the linear explanations.
 PREPROCESS_STEP, TFIDF_STEP, CLASSIFIER_STEP = "preprocess", "tfidf", "clf"
+# How the TF-IDF step reads text: training never changes these, and a model folder that does (a
+# regular expression that backtracks forever, a custom analyzer) could stall the whole server.
+_TEXT_READING = ("input", "encoding", "decode_error", "strip_accents", "lowercase", "preprocessor", "tokenizer",
+                 "analyzer", "token_pattern", "stop_words", "ngram_range")
+
+
+def pipeline_problem(pipeline) -> str | None:
+    """Why a loaded pipeline is not one that training writes, in words; None when it is."""
+    steps = getattr(pipeline, "named_steps", {})
+    if list(steps)[:2] != [PREPROCESS_STEP, TFIDF_STEP] or not isinstance(steps[TFIDF_STEP], TfidfVectorizer):
+        return "its steps are not the ones training writes"
+    prep = steps[PREPROCESS_STEP]
+    if not isinstance(prep, NltkPreprocessor) or prep.n_jobs != 1:
+        return "its preprocessing step is not the one training writes (n_jobs must be 1)"
+    ours, theirs = TfidfVectorizer().get_params(), steps[TFIDF_STEP].get_params()
+    changed = [k for k in _TEXT_READING if theirs.get(k) != ours[k]]
+    return f"its TF-IDF step reads text differently ({', '.join(changed)})" if changed else None
 
 
 class SklearnClassifier:
@@ -21,7 +40,6 @@ class SklearnClassifier:
         self.name = name
         self.labels = tuple(labels)
         self.batch_size = batch_size
-        from .preprocess import NltkPreprocessor
 
         # Only a preprocessing whose every step linear.py retraces can say which words it drops.
         if isinstance(getattr(pipeline, "named_steps", {}).get(PREPROCESS_STEP), NltkPreprocessor):

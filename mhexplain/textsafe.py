@@ -20,9 +20,11 @@ _LINE_BREAKS = re.compile(r"[\r\n\u2028\u2029]+")
 
 # GitHub's autolinks ("www.x.org", "https://x.org", "a@b.org") are found in the text after its
 # backslash escapes are gone, so escaping cannot stop them: an invisible word joiner (U+2060) set
-# inside each pattern does, and leaves the text reading as it was written.
+# inside each pattern does, and leaves the text reading as it was written. Streamlit's own
+# directives (":material/warning:" icons, ":smile:" emoji, ":red[...]" colours) also survive
+# backslash escapes, so a colon followed by a letter gets the joiner too.
 WORD_JOINER = "\u2060"
-_AUTOLINK_START = re.compile(r"(?i)(www)(?=\.)|(:)(?=//)|(?=@)")
+_AUTOLINK_START = re.compile(r"(?i)(www)(?=\.)|(:)(?=//|[a-z])|(?=@)")
 
 
 def _break_autolinks(text: str) -> str:

@@ -448,3 +448,16 @@ def test_p_values_read_as_three_decimals_or_below(p, shown):
     from mhexplain.compare import format_p
 
     assert format_p(p) == shown
+
+
+@pytest.mark.parametrize("text", ["x :material/warning: y.csv", ":smile: label", "a :red[alert] b", ":Material/home:"])
+def test_escaped_text_holds_no_streamlit_directive(text):
+    """Icons, emoji and colours survive backslash escapes in Streamlit's markdown: the colon is
+    kept from touching the directive's name."""
+    import re
+
+    from mhexplain.textsafe import WORD_JOINER, escape_markdown
+
+    out = escape_markdown(text)
+    assert not re.search(r":[A-Za-z]", out), out
+    assert out.replace(WORD_JOINER, "").replace("\\", "") == text

@@ -343,3 +343,34 @@ def test_skops_file_with_foreign_types_is_refused(tmp_path):
     sio.dump({"f": shutil.rmtree}, p)
     with pytest.raises(ArtifactError, match="does not load"):
         load_skops(p)
+
+
+def _retrained_pipeline(d, edit):
+    """Change the saved pipeline itself and re-hash it: the folder then passes every hash check."""
+    from mhexplain.artifacts import SKOPS_FILE, load_skops, save_skops
+
+    pipeline = load_skops(d / SKOPS_FILE)
+    edit(pipeline)
+    save_skops(pipeline, d / SKOPS_FILE)
+    _rehash(d, SKOPS_FILE)
+
+
+@pytest.mark.parametrize("edit, field", [
+    (lambda p: setattr(p.steps[0][1], "n_jobs", 12), "n_jobs"),  # forks 12 workers per batch
+    (lambda p: setattr(p.steps[1][1], "token_pattern", r"(?:a|a)+b|\b\w\w+\b"), "token_pattern"),  # ReDoS
+    (lambda p: setattr(p.steps[1][1], "analyzer", "char"), "analyzer"),
+])
+def test_a_pipeline_that_training_never_writes_is_refused(edit, field, trained_dir, tmp_path):
+    d = _copy(trained_dir, tmp_path)
+    _retrained_pipeline(d, edit)
+    _refused_once(lambda: load_classifier(d), "model.skops", field)
+
+
+@pytest.mark.parametrize("key", ["max_chunks", "batch_size"])
+def test_bert_settings_cannot_size_the_servers_work(key):
+    from mhexplain.bert import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, InferenceConfig
+
+    limit = {"max_chunks": MAX_CHUNKS_LIMIT, "batch_size": BATCH_SIZE_LIMIT}[key]
+    ok = InferenceConfig(**{**InferenceConfig().__dict__, key: limit})
+    assert ok.problem() is None
+    assert "at most" in InferenceConfig(**{**InferenceConfig().__dict__, key: 100_000}).problem()

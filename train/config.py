@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mhexplain.models import CLASSICAL_MODELS, MODEL_NAMES
-from mhexplain.settings import dataset_path, default_models_dir
+from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, dataset_path, default_models_dir
 from mhexplain.split import DEFAULT_PROTOCOL, DEFAULT_SEED, PROTOCOLS
 
 ALL_MODELS = MODEL_NAMES
@@ -69,6 +69,9 @@ class BertTrainConfig:
             out.append("--log-every must be at least 1")
         if self.max_chunks < 1 or self.batch_size < 1 or self.eval_batch_size < 1:
             out.append("--max-chunks, --batch-size and --eval-batch-size must be at least 1")
+        if self.max_chunks > MAX_CHUNKS_LIMIT or self.eval_batch_size > BATCH_SIZE_LIMIT:
+            out.append(f"--max-chunks and --eval-batch-size may be at most {MAX_CHUNKS_LIMIT} and {BATCH_SIZE_LIMIT} "
+                       "(the saved model could not be served otherwise)")
         return out
 
 
