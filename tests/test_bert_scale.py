@@ -67,7 +67,8 @@ def test_bf16_training_scores_the_test_set_in_the_recorded_precision(fixture_csv
     assert r.returncode == 0, r.stderr[-2000:]
     params = json.loads((out / "bert" / "manifest.json").read_text())["params"]
     assert (params["precision_requested"], params["precision"], params["master_weights"]) == ("bf16", "bf16", "fp32")
-    assert params["train_loop_seconds"] > 0 and params["validation_seconds"] > 0
+    # timed apart; a tiny model's validation can round to 0 on a fast machine, its loop cannot
+    assert params["train_loop_seconds"] > 0 and params["validation_seconds"] >= 0
     # predictions.csv was scored during training; reloading the artifact scores in its eval precision
     _, fresh, saved, _ = rescore(out / "bert")
     np.testing.assert_allclose(fresh, saved, atol=1e-5)

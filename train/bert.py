@@ -471,7 +471,7 @@ def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, his
               "processes": accel.num_processes, "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
               # throughput over the training loop alone; validation is timed apart
               "train_loop_seconds": round(run.loop_seconds, 2),
-              "validation_seconds": round(sum(h["val_seconds"] for h in history), 2),
+              "validation_seconds": round(sum(h["val_seconds"] for h in history), 3),
               "train_samples_per_second": round(samples / max(run.loop_seconds, 1e-9), 2),
               "final_learning_rate": history[-1]["lr"],
               **({"peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(accel.device) / 2**20)}
