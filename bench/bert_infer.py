@@ -48,9 +48,9 @@ def main() -> int:
     torch.set_num_threads(a.threads)
     import transformers  # noqa: F401  (import cost kept out of the load figure)
 
-    from mhexplain.artifacts import read_predictions
-    from mhexplain.metrics import macro_f1
-    from mhexplain.registry import load_classifier
+    from mhexplain.artifacts.folder import read_predictions
+    from mhexplain.artifacts.registry import load_classifier
+    from mhexplain.evaluation.metrics import macro_f1
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {a.threads}")
     before = rss_mib()
@@ -65,7 +65,7 @@ def main() -> int:
     sample = [texts[i] for i in rng.permutation(len(texts))[:a.posts]]
     from dataclasses import replace
 
-    from mhexplain.bert import BertClassifier, cpu_has_amx
+    from mhexplain.classifiers.bert import BertClassifier, cpu_has_amx
 
     print(f"CPU has AMX: {cpu_has_amx()}; precision 'auto' resolves to {clf.precision}")
     variants = {"fp32": BertClassifier(clf.model, clf.tokenizer, "fp32", clf.labels,

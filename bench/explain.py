@@ -40,10 +40,10 @@ def main() -> int:
     p.add_argument("--methods", default="lime,shap")
     p.add_argument("--shap-context", default=None, help="default: the engine's")
     a = p.parse_args()
-    from mhexplain.artifacts import read_predictions
+    from mhexplain.artifacts.folder import read_predictions
+    from mhexplain.artifacts.registry import load_classifier
     from mhexplain.explain import explain, rank_agreement
     from mhexplain.explain.engine import DEFAULT_SHAP_CONTEXT
-    from mhexplain.registry import load_classifier
 
     models_dir = Path(a.models_dir)
     names = [n for n in a.models.split(",") if (models_dir / n).is_dir()]

@@ -32,7 +32,7 @@ def main() -> int:
     p.add_argument("--methods", default="shap,lime")
     p.add_argument("--posts", type=int, default=5)
     a = p.parse_args()
-    from mhexplain.artifacts import read_predictions
+    from mhexplain.artifacts.folder import read_predictions
 
     models_dir = Path(a.models_dir).resolve()
     preds = read_predictions(models_dir / a.models.split(",")[0])

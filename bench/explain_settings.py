@@ -46,9 +46,9 @@ def main() -> int:
     p.add_argument("--budget", type=int, default=1000)
     p.add_argument("--settings", default=DEFAULT_SETTINGS)
     a = p.parse_args()
-    from mhexplain.artifacts import read_predictions
+    from mhexplain.artifacts.folder import read_predictions
+    from mhexplain.artifacts.registry import load_classifier
     from mhexplain.explain import explain
-    from mhexplain.registry import load_classifier
 
     clf = load_classifier(Path(a.models_dir) / a.model)
     preds = read_predictions(Path(a.models_dir) / a.model)

@@ -32,9 +32,9 @@ def main() -> int:
     from nltk.tag.perceptron import PerceptronTagger
     from nltk.tokenize import word_tokenize
 
-    from mhexplain.data import read_posts
-    from mhexplain.fast_tagger import FastPerceptronTagger
+    from mhexplain.datasets.posts import read_posts
     from mhexplain.preprocess import preprocess_many, tokenize_letters
+    from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
 
     probe = ("import time; t=time.perf_counter(); from nltk.stem import WordNetLemmatizer; "
              "WordNetLemmatizer().lemmatize('dogs', 'n'); print(time.perf_counter()-t)")

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from _proc import default_data  # noqa: E402
 
-from train.__main__ import parse_args, run  # noqa: E402
+from mhexplain.cli.train import parse_args, run  # noqa: E402
 
 
 def main() -> int:

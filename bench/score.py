@@ -30,7 +30,7 @@ CLIS = {
 
 
 def _label_map() -> str:
-    from mhexplain.labels import LABELS
+    from mhexplain.core.labels import LABELS
 
     return ",".join(f"{i}={name}" for i, name in enumerate(LABELS))
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _proc import base_parser, run_measured  # noqa: E402
-from train.bert import processes  # noqa: E402
+
+from mhexplain.training.bert import processes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,9 +23,9 @@ def main() -> int:
     p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
     p.add_argument("--no-probe", action="store_true")
     a = p.parse_args()
-    from mhexplain.artifacts import verify_artifact
-    from mhexplain.compare import load_results, operating_points
-    from mhexplain.registry import discover
+    from mhexplain.artifacts.folder import verify_artifact
+    from mhexplain.artifacts.registry import discover
+    from mhexplain.evaluation.compare import load_results, operating_points
 
     results = [load_results(m.path, verify_artifact(m.path)) for m in discover(Path(a.models_dir)) if m.ok]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {a.models_dir}")
@@ -43,7 +43,7 @@ def main() -> int:
         print(f"    abstains below {cal['threshold']:.3f} (target {cal['target_accuracy']:.2f}): answers "
               f"{pt['coverage']:.1%} of test posts at accuracy {pt['accuracy answered']:.3f} "
               f"(all posts: {pt['accuracy all']:.3f})")
-    from mhexplain.registry import load_classifier
+    from mhexplain.artifacts.registry import load_classifier
 
     for r in results:  # what calibration costs a prediction: the same posts, raw and calibrated
         if r.manifest["kind"] != "sklearn":
@@ -62,8 +62,8 @@ def main() -> int:
         print(f"{r.name}: 300 test posts (preprocessing cached) raw {times['raw'] * 1e3:.1f} ms, calibrated "
               f"{times['calibrated'] * 1e3:.1f} ms (median of 5)")
     if not a.no_probe:
-        from mhexplain.probe import VARIANTS, probe_folder
-        from mhexplain.shortcuts import WordMask
+        from mhexplain.evaluation.probe import VARIANTS, probe_folder
+        from mhexplain.trust.shortcuts import WordMask
 
         t0 = time.perf_counter()
         res = probe_folder(Path(a.models_dir), WordMask(), seed=0)

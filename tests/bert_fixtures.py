@@ -31,7 +31,7 @@ def tiny_classifier(directory: Path, **settings):
     """A CPU, fp32 ``BertClassifier`` on the tiny encoder; ``settings`` go to its InferenceConfig."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from mhexplain.bert import BertClassifier, InferenceConfig
+    from mhexplain.classifiers.bert import BertClassifier, InferenceConfig
 
     model = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=5)
     return BertClassifier(model, AutoTokenizer.from_pretrained(directory),

@@ -20,7 +20,7 @@ def fixture_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_dir(fixture_csv, tmp_path_factory) -> Path:
     """NB and LR trained once per test session on the fixture CSV."""
-    from train.__main__ import main
+    from mhexplain.cli.train import main
 
     out = tmp_path_factory.mktemp("models")
     cache = tmp_path_factory.mktemp("cache")
@@ -39,7 +39,7 @@ def tiny_encoder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def three_models_dir(tiny_encoder, fixture_csv, tmp_path_factory) -> Path:
     """NB, LR and a tiny random-init BERT (a few steps) trained on the fixture CSV."""
-    from train.__main__ import main
+    from mhexplain.cli.train import main
 
     out = tmp_path_factory.mktemp("three-models")
     rc = main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr,bert", "--jobs", "1",
@@ -51,8 +51,8 @@ def three_models_dir(tiny_encoder, fixture_csv, tmp_path_factory) -> Path:
 
 def pytest_sessionstart(session):
     """Without NLTK's data most tests cannot run: say so once, in NLTK's own one line, and stop."""
-    from mhexplain.errors import NltkDataError
-    from mhexplain.nltk_resources import ensure_nltk_data
+    from mhexplain.core.errors import NltkDataError
+    from mhexplain.preprocess.nltk_resources import ensure_nltk_data
 
     try:
         ensure_nltk_data()

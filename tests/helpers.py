@@ -20,7 +20,7 @@ FILLER = ["i", "feel", "really", "today", "my", "life", "and", "the", "was", "so
 
 def rescore(model_dir: Path):
     """Reload a saved model and score its test posts again: (model, fresh probabilities, saved ones, saved rows)."""
-    from mhexplain.registry import load_classifier
+    from mhexplain.artifacts.registry import load_classifier
 
     preds = pd.read_csv(model_dir / "predictions.csv", keep_default_na=False)
     clf = load_classifier(model_dir)

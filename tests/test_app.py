@@ -7,12 +7,12 @@ import shutil
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from mhexplain.ui import UNEXPECTED
+from webapp.ui import UNEXPECTED
 
 from .helpers import ROOT
 
 TIMEOUT = 120
-PAGES = "app_pages"  # not "pages/": Streamlit would serve a file there as a page of its own, outside app.py
+PAGES = "webapp/pages"  # not "pages/" beside app.py: Streamlit would serve a file there as a page of its own
 
 
 def _app(models_dir, monkeypatch, allow_training: bool = False, run: bool = True) -> AppTest:
@@ -53,7 +53,7 @@ def test_overview_shows_every_model(three_models_dir, monkeypatch):
 def test_a_page_opened_first_runs_inside_the_apps_frame(trained_dir, monkeypatch):
     """A first visit straight to /compare (a fresh session, no earlier run) is what switch_page
     does before any run: the page must still get the note, the sidebar and the app's one-line errors."""
-    import mhexplain.compare
+    import mhexplain.evaluation.compare
 
     for page, title in (("analyze", "Analyze a post"), ("compare", "Compare models"), ("errors", "Error explorer"),
                         ("batch", "Batch scoring")):
@@ -63,7 +63,7 @@ def test_a_page_opened_first_runs_inside_the_apps_frame(trained_dir, monkeypatch
         assert [t.value for t in at.title] == [title], page
         assert "Research tool, not a diagnosis" in at.info[0].value, page
         assert at.sidebar.selectbox[0].label == "Models folder", page
-    monkeypatch.setattr(mhexplain.compare, "pairwise_tests", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(mhexplain.evaluation.compare, "pairwise_tests", lambda *a, **k: 1 / 0)
     at = _app(trained_dir, monkeypatch, run=False)
     at.switch_page(f"{PAGES}/compare.py").run()
     assert not at.exception and _errors(at) == [UNEXPECTED]
@@ -101,11 +101,11 @@ def _best_guesses(at) -> dict[str, str]:
 
 
 def test_agreement_names_the_models_that_abstain(trained_dir, monkeypatch):
-    import mhexplain.analysis
+    import mhexplain.evaluation.post
 
     post = "my heart races and panic attacks hit me every morning before the bus"
     # Naive Bayes abstains by a hair: its threshold sits just above its confidence on this post.
-    monkeypatch.setattr(mhexplain.analysis, "abstention_threshold",
+    monkeypatch.setattr(mhexplain.evaluation.post, "abstention_threshold",
                         lambda clf: float(clf.predict_proba([post])[0].max()) + 1e-5 if clf.name == "nb" else 0.0)
     at = _app(trained_dir, monkeypatch)
     at.switch_page(f"{PAGES}/analyze.py").run()
@@ -317,12 +317,12 @@ def test_batch_page_skips_bad_rows_and_scores_the_rest(three_models_dir, monkeyp
 
 
 def test_an_unexpected_error_is_one_line_not_a_traceback(three_models_dir, monkeypatch, caplog):
-    import mhexplain.compare
+    import mhexplain.evaluation.compare
 
     def boom(*args, **kwargs):
         raise RuntimeError("internal detail that must not reach a visitor")
 
-    monkeypatch.setattr(mhexplain.compare, "summary_table", boom)
+    monkeypatch.setattr(mhexplain.evaluation.compare, "summary_table", boom)
     at = _app(three_models_dir, monkeypatch)
     assert not at.exception
     assert _errors(at) == [UNEXPECTED]
@@ -367,7 +367,7 @@ def test_partial_and_corrupt_models(three_models_dir, tmp_path, monkeypatch):
 
 
 def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
-    from mhexplain.shortcuts import CONDITION_WORDS
+    from mhexplain.trust.shortcuts import CONDITION_WORDS
 
     at = _app(trained_dir, monkeypatch)
     at.switch_page(f"{PAGES}/compare.py").run()
@@ -445,7 +445,7 @@ def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypa
 
 
 def test_leakage_report_and_paired_differences(trained_dir, fixture_csv, tmp_path, monkeypatch):
-    from train.__main__ import main
+    from mhexplain.cli.train import main
 
     posts = pd.read_csv(fixture_csv, keep_default_na=False)
     dup = tmp_path / "dup.csv"
@@ -479,7 +479,7 @@ def test_tables_show_one_number_format(trained_dir, monkeypatch):
 
 
 def test_models_tested_on_different_posts_say_so(trained_dir, fixture_csv, tmp_path, monkeypatch):
-    from train.__main__ import main
+    from mhexplain.cli.train import main
 
     posts = pd.read_csv(fixture_csv, keep_default_na=False)
     more = tmp_path / "more.csv"  # the same rows first, then copies: another test set, partly the same posts

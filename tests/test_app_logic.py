@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain.analysis import compare_post
-from mhexplain.artifacts import verify_artifact
-from mhexplain.batch import MAX_ROWS, file_metrics, parse_upload, predictions_csv, score, skipped_text
-from mhexplain.compare import (
+from mhexplain.artifacts.folder import verify_artifact
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.core.errors import DataError, InputTextError
+from mhexplain.evaluation.compare import (
     aligned,
     confusion,
     load_results,
@@ -19,10 +19,10 @@ from mhexplain.compare import (
     pr_points,
     summary_table,
 )
-from mhexplain.errors import DataError, InputTextError
-from mhexplain.explorer import explorer_table, filter_table
-from mhexplain.plots import colour, confusion_heatmap, pr_scatter
-from mhexplain.registry import load_classifier
+from mhexplain.evaluation.explorer import explorer_table, filter_table
+from mhexplain.evaluation.post import compare_post
+from mhexplain.scoring.upload import MAX_ROWS, file_metrics, parse_upload, predictions_csv, score, skipped_text
+from webapp.plots import colour, confusion_heatmap, pr_scatter
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +115,8 @@ def test_batch_scoring_with_targets(three_models_dir):
     m = file_metrics(df, scored, ["nb", "lr"])
     assert set(m) == {"nb", "lr"} and np.asarray(m["lr"]["confusion_matrix"]).sum() == 2
     # the true class and the predictions name the classes one way: the page compares them by eye
-    from mhexplain.batch import shown_classes
-    from mhexplain.labels import DISPLAY_NAMES, LABELS
+    from mhexplain.core.labels import DISPLAY_NAMES, LABELS
+    from mhexplain.scoring.upload import shown_classes
 
     assert shown_classes(LABELS) == list(DISPLAY_NAMES)
     assert scored["true class"].tolist() == ["Stress", "Bipolar"]
@@ -151,7 +151,7 @@ def test_plots_have_titles_labels_and_consistent_colours(results):
 
 
 def test_word_agreement_between_models(three_models_dir):
-    from mhexplain.analysis import word_agreement
+    from mhexplain.evaluation.post import word_agreement
     from mhexplain.explain import explain
 
     models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
@@ -171,7 +171,7 @@ def test_word_agreement_between_models(three_models_dir):
 
 def test_word_agreement_on_a_two_word_post(three_models_dir):
     """A post shorter than five words used to crash the agreement table (KeyError 'top5_overlap')."""
-    from mhexplain.analysis import word_agreement
+    from mhexplain.evaluation.post import word_agreement
     from mhexplain.explain import explain
 
     models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
@@ -184,7 +184,7 @@ def test_word_agreement_on_a_two_word_post(three_models_dir):
 def test_word_agreement_pairs_sharing_different_numbers_of_words_fill_one_column():
     """Pairs ranked over different numbers of words had a column each ("top-5 overlap", "top-3
     overlap"), every row blank in the others'."""
-    from mhexplain.analysis import word_agreement
+    from mhexplain.evaluation.post import word_agreement
     from mhexplain.explain import Explanation
 
     text = "one two three four five six seven eight"
@@ -206,7 +206,7 @@ def test_word_agreement_pairs_sharing_different_numbers_of_words_fill_one_column
 
 
 def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
-    from mhexplain.classifier import MAX_POST_CHARS
+    from mhexplain.core.classifier import MAX_POST_CHARS
 
     rows = [f"title {i},post number {i}" for i in range(80)]
     rows[4] = ","  # spreadsheet row 6: neither title nor text
@@ -223,7 +223,7 @@ def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
 def test_upload_limit_is_the_megabytes_the_browser_counts():
     """Streamlit's browser side refuses files over max_upload_size * 10**6 bytes and says "10MB":
     the app checks and names the same limit."""
-    from mhexplain.batch import check_upload
+    from mhexplain.scoring.upload import check_upload
     from mhexplain.settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
 
     assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB * 10**6 == 10_000_000
@@ -238,18 +238,19 @@ def test_upload_limit_is_the_megabytes_the_browser_counts():
 
 def test_an_upload_is_measured_once(monkeypatch):
     """Each upload's size was checked twice: by the page (check_upload) and again by the reader."""
-    from mhexplain import batch, data
+    from mhexplain.datasets import csvfile, posts
+    from mhexplain.scoring import upload as batch
 
     measured = []
-    real = data.check_upload_size
-    for module in (data, batch):  # wherever a caller finds it
+    real = csvfile.check_upload_size
+    for module in (csvfile, posts, batch):  # wherever a caller finds it
         monkeypatch.setattr(module, "check_upload_size", lambda raw, name: measured.append(name) or real(raw, name),
                             raising=False)
     raw = b"text,title,target\nmy exams,stress,0\n"
     parse_upload(raw, "score.csv")  # the Batch page's scoring tab
     assert measured == ["score.csv"]
     batch.check_upload("labelled.csv")  # the external-validation tab
-    data.read_table_upload(raw, "labelled.csv", MAX_ROWS)
+    csvfile.read_table_upload(raw, "labelled.csv", MAX_ROWS)
     assert measured == ["score.csv", "labelled.csv"]
 
 
@@ -287,7 +288,7 @@ def test_shipped_streamlit_config_is_safe_by_default():
 
 
 def test_escaping_helpers():
-    from mhexplain.textsafe import escape_markdown, neutralise_formula, printable
+    from mhexplain.core.textsafe import escape_markdown, neutralise_formula, printable
 
     md = escape_markdown("![x](https://e.invalid/a.png) <b>hi</b> :red[y]\nnext")
     assert "![" not in md and "<b>" not in md and ":red[" not in md and "\n" not in md
@@ -312,7 +313,7 @@ def test_server_settings_come_from_the_environment(monkeypatch, tmp_path):
 
 
 def _comparison(classes: dict[str, int], uncertain: tuple = ()):
-    from mhexplain.analysis import Comparison
+    from mhexplain.evaluation.post import Comparison
 
     proba = {n: np.eye(5)[c] * 0.6 + 0.08 for n, c in classes.items()}  # confidence 0.68
     return Comparison(proba, {n: 0.9 if n in uncertain else 0.5 for n in classes})
@@ -343,7 +344,7 @@ def test_agreement_line_says_who_abstains(classes, uncertain, good, line):
 def test_below_threshold_never_reads_as_equal(confidence, threshold, numbers):
     import re
 
-    from mhexplain.analysis import below_threshold
+    from mhexplain.evaluation.post import below_threshold
 
     text = below_threshold(confidence, threshold)
     found = re.findall(r"\d\.\d+", text)
@@ -362,7 +363,7 @@ def test_escaped_text_holds_no_autolink(text):
     (escapes undone) must still hold no www., scheme:// or address@domain, yet read as written."""
     import re
 
-    from mhexplain.textsafe import WORD_JOINER, escape_markdown
+    from mhexplain.core.textsafe import WORD_JOINER, escape_markdown
 
     read = re.sub(r"\\(.)", r"\1", escape_markdown(text))
     assert not re.search(r"(?i)www\.|[a-z]://|[\w.+-]@\w", read), read
@@ -370,7 +371,7 @@ def test_escaped_text_holds_no_autolink(text):
 
 
 def _scored_as(y_pred: list[int], name: str = "m") -> pd.DataFrame:
-    from mhexplain.labels import LABELS
+    from mhexplain.core.labels import LABELS
 
     proba = np.eye(len(LABELS))[y_pred]
     return pd.DataFrame({f"{name} p({lab})": proba[:, k] for k, lab in enumerate(LABELS)})
@@ -409,14 +410,14 @@ def test_batch_predictions_are_named_by_the_model():
 
 
 def _only_posts(r, keep):
-    from mhexplain.compare import ModelResults
+    from mhexplain.evaluation.compare import ModelResults
 
     return ModelResults(r.name, r.metrics, r.predictions[r.predictions["post_id"].isin(keep)].reset_index(drop=True),
                         r.manifest)
 
 
 def test_models_tested_on_different_posts_are_compared_on_the_shared_ones(results):
-    from mhexplain.compare import shared_posts_note
+    from mhexplain.evaluation.compare import shared_posts_note
 
     assert shared_posts_note(results) is None
     ids = results[0].predictions["post_id"]
@@ -436,7 +437,7 @@ def test_models_tested_on_different_posts_are_compared_on_the_shared_ones(result
 def test_posts_with_one_id_but_another_text_are_not_shared(results):
     other = results[1].predictions.copy()
     other.loc[:9, "text"] = "another post under the same id"
-    from mhexplain.compare import ModelResults
+    from mhexplain.evaluation.compare import ModelResults
 
     mixed = [results[0], ModelResults("lr", results[1].metrics, other, results[1].manifest)]
     assert len(aligned(mixed)) == len(other) - 10
@@ -445,7 +446,7 @@ def test_posts_with_one_id_but_another_text_are_not_shared(results):
 @pytest.mark.parametrize("p, shown", [(0.0, "< 0.001"), (0.00049, "< 0.001"), (0.001, "0.001"),
                                       (0.04567, "0.046"), (1.0, "1.000"), (float("nan"), "n/a")])
 def test_p_values_read_as_three_decimals_or_below(p, shown):
-    from mhexplain.compare import format_p
+    from mhexplain.evaluation.compare import format_p
 
     assert format_p(p) == shown
 
@@ -456,7 +457,7 @@ def test_escaped_text_holds_no_streamlit_directive(text):
     kept from touching the directive's name."""
     import re
 
-    from mhexplain.textsafe import WORD_JOINER, escape_markdown
+    from mhexplain.core.textsafe import WORD_JOINER, escape_markdown
 
     out = escape_markdown(text)
     assert not re.search(r":[A-Za-z]", out), out

@@ -6,9 +6,10 @@ import shutil
 import pandas as pd
 import pytest
 
-from mhexplain.artifacts import METRICS, PREDICTIONS, read_predictions, sha256_file, verify_artifact
-from mhexplain.errors import ArtifactError
-from mhexplain.registry import discover, load_classifier
+from mhexplain.artifacts.folder import METRICS, PREDICTIONS, read_predictions, verify_artifact
+from mhexplain.artifacts.registry import discover, load_classifier
+from mhexplain.core.errors import ArtifactError
+from mhexplain.core.hashing import sha256_file
 
 from .helpers import rescore
 
@@ -45,8 +46,8 @@ def _edit_predictions(d, edit):
 
 
 def _page_load(d):
-    """What the Overview, Compare and Error explorer pages do with a folder (mhexplain.ui._results)."""
-    from mhexplain.compare import load_results
+    """What the Overview, Compare and Error explorer pages do with a folder (webapp.ui._results)."""
+    from mhexplain.evaluation.compare import load_results
 
     return load_results(d, verify_artifact(d, only=(METRICS, PREDICTIONS)))
 
@@ -91,7 +92,7 @@ def _drop(path):
     return edit
 
 
-# metrics.json: every field a page reads (Overview, Compare, Error explorer; mhexplain.compare/plots)
+# metrics.json: every field a page reads (Overview, Compare, Error explorer; mhexplain.evaluation.compare/plots)
 METRICS_EDITS = {
     "accuracy as text": (_set("accuracy", "0.9"), "accuracy should be a number, not text"),
     "accuracy NaN": (_set("accuracy", float("nan")), "accuracy should be a number, not NaN"),
@@ -337,7 +338,7 @@ def test_truncated_and_missing_files_are_rejected(trained_dir, tmp_path):
 def test_skops_file_with_foreign_types_is_refused(tmp_path):
     import skops.io as sio
 
-    from mhexplain.artifacts import load_skops
+    from mhexplain.artifacts.folder import load_skops
 
     p = tmp_path / "evil.skops"
     sio.dump({"f": shutil.rmtree}, p)
@@ -347,7 +348,7 @@ def test_skops_file_with_foreign_types_is_refused(tmp_path):
 
 def _retrained_pipeline(d, edit):
     """Change the saved pipeline itself and re-hash it: the folder then passes every hash check."""
-    from mhexplain.artifacts import SKOPS_FILE, load_skops, save_skops
+    from mhexplain.artifacts.folder import SKOPS_FILE, load_skops, save_skops
 
     pipeline = load_skops(d / SKOPS_FILE)
     edit(pipeline)
@@ -368,7 +369,7 @@ def test_a_pipeline_that_training_never_writes_is_refused(edit, field, trained_d
 
 @pytest.mark.parametrize("key", ["max_chunks", "batch_size"])
 def test_bert_settings_cannot_size_the_servers_work(key):
-    from mhexplain.bert import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, InferenceConfig
+    from mhexplain.classifiers.bert import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, InferenceConfig
 
     limit = {"max_chunks": MAX_CHUNKS_LIMIT, "batch_size": BATCH_SIZE_LIMIT}[key]
     ok = InferenceConfig(**{**InferenceConfig().__dict__, key: limit})

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain import bert as bert_mod
-from mhexplain.bert import (
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.classifiers import bert as bert_mod
+from mhexplain.classifiers.bert import (
     BertClassifier,
     InferenceConfig,
     aggregate,
@@ -15,9 +16,8 @@ from mhexplain.bert import (
     softmax,
     window_logits,
 )
-from mhexplain.errors import ArtifactError, ConfigError
-from mhexplain.registry import load_classifier
-from train.__main__ import main
+from mhexplain.cli.train import main
+from mhexplain.core.errors import ArtifactError, ConfigError
 
 from .helpers import rescore
 
@@ -181,7 +181,8 @@ def test_unknown_encoder_is_a_clear_error(fixture_csv, tmp_path, capsys):
     (lambda c: c.update(batch_size="32"), "batch_size should be an integer"),
 ])
 def test_edited_bert_settings_are_refused_in_one_line(edit, message, bert_dir, tmp_path):
-    from mhexplain.artifacts import BERT_CONFIG_FILE, sha256_file
+    from mhexplain.artifacts.folder import BERT_CONFIG_FILE
+    from mhexplain.core.hashing import sha256_file
 
     d = tmp_path / "bert"
     shutil.copytree(bert_dir / "bert", d)
@@ -196,7 +197,7 @@ def test_edited_bert_settings_are_refused_in_one_line(edit, message, bert_dir, t
 
 
 def test_a_bert_model_with_another_class_count_is_refused(bert_dir, tmp_path):
-    from mhexplain.artifacts import sha256_file
+    from mhexplain.core.hashing import sha256_file
 
     d = tmp_path / "bert"
     shutil.copytree(bert_dir / "bert", d)
@@ -216,7 +217,7 @@ def test_fresh_head_is_one_log_line_not_a_load_report(tiny_encoder, tmp_path, ca
 
     from transformers import BertModel
 
-    from train.bert import load_encoder
+    from mhexplain.training.bert import load_encoder
 
     bare = tmp_path / "encoder-without-head"
     shutil.copytree(tiny_encoder, bare)
@@ -269,7 +270,7 @@ def _grouped(windows, owner, n):
 
 @pytest.mark.parametrize("max_chunks, truncate", [(3, False), (1, False), (16, False), (3, True)])
 def test_bounded_tokenising_keeps_every_scored_window(tiny_encoder, max_chunks, truncate):
-    from mhexplain.bert import bounded_texts, tokens_scored
+    from mhexplain.classifiers.bert import bounded_texts, tokens_scored
 
     tok = _tok(tiny_encoder)
     texts = list(_posts().values())
@@ -330,7 +331,7 @@ def test_training_logs_its_first_step_and_says_its_precision_in_words(fixture_cs
 
 
 def test_a_loss_line_comes_at_the_first_step_then_by_steps_or_seconds():
-    from train.bert import LOG_SECONDS, log_due
+    from mhexplain.training.bert import LOG_SECONDS, log_due
 
     assert log_due(1, 50, 0.0)
     assert not log_due(2, 50, 1.0) and not log_due(49, 50, LOG_SECONDS - 1)
@@ -341,7 +342,7 @@ def test_a_loss_line_comes_at_the_first_step_then_by_steps_or_seconds():
 @pytest.mark.parametrize("mixed, words", [("no", "fp32 throughout (no mixed precision)"),
                                           ("bf16", "bf16 mixed precision with fp32 weights")])
 def test_precision_in_words(mixed, words):
-    from train.bert import precision_words, processes
+    from mhexplain.training.bert import precision_words, processes
 
     assert precision_words(mixed) == words
     assert (processes(1), processes(2)) == ("1 process", "2 processes")

@@ -9,8 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-from mhexplain.errors import ConfigError
-from train.bert import batch_loader, length_grouped_batches, load_encoder, shard_batches, training_precision
+from mhexplain.core.errors import ConfigError
+from mhexplain.training.bert import (
+    batch_loader,
+    length_grouped_batches,
+    load_encoder,
+    shard_batches,
+    training_precision,
+)
 
 from .helpers import ROOT, rescore
 
@@ -208,7 +214,7 @@ def test_the_hub_probe_takes_any_answer_as_reachable(monkeypatch):
 
     from huggingface_hub import constants
 
-    from train.bert import hub_reachable
+    from mhexplain.training.bert import hub_reachable
 
     class NotFound(BaseHTTPRequestHandler):
         def do_HEAD(self):

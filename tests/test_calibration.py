@@ -3,7 +3,8 @@ import json
 import numpy as np
 import pytest
 
-from mhexplain.calibration import (
+from mhexplain.core.errors import ArtifactError
+from mhexplain.trust.calibration import (
     Calibrated,
     Calibration,
     abstention_threshold,
@@ -14,7 +15,6 @@ from mhexplain.calibration import (
     reliability,
     scale,
 )
-from mhexplain.errors import ArtifactError
 
 
 def _softmax(z):

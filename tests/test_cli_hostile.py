@@ -14,8 +14,12 @@ import time
 
 import pytest
 
-from mhexplain import evaluate, probe, progress, registry, score
+from mhexplain.artifacts import registry
+from mhexplain.core import progress
+from mhexplain.evaluation import external as evaluate
+from mhexplain.evaluation import probe
 from mhexplain.explain import __main__ as explain_cli
+from mhexplain.scoring import files as score
 
 from .helpers import ROOT, synthetic_posts
 
@@ -157,9 +161,9 @@ def test_probe_names_the_model_that_cannot_load_and_probes_the_others(trained_di
 
 
 def test_probe_folder_keeps_going_for_the_compare_page(trained_dir, tmp_path):
-    from mhexplain.probe import probe_folder
-    from mhexplain.registry import load_classifier
-    from mhexplain.shortcuts import WordMask
+    from mhexplain.artifacts.registry import load_classifier
+    from mhexplain.evaluation.probe import probe_folder
+    from mhexplain.trust.shortcuts import WordMask
 
     folder = _break_nb(trained_dir, tmp_path)
     failed = {}
@@ -279,8 +283,8 @@ def test_progress_draws_a_bar_on_a_terminal():
 
 
 def test_output_folders_are_checked_as_train_does(tmp_path):
-    from mhexplain.errors import ConfigError
-    from mhexplain.outputs import check_output_dir
+    from mhexplain.core.errors import ConfigError
+    from mhexplain.core.outputs import check_output_dir
 
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
@@ -295,7 +299,7 @@ def test_output_folders_are_checked_as_train_does(tmp_path):
 def test_exclusive_and_temporary_files_are_never_written_through_a_link(tmp_path, monkeypatch):
     import tempfile
 
-    from mhexplain.outputs import create_exclusive, temp_file_beside
+    from mhexplain.core.outputs import create_exclusive, temp_file_beside
 
     victim = tmp_path / "victim.txt"
     victim.write_text("untouched")
@@ -316,7 +320,7 @@ def test_exclusive_and_temporary_files_are_never_written_through_a_link(tmp_path
 
 
 def test_the_suggested_train_command_can_be_pasted_where_the_dataset_is_found(tmp_path, monkeypatch):
-    from mhexplain.errors import train_command
+    from mhexplain.core.errors import train_command
 
     data = tmp_path / "posts.csv"
     data.write_text("text,title,target\n")

@@ -2,16 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain.data import (
+from mhexplain.core.errors import DataError
+from mhexplain.datasets.csvfile import read_table_upload
+from mhexplain.datasets.posts import (
     build_corpus,
     clean_text,
     normalise_key,
     read_posts,
     read_posts_bytes,
-    read_table_upload,
     read_upload,
 )
-from mhexplain.errors import DataError
 
 from .helpers import synthetic_posts
 
@@ -127,8 +127,8 @@ def test_train_the_app_and_the_benchmarks_read_the_same_dataset(tmp_path, monkey
     """The benchmarks had a rule of their own (data.default_data_path): an MHX_DATA naming no file
     was skipped there and another file benchmarked, while train named the missing file."""
     from bench._proc import default_data
+    from mhexplain.cli.train import parse_args
     from mhexplain.settings import ServerSettings
-    from train.__main__ import parse_args
 
     for given in (tmp_path / "absent.csv", tmp_path / "mine.csv"):
         monkeypatch.setenv("MHX_DATA", str(given))
@@ -163,8 +163,8 @@ def test_row_numbers_count_as_a_spreadsheet_does():
 def test_a_limit_sample_names_its_posts_as_the_full_run_does(fixture_csv, trained_dir, tmp_path):
     """post_id is the source row, not the row's place in a --limit sample: models trained on a
     sample and on every row are compared on the posts they share (same id, text and label)."""
-    from mhexplain.artifacts import read_predictions
-    from train.__main__ import main
+    from mhexplain.artifacts.folder import read_predictions
+    from mhexplain.cli.train import main
 
     out = tmp_path / "limited"
     assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb", "--limit", "120", "--jobs", "1",
@@ -209,7 +209,7 @@ def test_a_cell_over_the_limit_is_refused_whatever_the_process_wide_csv_limit(mo
     import csv
     import sys
 
-    from mhexplain.data import MAX_CELL_CHARS
+    from mhexplain.datasets.csvfile import MAX_CELL_CHARS
 
     longest = b"text,title,target\n" + b"a" * MAX_CELL_CHARS + b",t,1\n"
     too_long = b"text,title,target\nok,t,1\n" + b"a" * (MAX_CELL_CHARS + 1) + b",t,1\n"
@@ -233,7 +233,7 @@ def test_sessions_reading_long_cells_side_by_side_never_refuse_each_other():
     import io
     import threading
 
-    from mhexplain.data import iter_csv
+    from mhexplain.datasets.csvfile import iter_csv
 
     row = "w" * 150_000 + ",t,1\n"
     first_is_reading, first_has_its_row = threading.Event(), threading.Event()

@@ -1,7 +1,7 @@
 """End to end in a real browser: `streamlit run app.py`, Chromium pastes a post, predictions appear."""
 import pytest
 
-from mhexplain.textsafe import WORD_JOINER
+from mhexplain.core.textsafe import WORD_JOINER
 from tools.browser import analyze, browser_page, chromium_path, open_page, running_app, wait_idle
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="Chromium not installed (apt-get install chromium)")

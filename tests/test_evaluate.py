@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from mhexplain.errors import DataError
-from mhexplain.evaluate import evaluate_file, main, parse_label_map, wilson
+from mhexplain.core.errors import DataError
+from mhexplain.evaluation.external import evaluate_file, main, parse_label_map, wilson
 
 from .helpers import CLASS_WORDS
 
@@ -48,7 +48,7 @@ def test_missing_columns_are_named_in_a_sentence_with_the_columns_there_are(trai
 
 
 def test_external_file_in_chunks(trained_dir, tmp_path):
-    from mhexplain.registry import load_classifier
+    from mhexplain.artifacts.registry import load_classifier
 
     models = {n: load_classifier(trained_dir / n) for n in ("nb", "lr")}
     data = _external(tmp_path / "ext.csv")

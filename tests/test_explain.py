@@ -4,11 +4,11 @@ import os
 import numpy as np
 import pytest
 
-from mhexplain.errors import ConfigError, InputTextError
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.core.errors import ConfigError, InputTextError
 from mhexplain.explain import Explanation, ExplanationCache, Units, explain, faithfulness, rank_agreement
 from mhexplain.explain.__main__ import main as explain_cli
 from mhexplain.explain.units import UnitTokenizer
-from mhexplain.registry import load_classifier
 
 LABELS = ("stress", "depression", "bipolar", "personality disorder", "anxiety")
 
@@ -160,7 +160,7 @@ def test_bipolar_ranks_high_for_the_bipolar_class(lr, method):
 
 
 def test_linear_contributions_add_up_to_the_model_score(lr, nb):
-    from mhexplain.linear import decision_scores, lemmas_with_sources
+    from mhexplain.classifiers.linear import decision_scores, lemmas_with_sources
     from mhexplain.preprocess import preprocess_text
 
     text = "Worries, worries: I can't stop feeling anxious and my heart races at work!!"
@@ -279,7 +279,7 @@ def test_cli_process_matches_the_in_process_explanation(trained_dir, tmp_path):
     import subprocess
     import sys
 
-    from mhexplain.registry import load_classifier
+    from mhexplain.artifacts.registry import load_classifier
 
     from .helpers import ROOT
 
@@ -302,7 +302,7 @@ SEEN_POST = "I feel my heart is racing, and I panic... My anxiety is back! Is it
 @pytest.fixture(scope="module")
 def masked_dir(fixture_csv, tmp_path_factory):
     """NB and LR trained with the default condition-word mask."""
-    from train.__main__ import main
+    from mhexplain.cli.train import main
 
     out = tmp_path_factory.mktemp("masked")
     assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr", "--mask-words", "--jobs", "1",
@@ -346,8 +346,8 @@ def test_a_masked_model_gives_its_masked_words_exactly_zero(masked_dir, method):
 
 def test_masked_words_are_unseen_whatever_the_model_inside():
     """A model that declares nothing (as BERT) sees every word; behind the mask it sees all but the masked ones."""
-    from mhexplain.classifier import visible_units
-    from mhexplain.shortcuts import MaskedInput, WordMask
+    from mhexplain.core.classifier import visible_units
+    from mhexplain.trust.shortcuts import MaskedInput, WordMask
 
     toy = KeywordClassifier()
     units = Units.of("sad: anxiety-ridden, Panic sad")
@@ -363,7 +363,7 @@ def test_masked_words_are_unseen_whatever_the_model_inside():
 
 def test_masked_linear_contributions_follow_the_deletion(masked_dir):
     """The mask deletes words, so "worried,anxiety,heart" reaches the model as one token "worriedheart"."""
-    from mhexplain.linear import decision_scores
+    from mhexplain.classifiers.linear import decision_scores
 
     clf = load_classifier(masked_dir / "lr")
     post = "worried,anxiety,heart racing and nervous"
@@ -420,7 +420,7 @@ def test_an_explanation_cached_before_words_were_left_out_is_not_served(lr, tmp_
     """A disk cache written by the previous engine (every unit a feature) must not answer."""
     import hashlib
 
-    from mhexplain.classifier import fingerprint
+    from mhexplain.core.classifier import fingerprint
 
     post = "my heart is racing, panic"
     stale = explain(lr, post, "shap", budget=150)
@@ -435,7 +435,7 @@ def test_an_explanation_cached_before_words_were_left_out_is_not_served(lr, tmp_
 
 def test_a_unit_glued_to_another_by_punctuation_counts_as_seen(lr):
     """ "heart,qqq" reaches the model as one token "heartqqq": deleting "qqq" would turn it into "heart"."""
-    from mhexplain.classifier import visible_units
+    from mhexplain.core.classifier import visible_units
     from mhexplain.preprocess import preprocess_text
 
     units = Units.of("my heart,qqq racing qqq")

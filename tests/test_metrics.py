@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from mhexplain.metrics import accuracy, bootstrap_ci, classification_metrics, macro_f1
+from mhexplain.evaluation.metrics import accuracy, bootstrap_ci, classification_metrics, macro_f1
 
 
 def test_macro_f1_matches_sklearn():
@@ -48,7 +48,7 @@ def test_classification_metrics_contents():
 
 
 def test_paired_bootstrap_difference():
-    from mhexplain.compare import paired_f1_difference
+    from mhexplain.evaluation.compare import paired_f1_difference
 
     y = np.array([0, 1, 2, 3, 4] * 20)
     same, (lo, hi) = paired_f1_difference(y, y.copy(), y.copy())

@@ -43,7 +43,7 @@ def test_tokenizer_matches_nltk_word_tokenize():
 def test_fast_tagger_matches_nltk_tagger():
     from nltk.tag.perceptron import PerceptronTagger
 
-    from mhexplain.fast_tagger import FastPerceptronTagger
+    from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
 
     fast, ref = FastPerceptronTagger(), PerceptronTagger()
     for t in _samples():
@@ -54,15 +54,15 @@ def test_fast_tagger_matches_nltk_tagger():
 def test_tagger_normalize_is_nltks():
     from nltk.tag.perceptron import PerceptronTagger
 
-    from mhexplain.fast_tagger import normalize
+    from mhexplain.preprocess.fast_tagger import normalize
 
     for w in ["Word", "well-being", "-x", "1999", "19999", "7up", "", "ABC", "a1"]:
         assert normalize(w) == PerceptronTagger.normalize(None, w)
 
 
 def _tables_behave_alike(a, b):
-    from mhexplain.fast_lemmatizer import FastWordNetLemmatizer
-    from mhexplain.fast_tagger import FastPerceptronTagger
+    from mhexplain.preprocess.fast_lemmatizer import FastWordNetLemmatizer
+    from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
 
     assert a.stopwords == b.stopwords
     la, lb = FastWordNetLemmatizer(a.wordnet), FastWordNetLemmatizer(b.wordnet)
@@ -74,7 +74,7 @@ def _tables_behave_alike(a, b):
 
 
 def test_nltk_tables_are_cached_and_checked(tmp_path, monkeypatch):
-    from mhexplain import nltk_bundle
+    from mhexplain.preprocess import nltk_bundle
 
     built = nltk_bundle.nltk_tables(tmp_path)
     (bundle,) = tmp_path.glob("nltk-tables-*.npz")
@@ -115,7 +115,7 @@ def test_a_warm_process_preprocesses_without_importing_nltk(tmp_path):
 def test_fast_lemmatizer_matches_wordnet_lemmatizer():
     from nltk.stem import WordNetLemmatizer
 
-    from mhexplain.fast_lemmatizer import FastWordNetLemmatizer
+    from mhexplain.preprocess.fast_lemmatizer import FastWordNetLemmatizer
 
     words = {w for t in _samples() for w in t.split()}
     # irregular forms (exception lists), rule ties and words WordNet lacks
@@ -130,7 +130,7 @@ def test_fast_lemmatizer_matches_wordnet_lemmatizer():
 def test_disk_cache_is_used(tmp_path, monkeypatch):
     texts = ["I was worried sick", "Manic episodes again"]
     first = preprocess_many(texts, n_jobs=1, cache_dir=tmp_path)
-    import mhexplain.preprocess as pp
+    from mhexplain.preprocess import pipeline as pp
 
     monkeypatch.setattr(pp, "_run", lambda *a, **k: pytest.fail("cache miss: texts re-tagged"))
     assert preprocess_many(texts, n_jobs=1, cache_dir=tmp_path) == first
@@ -142,7 +142,7 @@ def test_parallel_equals_serial():
 
 
 def test_a_parallel_block_preprocesses_once_for_every_model():
-    import mhexplain.preprocess as pp
+    from mhexplain.preprocess import pipeline as pp
 
     texts = [f"My heart races and I keep worrying about exam number {i} tomorrow" for i in range(260)]
     pp.clear_memo()
@@ -198,8 +198,8 @@ def test_an_unreachable_downloader_prints_nothing_and_the_error_is_one_line(monk
 
     import nltk.downloader
 
-    from mhexplain import nltk_resources
-    from mhexplain.errors import NltkDataError
+    from mhexplain.core.errors import NltkDataError
+    from mhexplain.preprocess import nltk_resources
 
     tries = []
 
@@ -255,7 +255,7 @@ def _files_holding(folder, needle: bytes) -> list:
 def test_training_on_an_upload_writes_no_post_to_the_cache(tmp_path, monkeypatch):
     """The in-app training path (train.api.train_upload, as the Overview page calls it): the
     uploaded posts end up in the models it trains and nowhere else, as the README promises."""
-    from train.api import train_upload
+    from mhexplain.training.api import train_upload
 
     from .helpers import synthetic_posts
 
@@ -271,7 +271,7 @@ def test_training_on_an_upload_writes_no_post_to_the_cache(tmp_path, monkeypatch
     # the same posts from a file on disk (the operator's dataset) do use the cache
     data = tmp_path / "posts.csv"
     posts.to_csv(data, index=False)
-    from train.__main__ import main
+    from mhexplain.cli.train import main
 
     assert main(["--data", str(data), "--out", str(tmp_path / "m2"), "--models", "nb", "--jobs", "1"]) == 0
     assert _files_holding(cache, marker) == [cache / "preprocess-nltk-v1.jsonl"]

@@ -1,11 +1,10 @@
 """Floors of both protocols on the real dataset (skipped where it is not found: MHX_DATA, data/, ../shared/data/)."""
 import pytest
 
-from train.__main__ import parse_args
-from train.api import run
+from mhexplain.cli.train import parse_args
+from mhexplain.training.api import run
 
 from .helpers import real_csv_or_skip
-
 
 # The README's figures at seed 42: training is deterministic on every CPU (the TF-IDF vocabulary
 # breaks ties alphabetically), so they must come out exactly, to the three decimals printed.

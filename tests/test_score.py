@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain import score as score_mod
-from mhexplain.classifier import MAX_POST_CHARS
-from mhexplain.labels import LABELS
-from mhexplain.registry import load_classifier
-from mhexplain.score import main
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.core.classifier import MAX_POST_CHARS
+from mhexplain.core.labels import LABELS
+from mhexplain.scoring import files as score_mod
+from mhexplain.scoring.files import main
 
 from .helpers import ROOT, synthetic_posts
 
@@ -88,7 +88,7 @@ def test_a_crash_midway_leaves_no_file(trained_dir, tmp_path, monkeypatch):
 
 def test_the_output_is_checked_once_before_the_models_load(trained_dir, tmp_path, monkeypatch):
     """check_output_file ran twice: in main, and again in score_file."""
-    from mhexplain import registry
+    from mhexplain.artifacts import registry
 
     path, _ = _input_file(tmp_path)
     events = []

@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from mhexplain.errors import ConfigError
-from mhexplain.probe import main as probe_cli
-from mhexplain.probe import probe, probe_texts
-from mhexplain.shortcuts import WordMask, delete_random_words, read_word_list
+from mhexplain.core.errors import ConfigError
+from mhexplain.evaluation.probe import main as probe_cli
+from mhexplain.evaluation.probe import probe, probe_texts
+from mhexplain.trust.shortcuts import WordMask, delete_random_words, read_word_list
 
 
 def test_default_mask_deletes_the_condition_words_only():
@@ -105,10 +105,10 @@ def test_probe_cli(trained_dir, tmp_path, capsys):
 
 
 def test_masked_training_masks_at_inference_too(fixture_csv, tmp_path):
-    from mhexplain.calibration import Calibrated
-    from mhexplain.registry import load_classifier
-    from mhexplain.shortcuts import MaskedInput
-    from train.__main__ import main
+    from mhexplain.artifacts.registry import load_classifier
+    from mhexplain.cli.train import main
+    from mhexplain.trust.calibration import Calibrated
+    from mhexplain.trust.shortcuts import MaskedInput
 
     out = tmp_path / "m"
     assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "lr", "--mask-words", "--jobs", "1",

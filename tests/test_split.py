@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from mhexplain.data import read_posts
-from mhexplain.errors import DataError
-from mhexplain.split import make_split, stratified_sample
+from mhexplain.core.errors import DataError
+from mhexplain.datasets.posts import read_posts
+from mhexplain.datasets.split import make_split, stratified_sample
 
 from .helpers import real_csv_or_skip
 

@@ -4,7 +4,7 @@ import random
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 
-from train.classical import MAX_FEATURES, fit_models, top_terms
+from mhexplain.training.classical import MAX_FEATURES, fit_models, top_terms
 
 
 def _docs(seed=0, n=1500, n_words=9000):

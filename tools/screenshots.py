@@ -31,9 +31,9 @@ CSV = ("title,text,target\nExams,Deadlines everywhere and my boss keeps adding m
 
 def synthetic_models(out: Path) -> Path:
     """NB + LR trained on the tests' synthetic posts, in a temporary folder: no real post is shown."""
+    from mhexplain.training.api import run
+    from mhexplain.training.config import TrainConfig
     from tests.helpers import synthetic_posts
-    from train.api import run
-    from train.config import TrainConfig
 
     tmp = Path(tempfile.mkdtemp(prefix="mhx-screenshots-"))
     synthetic_posts().to_csv(tmp / "synthetic.csv", index=False)

@@ -9,13 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-from ..artifacts import default_models_dir
-from ..classifier import MAX_POST_CHARS
-from ..errors import ArtifactError, InputTextError, MhxError, train_command
-from ..models import MODEL_NAMES
-from ..outputs import check_output_file, write_atomic
-from ..textsafe import printable
-from .engine import (
+from mhexplain.classifiers.catalog import MODEL_NAMES
+from mhexplain.core.classifier import MAX_POST_CHARS
+from mhexplain.core.errors import ArtifactError, InputTextError, MhxError, train_command
+from mhexplain.core.outputs import check_output_file, write_atomic
+from mhexplain.core.textsafe import printable
+from mhexplain.explain.engine import (
     DEFAULT_LIME_FEATURES,
     DEFAULT_LIME_KERNEL_WIDTH,
     DEFAULT_MAX_UNITS,
@@ -25,6 +24,7 @@ from .engine import (
     SHAP_CONTEXTS,
     explain,
 )
+from mhexplain.settings import default_models_dir
 
 # UTF-8 takes at most four bytes a character: more than this is over the post limit for certain.
 _MAX_STDIN_BYTES = 4 * MAX_POST_CHARS
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     p.add_argument("--html", help="write a self-contained HTML snippet here")
     a = p.parse_args(argv)
     try:
-        from ..registry import load_classifier
+        from mhexplain.artifacts.registry import load_classifier
 
         _check_outputs(a)
         _check_model(Path(a.models_dir), a.model)

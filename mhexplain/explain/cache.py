@@ -9,8 +9,8 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from ..classifier import fingerprint
-from .result import Explanation
+from mhexplain.core.classifier import fingerprint
+from mhexplain.explain.result import Explanation
 
 # Raised whenever the engine would explain the same request differently, so that no stale entry on
 # disk answers it. 2: words the model does not see are no features (weight 0, ``visible``).

@@ -13,12 +13,18 @@ from typing import Sequence
 
 import numpy as np
 
-from ..classifier import Classifier, explain_budget, linear_contributions, validate_texts, visible_units
-from ..errors import ConfigError, InputTextError
-from .cache import ExplanationCache
-from .faithfulness import faithfulness
-from .result import Explanation
-from .units import Units, UnitTokenizer
+from mhexplain.core.classifier import (
+    Classifier,
+    explain_budget,
+    linear_contributions,
+    validate_texts,
+    visible_units,
+)
+from mhexplain.core.errors import ConfigError, InputTextError
+from mhexplain.explain.cache import ExplanationCache
+from mhexplain.explain.faithfulness import faithfulness
+from mhexplain.explain.result import Explanation
+from mhexplain.explain.units import Units, UnitTokenizer
 
 METHODS = ("lime", "shap", "linear")
 # Which words stay present when the Partition explainer weighs a group of words (shap's

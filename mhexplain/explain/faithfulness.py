@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .units import Units
+from mhexplain.explain.units import Units
 
 THRESHOLDS = (0.05, 0.10, 0.20, 0.50)
 

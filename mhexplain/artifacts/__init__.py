@@ -1,0 +1,1 @@
+"""Model folders: written atomically with a manifest, checked and loaded back."""

@@ -1,0 +1,92 @@
+"""Finding and loading trained models from a models folder."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mhexplain.artifacts.folder import (
+    MANIFEST,
+    SKOPS_FILE,
+    artifact_hash,
+    load_skops,
+    read_manifest,
+    verify_artifact,
+)
+from mhexplain.classifiers.catalog import MODEL_NAMES
+from mhexplain.classifiers.sklearn_model import SklearnClassifier, pipeline_problem
+from mhexplain.core.classifier import Classifier
+from mhexplain.core.errors import ArtifactError
+from mhexplain.core.labels import LABELS
+from mhexplain.trust.calibration import Calibrated, Calibration
+from mhexplain.trust.shortcuts import MASKING_FILE, MaskedInput, load_mask
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    path: Path
+    manifest: dict | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def discover(models_dir: Path) -> list[ModelInfo]:
+    """Every known model name with its folder's status (missing / broken / ok)."""
+    out = []
+    for name in MODEL_NAMES:
+        path = Path(models_dir) / name
+        if not path.exists():
+            out.append(ModelInfo(name, path, None, "not trained"))
+            continue
+        try:
+            out.append(ModelInfo(name, path, _named_manifest(path, name)))
+        except ArtifactError as err:
+            out.append(ModelInfo(name, path, None, str(err)))
+    return out
+
+
+def _named_manifest(path: Path, name: str) -> dict:
+    """The manifest of the folder that holds model ``name``: the pages key every table by the name
+    a manifest gives, so a folder copied under another model's name would collide with it."""
+    manifest = read_manifest(path)
+    if manifest["name"] != name:
+        raise ArtifactError(f"{path / MANIFEST} describes the model {manifest['name']!r}, not {name!r} (its "
+                            "folder's name); move it back or retrain this model.")
+    return manifest
+
+
+def load_classifier(model_dir: Path) -> Classifier:
+    model_dir = Path(model_dir)
+    manifest = verify_artifact(model_dir)
+    kind = manifest.get("kind")
+    labels = tuple(manifest.get("labels", LABELS))
+    if kind == "sklearn":
+        pipeline = load_skops(model_dir / SKOPS_FILE)
+        classes = getattr(pipeline, "classes_", None)
+        if (not hasattr(pipeline, "predict_proba") or classes is None
+                or not set(np.asarray(classes).tolist()) <= set(range(len(labels)))):
+            raise ArtifactError(f"{model_dir / SKOPS_FILE} does not predict this app's {len(labels)} classes; "
+                                "retrain this model.")
+        problem = pipeline_problem(pipeline)
+        if problem:
+            raise ArtifactError(f"{model_dir / SKOPS_FILE}: {problem}; retrain this model.")
+        clf = SklearnClassifier(pipeline, name=manifest["name"], labels=labels)
+    elif kind == "bert":
+        from mhexplain.classifiers.bert import BertClassifier
+
+        clf = BertClassifier.from_artifact(model_dir, manifest)
+    else:
+        raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
+    if manifest.get("masking") and MASKING_FILE not in manifest["files"]:
+        raise ArtifactError(f"{model_dir / MANIFEST} records training with masked words but does not list "
+                            f"{MASKING_FILE}; retrain this model.")
+    if MASKING_FILE in manifest["files"]:  # trained with --mask-words: the same words are deleted at inference
+        clf = MaskedInput(clf, load_mask(model_dir))  # held to the limits of a user's word list
+    clf = Calibrated(clf, Calibration.load(model_dir))
+    clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
+    return clf

@@ -1,0 +1,1 @@
+"""The models behind the Classifier interface, and the catalog that names them."""

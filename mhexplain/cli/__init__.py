@@ -1,0 +1,1 @@
+"""The command-line interfaces, each generated from its settings dataclass."""

@@ -1,0 +1,63 @@
+"""python -m train --data PATH [--models nb,lr,bert] [--out DIR] [--protocol P] [--seed S] ..."""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from mhexplain.cli.args import add_dataclass, build
+from mhexplain.core.errors import MhxError
+from mhexplain.core.textsafe import printable
+from mhexplain.training.api import run
+from mhexplain.training.config import TrainConfig
+
+logger = logging.getLogger("mhexplain.train")
+
+
+def parse_args(argv=None) -> TrainConfig:
+    p = argparse.ArgumentParser(prog="python -m train", description="Train mhexplain's classifiers.")
+    add_dataclass(p, TrainConfig)
+    cfg = build(TrainConfig, p.parse_args(argv))
+    for problem in cfg.problems():
+        p.error(problem)
+    return cfg
+
+
+class PrintableFormatter(logging.Formatter):
+    """Log lines quote the user's paths (--data, --out): a control character in a name is shown
+    as an escape, never sent to the terminal to act."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return printable(super().format(record))
+
+
+def _log_handler() -> logging.Handler:
+    handler = logging.StreamHandler()
+    handler.setFormatter(PrintableFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"))
+    return handler
+
+
+def main(argv=None) -> int:
+    # Under a distributed launcher (RANK set), the first process alone logs progress.
+    quiet = int(os.environ.get("RANK", "0") or 0) > 0
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[_log_handler()])
+    cfg = parse_args(argv)
+    existed = {m for m in cfg.models if (cfg.out / m).is_dir()}
+    try:
+        results = run(cfg)
+    except MhxError as err:
+        print(f"error: {printable(err)}", file=sys.stderr)
+        return 2
+    for name, m in results.items():
+        line = f"{name}: macro-F1 {m['macro_f1']:.3f} (95% CI {m['macro_f1_ci'][0]:.3f}-{m['macro_f1_ci'][1]:.3f})"
+        line += f" -> {printable(cfg.out / name)}" + (" (replaced the model that was there)" if name in existed else "")
+        if "seed_repeats" in m:
+            r = m["seed_repeats"]
+            line += f"; over {len(r['seeds'])} split seeds {r['mean']:.3f} ± {r['sd']:.3f}"
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Training as a library: what the CLI and the app's Overview page call.
+
+``run`` checks every output before any work starts, reports each stage to an optional
+progress callback, and writes ``models/<name>/`` folders atomically (see artifacts).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+from contextlib import nullcontext
+from pathlib import Path
+
+from mhexplain.artifacts.folder import move_into_place
+from mhexplain.classifiers.catalog import CLASSICAL_MODELS
+from mhexplain.core.errors import ConfigError
+from mhexplain.datasets.posts import read_upload
+from mhexplain.training.common import Progress
+from mhexplain.training.config import TrainConfig
+from mhexplain.trust.shortcuts import WordMask
+
+logger = logging.getLogger("mhexplain.train")
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Everything that can be refused before any work: output folders, the BERT encoder's folder."""
+    from mhexplain.core.outputs import check_output_dir
+
+    check_output_dir(cfg.out, "--out")
+    if cfg.mask_words:
+        WordMask.from_spec(cfg.mask_words)  # a word list that cannot be read is refused now
+    if cfg.cache_dir is not None:
+        check_output_dir(cfg.cache_dir, "--cache-dir")
+    if "bert" in cfg.models and cfg.bert.model_name_or_path:
+        check_encoder_path(cfg.bert.model_name_or_path)
+
+
+def check_encoder_path(name: str) -> None:
+    """A local folder must hold a model; a name that looks like a path must exist."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ConfigError(f"--bert-model {name} is a file; give a model folder or a hub id.")
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"--bert-model {name} has no config.json; it is not a saved model folder.")
+    elif name.startswith(("/", "./", "../", "~")) or name.count("/") > 1:
+        raise ConfigError(f"--bert-model {name}: no such folder.")
+
+
+def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = None) -> dict:
+    """Train ``cfg.models``; the library entry point behind the CLI and the app.
+
+    ``progress`` is called with each stage's name as it starts (``planned_stages(cfg)``).
+    ``frame`` (with ``data_sha256``) trains on posts already read, e.g. an uploaded file: they are
+    preprocessed in memory only, never added to the preprocessing cache on disk (uploads are never
+    written; the only files such a run writes are the models).
+    """
+    from mhexplain.preprocess import memory_only
+    from mhexplain.training.common import prepare, stage
+
+    check_config(cfg)
+    with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})", progress, "reading"):
+        prep = prepare(cfg, frame=frame, data_sha256=data_sha256)
+    rep = prep.split.describe()
+    logger.info("split: %d train / %d test, overlap %d; cleaning %s", rep["n_train"], rep["n_test"],
+                rep["train_test_overlap"], prep.split.corpus.report.as_dict())
+    # Every model is written to a staging folder first and moved into place only when all of them
+    # are done: a failed or interrupted run leaves the models folder as it was.
+    out_existed = cfg.out.exists()
+    staging = cfg.out / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with memory_only() if frame is not None else nullcontext():
+            results = _train(dataclasses.replace(cfg, out=staging), prep, progress)
+        for name in results:
+            if (staging / name).is_dir():
+                move_into_place(staging / name, cfg.out / name)
+                logger.info("%s -> %s", name, cfg.out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not out_existed and cfg.out.is_dir() and not any(cfg.out.iterdir()):
+            cfg.out.rmdir()
+    return results
+
+
+def _train(cfg: TrainConfig, prep, progress) -> dict:
+    results = {}
+    if any(m in cfg.models for m in CLASSICAL_MODELS):
+        from mhexplain.training.classical import train_classical
+
+        results.update(train_classical(cfg, prep, progress))
+    if "bert" in cfg.models:
+        from mhexplain.training.bert import train_bert
+
+        metrics = train_bert(cfg, prep, progress)
+        if metrics:  # other processes of a distributed run write nothing
+            results["bert"] = metrics
+    return results
+
+
+def train_upload(raw: bytes, name: str, out: Path, models=CLASSICAL_MODELS, progress: Progress | None = None,
+                 **options) -> dict:
+    """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the models)."""
+    frame = read_upload(raw, name, require_target=True)
+    cfg = TrainConfig(data=Path(Path(name).name or "upload.csv"), out=Path(out), models=tuple(models), **options)
+    return run(cfg, progress, frame=frame, data_sha256=hashlib.sha256(raw).hexdigest())

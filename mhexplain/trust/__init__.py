@@ -1,0 +1,1 @@
+"""Wrappers that make a model's answers trustworthy: temperature scaling with abstention, and word masking."""

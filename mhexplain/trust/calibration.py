@@ -1,0 +1,173 @@
+"""Calibrated confidence: temperature scaling, its measures, and abstention.
+
+Temperature scaling (Guo et al. 2017) divides a model's log-probabilities by one number T fitted
+to minimise the negative log-likelihood on data the test set never touches, then renormalises.
+It never changes which class is predicted (the order of the classes' scores is kept), only how
+sure the model says it is. ``Calibrated`` wraps any Classifier with a fitted T and an abstention
+threshold; the raw probabilities stay available as ``raw_proba``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from mhexplain.core.classifier import Classifier
+
+CALIBRATION_FILE = "calibration.json"
+ECE_BINS = 15
+# Accuracy the abstention threshold aims for on the posts a model answers (chosen on validation data).
+DEFAULT_TARGET_ACCURACY = 0.85
+_TINY = 1e-300
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    return np.log(np.clip(np.asarray(p, dtype=float), _TINY, None))
+
+
+def scale(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities with their log-probabilities divided by ``temperature``, renormalised."""
+    z = _log(proba) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(proba: np.ndarray, y: np.ndarray) -> float:
+    return float(-_log(np.asarray(proba)[np.arange(len(y)), y]).mean())
+
+
+def fit_temperature(proba: np.ndarray, y: np.ndarray) -> float:
+    """The T that minimises the negative log-likelihood of ``y`` (searched over log T)."""
+    from scipy.optimize import minimize_scalar
+
+    y = np.asarray(y, dtype=int)
+    res = minimize_scalar(lambda log_t: nll(scale(proba, float(np.exp(log_t))), y), bounds=(-5.0, 5.0),
+                          method="bounded", options={"xatol": 1e-4})
+    return float(np.exp(res.x))
+
+
+def reliability(proba: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> list[dict]:
+    """Per equal-width confidence bin: posts, mean top-label confidence, accuracy."""
+    conf, right = np.asarray(proba).max(1), np.asarray(proba).argmax(1) == np.asarray(y)
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    rows = []
+    for b in range(bins):
+        m = idx == b
+        rows.append({"bin": b, "low": b / bins, "high": (b + 1) / bins, "count": int(m.sum()),
+                     "confidence": float(conf[m].mean()) if m.any() else None,
+                     "accuracy": float(right[m].mean()) if m.any() else None})
+    return rows
+
+
+def ece(proba: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label expected calibration error over equal-width bins."""
+    conf, right = np.asarray(proba).max(1), (np.asarray(proba).argmax(1) == np.asarray(y)).astype(float)
+    idx = np.minimum((conf * bins).astype(int), bins - 1)
+    total = np.bincount(idx, minlength=bins)
+    gap = np.abs(np.bincount(idx, conf, bins) - np.bincount(idx, right, bins))
+    return float(gap.sum() / max(total.sum(), 1))
+
+
+def ece_interval(proba: np.ndarray, y: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile bootstrap interval of the ECE over test-set resamples."""
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    vals = [ece(proba[i], y[i]) for i in (rng.integers(0, n, n) for _ in range(n_resamples))]
+    return [float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))]
+
+
+def brier(proba: np.ndarray, y: np.ndarray) -> float:
+    onehot = np.eye(proba.shape[1])[np.asarray(y, dtype=int)]
+    return float(((np.asarray(proba) - onehot) ** 2).sum(1).mean())
+
+
+def abstention_threshold(proba: np.ndarray, y: np.ndarray, target: float = DEFAULT_TARGET_ACCURACY) -> float:
+    """The lowest confidence threshold at which the posts answered (confidence >= it) reach
+    ``target`` accuracy; 1.0 (answer nothing) if none does."""
+    conf, right = np.asarray(proba).max(1), np.asarray(proba).argmax(1) == np.asarray(y)
+    order = np.argsort(-conf, kind="stable")
+    acc = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    ok = np.flatnonzero(acc >= target)
+    if len(ok) == 0:
+        return 1.0
+    # the largest answered set that keeps the target; ties in confidence are answered together
+    k = ok[-1]
+    return float(conf[order][k])
+
+
+def coverage_curve(proba: np.ndarray, y: np.ndarray) -> list[dict]:
+    """Selective prediction: accuracy on the posts answered at each coverage (most confident first)."""
+    conf, right = np.asarray(proba).max(1), np.asarray(proba).argmax(1) == np.asarray(y)
+    order = np.argsort(-conf, kind="stable")
+    acc = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
+    n = len(order)
+    picks = sorted({max(0, int(round(q * n)) - 1) for q in np.linspace(0.05, 1.0, 20)})
+    return [{"coverage": (k + 1) / n, "accuracy": float(acc[k]), "threshold": float(conf[order][k])} for k in picks]
+
+
+def calibration_metrics(raw: np.ndarray, calibrated: np.ndarray, y: np.ndarray, seed: int = 0) -> dict:
+    """What metrics.json records about confidence on the test set."""
+    y = np.asarray(y, dtype=int)
+    return {"ece": ece(calibrated, y), "ece_ci": ece_interval(calibrated, y, seed=seed),
+            "ece_uncalibrated": ece(raw, y), "ece_uncalibrated_ci": ece_interval(raw, y, seed=seed),
+            "brier": brier(calibrated, y), "log_loss": nll(calibrated, y), "log_loss_uncalibrated": nll(raw, y),
+            "mean_confidence": float(calibrated.max(1).mean()), "reliability": reliability(calibrated, y),
+            "reliability_uncalibrated": reliability(raw, y), "ece_bins": ECE_BINS,
+            "coverage_curve": coverage_curve(calibrated, y)}
+
+
+@dataclass
+class Calibration:
+    temperature: float
+    threshold: float  # abstain below this calibrated confidence
+    target_accuracy: float
+    fitted_on: str  # which posts T and the threshold were chosen on (never the test set)
+    n: int
+    method: str = "temperature scaling"
+
+    @classmethod
+    def fit(cls, proba: np.ndarray, y: np.ndarray, fitted_on: str,
+            target: float = DEFAULT_TARGET_ACCURACY) -> "Calibration":
+        t = fit_temperature(proba, y)
+        return cls(t, abstention_threshold(scale(proba, t), y, target), target, fitted_on, int(len(y)))
+
+    def save(self, directory: Path) -> None:
+        (Path(directory) / CALIBRATION_FILE).write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> "Calibration":
+        """The calibration saved in a model folder, held to ``schema.CALIBRATION_SPEC`` (one line
+        naming the file and the field when it does not fit)."""
+        from mhexplain.artifacts.folder import read_json
+        from mhexplain.artifacts.schema import CALIBRATION_SPEC
+
+        saved = read_json(Path(directory), CALIBRATION_FILE, CALIBRATION_SPEC)
+        return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
+
+
+class Calibrated:
+    """A Classifier whose ``predict_proba`` is temperature-scaled; ``raw_proba`` gives the model's own."""
+
+    def __init__(self, base: Classifier, calibration: Calibration) -> None:
+        self.base = base
+        self.calibration = calibration
+        self.name, self.labels, self.batch_size = base.name, base.labels, base.batch_size
+        # linear_contributions stays in the model's own score space (see its output space)
+        for ability in ("explain_budget", "fingerprint", "linear_contributions", "visible_units"):
+            if hasattr(base, ability):
+                setattr(self, ability, getattr(base, ability))
+
+    def raw_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.base.predict_proba(texts)
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        p = self.base.predict_proba(texts)
+        return scale(p, self.calibration.temperature) if len(p) else p
+
+    def uncertain(self, proba: np.ndarray) -> np.ndarray:
+        """True where the calibrated confidence is below the abstention threshold."""
+        return np.asarray(proba).max(axis=-1) < self.calibration.threshold

@@ -1,0 +1,1 @@
+"""The Streamlit app's helpers (ui, plots) beside its pages; app.py is the entry point."""

@@ -1,0 +1,81 @@
+"""Analyze a post: every model's prediction side by side, then LIME/SHAP highlights."""
+import pandas as pd
+import streamlit as st
+
+from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, MAX_POST_CHARS, fingerprint
+from mhexplain.core.errors import MhxError
+from mhexplain.core.labels import DISPLAY_NAMES
+from mhexplain.core.textsafe import escape_markdown
+from mhexplain.evaluation.post import below_threshold, compare_post, condition_words_on_top, word_agreement
+from webapp import ui
+from webapp.plots import probability_bars, title
+
+st.title("Analyze a post")
+models = ui.require_models()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _predict(fingerprints: tuple, text: str, _models: dict):
+    return compare_post(_models, text)
+
+
+results, _ = ui.load_all_results()
+examples = results[0].predictions if results else pd.DataFrame()
+with st.expander("…or pick a post from the test set"):
+    if not examples.empty:
+        options = list(range(min(200, len(examples))))
+        pick = st.selectbox("test post", options, format_func=lambda i: f"#{examples['post_id'].iloc[i]} "
+                            f"({DISPLAY_NAMES[examples['true_label'].iloc[i]]}): {examples['text'].iloc[i][:80]}",
+                            index=None, key="example")
+        if pick is not None and st.button("Use this post"):
+            st.session_state["post"] = examples["text"].iloc[pick]
+text = st.text_area("Post (title and body)", key="post", height=160, max_chars=MAX_POST_CHARS,
+                    placeholder="Paste a post here…")
+if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == text:
+    if not text.strip():
+        ui.show_error("The post is empty: paste some text first.")
+        st.stop()
+    st.session_state["analyzed"] = text
+    try:
+        comp = _predict(tuple(fingerprint(m) for m in models.values()), text, models)
+    except MhxError as err:
+        ui.show_error(err)
+        st.stop()
+    cols = st.columns(len(comp.proba))
+    for col, (name, p) in zip(cols, comp.proba.items()):
+        guess = DISPLAY_NAMES[int(p.argmax())]
+        if comp.uncertain[name]:  # below the threshold chosen on validation data: no bare class
+            col.metric(title(name), "uncertain", f"best guess {guess}, "
+                       f"{below_threshold(p.max(), comp.thresholds[name])}", delta_color="off")
+        else:
+            col.metric(title(name), guess, f"calibrated confidence {p.max():.3f}", delta_color="off")
+    all_agree, verdict = comp.verdict()
+    (st.success if all_agree else st.warning)(escape_markdown(verdict))
+    st.plotly_chart(probability_bars(comp.proba), width="stretch")
+
+    st.subheader("Why? Word attributions")
+    c1, c2, c3 = st.columns(3)
+    method = c1.radio("method", ["shap", "lime"], horizontal=True, format_func=str.upper)
+    target_name = c2.selectbox("explain the class", ["predicted class"] + list(DISPLAY_NAMES))
+    budget = c3.select_slider("model evaluations (budget)", ["model default", 100, 250, 500, 1000, 2000],
+                              value="model default",
+                              help=f"Default: each model's own budget ({DEFAULT_EXPLAIN_BUDGET:,} unless a model "
+                                   "sets another). SHAP needs about 2 per word and stops when its word tree is "
+                                   "done; LIME uses the whole budget.")
+    budget = None if budget == "model default" else int(budget)
+    target = None if target_name == "predicted class" else DISPLAY_NAMES.index(target_name)
+    if st.button("Explain with every model"):
+        st.session_state["explain_req"] = (text, method, target, budget)
+    if st.session_state.get("explain_req") == (text, method, target, budget):
+        done = ui.explain_columns(models, text, method, target, budget, downloads=True)
+        for name, words in condition_words_on_top(done).items():
+            st.caption(f"{title(name)}'s top words include {escape_markdown(', '.join(words))}: words that name a "
+                       "condition. The "
+                       "model may be reading the subreddit's name, not the post (see the shortcut probe on the "
+                       "Compare page, and models trained with --mask-words).")
+        agreement = word_agreement(done)
+        if agreement is not None:
+            st.caption("Do the models rely on the same words? Rank agreement of their attributions over the "
+                       "words both models see: Spearman, and the overlap of their top k words (k is 5, or the "
+                       "number of words the two share when that is fewer).")
+            ui.table(agreement)

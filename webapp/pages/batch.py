@@ -1,0 +1,125 @@
+"""Batch scoring: upload a CSV, score it with the chosen models, download the predictions; or
+validate the models on a labelled CSV from elsewhere."""
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from mhexplain.core.errors import MhxError
+from mhexplain.core.labels import DISPLAY_NAMES
+from mhexplain.core.textsafe import escape_markdown
+from mhexplain.datasets.csvfile import read_table_upload
+from mhexplain.evaluation.external import evaluate_rows, prepare_rows
+from mhexplain.scoring.upload import (
+    MAX_ROWS,
+    UPLOAD_LIMITS,
+    check_upload,
+    file_metrics,
+    parse_upload,
+    predictions_csv,
+    score,
+    skipped_text,
+)
+from mhexplain.settings import MAX_UPLOAD_MB
+from webapp import ui
+from webapp.plots import confusion_heatmap, share_bars
+
+MAX_LABEL_VALUES = 30
+
+st.title("Batch scoring")
+models = ui.require_models()
+chosen = st.multiselect("models", list(models), default=list(models))
+tab_score, tab_external = st.tabs(["Score posts", "External validation"])
+
+
+def score_tab() -> None:
+    st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional `target` 0–4): {UPLOAD_LIMITS}.")
+    upload = st.file_uploader("CSV file", key="upload", max_upload_size=MAX_UPLOAD_MB)
+    if upload is None or not chosen:
+        return
+    try:
+        parsed = parse_upload(upload.getvalue(), upload.name)
+    except MhxError as err:
+        ui.show_error(err)
+        return
+    df = parsed.frame
+    if parsed.skipped:
+        st.warning(escape_markdown(f"Skipped {len(parsed.skipped):,} row(s): {skipped_text(parsed.skipped)} "
+                                   "Rows are numbered as in a spreadsheet (the header is row 1)."))
+    bar = st.progress(0.0, text=f"scoring {len(df):,} posts…")
+    try:
+        scored = score(df, {n: models[n] for n in chosen}, progress=lambda f: bar.progress(f))
+    except MhxError as err:
+        ui.show_error(err)
+        return
+    bar.progress(1.0, text="done")
+    ui.table(scored.head(200))
+    st.download_button("Download predictions (CSV)", predictions_csv(scored), file_name="predictions.csv",
+                       mime="text/csv")
+    metrics = file_metrics(df, scored, chosen)
+    if metrics:
+        st.subheader("Metrics on this file")
+        over = next(iter(metrics.values()))["averaged_over"]
+        classes = f"{len(over)} class" if len(over) == 1 else f"{len(over)} classes"
+        ui.table(pd.DataFrame([{"model": n, "posts": m["n_test"], "accuracy": m["accuracy"],
+                                f"macro F1 ({classes})": m["macro_f1"], "Cohen's kappa": m["cohen_kappa"]}
+                               for n, m in metrics.items()]))
+        st.caption(escape_markdown(
+            f"Macro F1 is the mean over the {classes} this file's target holds ({', '.join(over)}); a "
+            "class the file lacks is left out of the mean, and a post predicted as one counts as an error."))
+        for col, (n, m) in zip(st.columns(len(metrics)), metrics.items()):
+            col.plotly_chart(confusion_heatmap(np.asarray(m["confusion_matrix"]), n, False), width="stretch",
+                             key=f"bcm-{n}")
+
+
+def external_tab() -> None:
+    st.markdown("How do the models do on posts from elsewhere? Upload a labelled CSV, say which columns hold the "
+                "text and the label, and map its labels to our classes (labels left unmapped are dropped). "
+                "The same table comes from `python -m mhexplain.evaluate` for files of any size; here: "
+                f"{UPLOAD_LIMITS}.")
+    upload = st.file_uploader("labelled CSV", key="ext_upload", max_upload_size=MAX_UPLOAD_MB)
+    if upload is None or not chosen:
+        return
+    try:
+        check_upload(upload.name)
+        table = read_table_upload(upload.getvalue(), upload.name, MAX_ROWS)
+    except MhxError as err:
+        ui.show_error(err)
+        return
+    cols = list(table.columns)
+    c1, c2, c3 = st.columns(3)
+    # Options are shown as plain text (never as markdown): no escaping, or its backslashes would show.
+    text_col = c1.selectbox("text column", cols, key="ext_text")
+    title_col = c2.selectbox("title column", [None] + cols, key="ext_title",
+                             format_func=lambda c: "(none)" if c is None else c)
+    label_col = c3.selectbox("label column", cols, index=len(cols) - 1, key="ext_label")
+    values = sorted(table[label_col].str.strip().unique().tolist())
+    if len(values) > MAX_LABEL_VALUES:
+        ui.show_error(f"The label column has {len(values):,} distinct values; at most {MAX_LABEL_VALUES} can be "
+                      "mapped here (use python -m mhexplain.evaluate).")
+        return
+    mapping = {}
+    for i, (v, col) in enumerate(zip(values, st.columns(min(len(values), 5)) * len(values))):
+        mapping[v] = col.selectbox(escape_markdown(v or "(empty)"), ["(drop)"] + list(DISPLAY_NAMES), key=f"map-{i}")
+    label_map = {v: DISPLAY_NAMES.index(c) for v, c in mapping.items() if c != "(drop)"}
+    if not st.button("Evaluate", key="ext_go"):
+        return
+    titles = table[title_col] if title_col is not None else [""] * len(table)
+    inputs, y, counts = prepare_rows(titles, table[text_col], table[label_col], label_map)
+    if len(set(y.tolist())) < 2:
+        ui.show_error(f"{len(set(y.tolist()))} of our classes are mapped and present; external validation needs "
+                      "at least two.")
+        return
+    results = evaluate_rows({n: models[n] for n in chosen}, inputs, y)
+    st.caption(f"{len(y):,} posts; dropped {counts['unmapped']:,} with unmapped labels and {counts['empty']:,} "
+               "without text.")
+    ui.table(pd.DataFrame([{"model": r["model"], "posts": r["n"], "macro F1 (classes present)":
+                            r["macro_f1_present_classes"], "ECE": r["ece"],
+                            **{f"recall {k} [95% CI]": f"{v['recall']:.3f} [{v['ci'][0]:.3f}–{v['ci'][1]:.3f}]"
+                               for k, v in r["recall"].items()}} for r in results]))
+    st.plotly_chart(share_bars(results), width="stretch", key="ext-share")
+
+
+with tab_score:
+    score_tab()
+with tab_external:
+    external_tab()
