@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mhexplain.classifiers.bert import BertClassifier, InferenceConfig
+
 from .helpers import CLASS_WORDS, FILLER
 
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -30,8 +32,6 @@ def make_tiny_bert(directory: Path, seed: int = 0) -> Path:
 def tiny_classifier(directory: Path, **settings):
     """A CPU, fp32 ``BertClassifier`` on the tiny encoder; ``settings`` go to its InferenceConfig."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from mhexplain.classifiers.bert import BertClassifier, InferenceConfig
 
     model = AutoModelForSequenceClassification.from_pretrained(directory, num_labels=5)
     return BertClassifier(model, AutoTokenizer.from_pretrained(directory),

@@ -101,11 +101,11 @@ def _best_guesses(at) -> dict[str, str]:
 
 
 def test_agreement_names_the_models_that_abstain(trained_dir, monkeypatch):
-    import mhexplain.evaluation.post
+    import mhexplain.scoring.table
 
     post = "my heart races and panic attacks hit me every morning before the bus"
     # Naive Bayes abstains by a hair: its threshold sits just above its confidence on this post.
-    monkeypatch.setattr(mhexplain.evaluation.post, "abstention_threshold",
+    monkeypatch.setattr(mhexplain.scoring.table, "abstention_threshold",
                         lambda clf: float(clf.predict_proba([post])[0].max()) + 1e-5 if clf.name == "nb" else 0.0)
     at = _app(trained_dir, monkeypatch)
     at.switch_page(f"{PAGES}/analyze.py").run()
@@ -177,7 +177,7 @@ def test_batch_page_rejects_a_bad_upload(three_models_dir, monkeypatch):
     _no_exception(at)
     assert "binary" in _errors(at)[0]
     at.file_uploader[0].set_value(("posts.csv", b"body,label\nx,1\n", "text/csv")).run()
-    assert "lacks the column(s) text" in _errors(at)[0]
+    assert "has no column named 'text' (the posts); its columns are 'body' and 'label'" in _shown(_errors(at)[0])
 
 
 def _batch_upload(models_dir, monkeypatch, name: str, raw: bytes) -> AppTest:
@@ -192,7 +192,7 @@ def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
     csv = b"title,text,target\nExams,so much pressure at work,0\nMood,manic episode again,2\nHeart,panic attack,4\n"
     at = _batch_upload(three_models_dir, monkeypatch, "posts.csv", csv)
     preds = at.dataframe[0].value
-    assert len(preds) == 3 and "bert prediction" in preds.columns
+    assert len(preds) == 3 and {"bert_pred", "bert_uncertain", "text"} <= set(preds.columns)
     metrics = at.dataframe[1].value  # metrics, as target is given
     assert metrics["model"].tolist() == ["nb", "lr", "bert"] and "macro F1 (3 classes)" in metrics.columns
     assert any("mean over the 3 classes this file's target holds (stress, bipolar, anxiety)" in _shown(c.value)
@@ -305,15 +305,17 @@ def test_markdown_in_an_upload_is_shown_as_text(three_models_dir, monkeypatch):
     at = _batch_upload(three_models_dir, monkeypatch, "![pic](https://example.invalid/p.png).csv", header)
     raw = at.error[0].value
     assert "![" not in raw and "](" not in raw and "<img" not in raw and ":red[" not in raw
-    assert "lacks the column(s) text" in _shown(raw)
+    assert "has no column named 'text'" in _shown(raw)
 
 
-def test_batch_page_skips_bad_rows_and_scores_the_rest(three_models_dir, monkeypatch):
+def test_batch_page_notes_odd_rows_and_scores_every_row(three_models_dir, monkeypatch):
     rows = [f"Title {i},panic attack number {i}" for i in range(80)]
     rows[68] = "t," + "x" * 200_001
+    rows[3] = ","
     at = _batch_upload(three_models_dir, monkeypatch, "posts.csv", ("title,text\n" + "\n".join(rows)).encode())
-    assert "row 70 (longer than 200,000 characters)" in _shown(at.warning[0].value)
-    assert len(at.dataframe[0].value) == 79 and 70 not in at.dataframe[0].value["row"].tolist()
+    assert "row 5 (no text), row 70 (truncated to its first 200,000 characters)" in _shown(at.warning[0].value)
+    table = at.dataframe[0].value
+    assert table["row"].tolist() == list(range(2, 82)) and table["note"][68] and not table["note"][67]
 
 
 def test_an_unexpected_error_is_one_line_not_a_traceback(three_models_dir, monkeypatch, caplog):

@@ -1,13 +1,11 @@
-import io
 import re
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from mhexplain.artifacts.folder import verify_artifact
 from mhexplain.artifacts.registry import load_classifier
-from mhexplain.core.errors import DataError, InputTextError
+from mhexplain.core.errors import InputTextError
 from mhexplain.evaluation.compare import (
     aligned,
     confusion,
@@ -21,7 +19,6 @@ from mhexplain.evaluation.compare import (
 )
 from mhexplain.evaluation.explorer import explorer_table, filter_table
 from mhexplain.evaluation.post import compare_post
-from mhexplain.scoring.upload import MAX_ROWS, file_metrics, parse_upload, predictions_csv, score, skipped_text
 from webapp.plots import colour, confusion_heatmap, pr_scatter
 
 
@@ -104,42 +101,6 @@ def test_compare_post_and_empty_text(three_models_dir):
         compare_post(models, "  ")
 
 
-def test_batch_scoring_with_targets(three_models_dir):
-    models = {n: load_classifier(three_models_dir / n) for n in ("nb", "lr")}
-    raw = b"title,text,target\nExams,so much pressure at work and exams,0\nMood,manic episode again lithium,2\n"
-    df = parse_upload(raw, "posts.csv").frame
-    seen = []
-    scored = score(df, models, progress=seen.append)
-    assert seen[-1] == pytest.approx(1.0)
-    assert {"nb prediction", "lr confidence", "lr p(bipolar)"} <= set(scored.columns)
-    m = file_metrics(df, scored, ["nb", "lr"])
-    assert set(m) == {"nb", "lr"} and np.asarray(m["lr"]["confusion_matrix"]).sum() == 2
-    # the true class and the predictions name the classes one way: the page compares them by eye
-    from mhexplain.core.labels import DISPLAY_NAMES, LABELS
-    from mhexplain.scoring.upload import shown_classes
-
-    assert shown_classes(LABELS) == list(DISPLAY_NAMES)
-    assert scored["true class"].tolist() == ["Stress", "Bipolar"]
-    assert set(scored["nb prediction"]) | set(scored["lr prediction"]) <= set(DISPLAY_NAMES)
-
-
-@pytest.mark.parametrize("raw, needle", [
-    (b"\x00\x01\x02binary", "binary"),
-    (b"body,label\nx,1\n", r"lacks the column\(s\) text"),
-    (b"text,target\nhello,9\n", "not a class id"),
-    (b"text\n\n   \n", "no"),
-    (b"text\n" + b"post\n" * (MAX_ROWS + 1), "limit"),
-])
-def test_batch_rejects_bad_uploads(raw, needle):
-    with pytest.raises(DataError, match=needle):
-        parse_upload(raw, "upload.csv")
-
-
-def test_batch_upload_without_target_or_title():
-    df = parse_upload(b"text\nhello there\n&amp; you\n").frame
-    assert df["input"].tolist() == ["hello there", "& you"] and "target" not in df.columns
-
-
 def test_plots_have_titles_labels_and_consistent_colours(results):
     fig = confusion_heatmap(confusion(results[0]), "nb", False)
     assert fig.layout.title.text.startswith("Naive Bayes") and fig.layout.xaxis.title.text == "predicted class"
@@ -203,75 +164,6 @@ def test_word_agreement_pairs_sharing_different_numbers_of_words_fill_one_column
     assert list(table.columns) == ["model A", "model B", "Spearman", "k", "top-k overlap"]
     assert table["k"].tolist() == [5, 3, 3]
     assert table["top-k overlap"].notna().all()
-
-
-def test_batch_skips_bad_rows_and_names_their_real_row_numbers():
-    from mhexplain.core.classifier import MAX_POST_CHARS
-
-    rows = [f"title {i},post number {i}" for i in range(80)]
-    rows[4] = ","  # spreadsheet row 6: neither title nor text
-    rows[68] = "t," + "x" * (MAX_POST_CHARS + 1)  # spreadsheet row 70
-    rows.insert(20, "")  # a blank line is no post, but it is a row (22) in a spreadsheet
-    raw = ("title,text\n" + "\n".join(rows) + "\n").encode()
-    up = parse_upload(raw, "posts.csv")
-    assert up.skipped == [(6, "no text"), (71, f"longer than {MAX_POST_CHARS:,} characters")]
-    assert len(up.frame) == 78 and up.frame["row"].iloc[:5].tolist() == [2, 3, 4, 5, 7]
-    assert up.frame["row"].iloc[18:20].tolist() == [21, 23]
-    assert "row 6 (no text), row 71 (longer than" in skipped_text(up.skipped)
-
-
-def test_upload_limit_is_the_megabytes_the_browser_counts():
-    """Streamlit's browser side refuses files over max_upload_size * 10**6 bytes and says "10MB":
-    the app checks and names the same limit."""
-    from mhexplain.scoring.upload import check_upload
-    from mhexplain.settings import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
-
-    assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB * 10**6 == 10_000_000
-    check_upload("exactly-the-limit.csv")
-    raw = b"text\n" + b"a" * (MAX_UPLOAD_BYTES - 4)
-    with pytest.raises(DataError, match=r"big\.csv is 10\.00 MB \(10,000,001 bytes\); the limit is 10 MB "
-                                        r"\(10,000,000 bytes\)\.$"):
-        parse_upload(raw, "big.csv")
-    with pytest.raises(DataError, match=r"^posts\.json is not a CSV file"):
-        parse_upload(b"text\nhello\n", "posts.json")
-
-
-def test_an_upload_is_measured_once(monkeypatch):
-    """Each upload's size was checked twice: by the page (check_upload) and again by the reader."""
-    from mhexplain.datasets import csvfile, posts
-    from mhexplain.scoring import upload as batch
-
-    measured = []
-    real = csvfile.check_upload_size
-    for module in (csvfile, posts, batch):  # wherever a caller finds it
-        monkeypatch.setattr(module, "check_upload_size", lambda raw, name: measured.append(name) or real(raw, name),
-                            raising=False)
-    raw = b"text,title,target\nmy exams,stress,0\n"
-    parse_upload(raw, "score.csv")  # the Batch page's scoring tab
-    assert measured == ["score.csv"]
-    batch.check_upload("labelled.csv")  # the external-validation tab
-    csvfile.read_table_upload(raw, "labelled.csv", MAX_ROWS)
-    assert measured == ["score.csv", "labelled.csv"]
-
-
-def test_upload_with_a_million_columns_is_refused_before_parsing():
-    header = ",".join(f"c{i}" for i in range(1_100_000)).encode()
-    with pytest.raises(DataError, match=r"1,100,000 columns in its header; at most 256"):
-        parse_upload(header + b"\n" + b"x\n", "wide.csv")
-    with pytest.raises(DataError, match=r"row 2 has 1,000,001 fields but the header has 2"):
-        parse_upload(b"text,title\n" + b"," * 1_000_000 + b"\n", "wide-row.csv")
-
-
-def test_predictions_csv_neutralises_spreadsheet_formulas(three_models_dir):
-    models = {"lr": load_classifier(three_models_dir / "lr")}
-    evil = ['=HYPERLINK("http://example.invalid","x")', "+1+2", "-2+3", "@SUM(A1)", "\t=1", "plain post"]
-    raw = ("text\n" + "\n".join(f'"{e.replace(chr(34), chr(34) * 2)}"' for e in evil) + "\n").encode()
-    scored = score(parse_upload(raw, "evil.csv").frame, models)
-    back = pd.read_csv(io.StringIO(predictions_csv(scored)), keep_default_na=False)
-    assert back["text"].tolist()[:5] == ["'" + e.strip() if e.startswith("\t") else "'" + e for e in evil[:5]]
-    assert back["text"].iloc[5] == "plain post"
-    assert all(not str(v).startswith(("=", "+", "-", "@")) for col in back for v in back[col])
-    assert back["lr confidence"].between(0, 1).all()  # numbers stay numbers
 
 
 def test_shipped_streamlit_config_is_safe_by_default():
@@ -368,45 +260,6 @@ def test_escaped_text_holds_no_autolink(text):
     read = re.sub(r"\\(.)", r"\1", escape_markdown(text))
     assert not re.search(r"(?i)www\.|[a-z]://|[\w.+-]@\w", read), read
     assert read.replace(WORD_JOINER, "") == text
-
-
-def _scored_as(y_pred: list[int], name: str = "m") -> pd.DataFrame:
-    from mhexplain.core.labels import LABELS
-
-    proba = np.eye(len(LABELS))[y_pred]
-    return pd.DataFrame({f"{name} p({lab})": proba[:, k] for k, lab in enumerate(LABELS)})
-
-
-def test_batch_metrics_average_over_the_classes_in_the_file():
-    df = parse_upload(b"text,target\nso much pressure,0\nmanic again,2\npanic attack,4\n", "three.csv").frame
-    m = file_metrics(df, _scored_as([0, 2, 4]), ["m"])["m"]
-    assert (m["accuracy"], m["cohen_kappa"], m["macro_f1"]) == (1.0, 1.0, 1.0)
-    assert m["averaged_over"] == ["stress", "bipolar", "anxiety"] and m["macro_avg"]["recall"] == 1.0
-    wrong = file_metrics(df, _scored_as([0, 2, 1]), ["m"])["m"]  # anxiety post predicted as depression
-    assert wrong["macro_f1"] == pytest.approx((1 + 1 + 0) / 3)
-
-
-def test_batch_metrics_take_the_classes_a_model_scored():
-    """The class names in a file's metrics are the ones the model scored, not the app's constants."""
-    df = parse_upload(b"text,target\nso much pressure,0\nsad,1\n", "two.csv").frame
-    own = ["calm", "low", "high", "avoidant", "worried"]  # a model trained with its own label names
-    scored = pd.DataFrame({f"mo p({lab})": col for lab, col in zip(own, np.eye(5)[[0, 1]].T)})
-    m = file_metrics(df, pd.concat([scored, _scored_as([1, 1], "model")], axis=1), ["mo", "model"])
-    assert m["mo"]["labels"] == own and m["mo"]["averaged_over"] == ["calm", "low"]
-    assert set(m["mo"]["per_class"]) == set(own) and m["mo"]["accuracy"] == 1.0
-    assert m["model"]["accuracy"] == 0.5  # "model" reads its own columns, never "mo"'s
-
-
-def test_batch_predictions_are_named_by_the_model():
-    class OwnLabels:  # a model trained with its own label names, in its own order
-        name, labels = "own", ("worried", "calm", "low", "high", "avoidant")
-
-        def predict_proba(self, texts):
-            return np.eye(5)[[k % 5 for k in range(len(texts))]]
-
-    scored = score(parse_upload(b"text\na\nb\n", "two.csv").frame, {"own": OwnLabels()})
-    assert scored["own prediction"].tolist() == ["Worried", "Calm"]
-    assert [c for c in scored.columns if c.startswith("own p(")][:2] == ["own p(worried)", "own p(calm)"]
 
 
 def _only_posts(r, keep):

@@ -1,25 +1,33 @@
 import json
+import logging
+import random
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mhexplain.artifacts.folder import BERT_CONFIG_FILE
 from mhexplain.artifacts.registry import load_classifier
 from mhexplain.classifiers import bert as bert_mod
 from mhexplain.classifiers.bert import (
     BertClassifier,
     InferenceConfig,
     aggregate,
+    bounded_texts,
     encode_chunks,
     resolve_precision,
     softmax,
+    tokens_scored,
     window_logits,
 )
 from mhexplain.cli.train import main
 from mhexplain.core.errors import ArtifactError, ConfigError
+from mhexplain.core.hashing import sha256_file
+from mhexplain.training.bert import LOG_SECONDS, load_encoder, log_due, precision_words, processes, training_precision
 
-from .helpers import rescore
+from .bert_fixtures import tiny_classifier
+from .helpers import CLASS_WORDS, FILLER, rescore
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +136,7 @@ def test_precision_resolution(monkeypatch):
     monkeypatch.setattr(bert_mod, "cpu_has_amx", lambda: True)
     assert resolve_precision("auto", "cpu") == "bf16"
     assert resolve_precision("FP32", "cpu") == "fp32" and resolve_precision("bf16", "cpu") == "bf16"
+    assert resolve_precision("fp16", "cuda:0") == "fp16"  # only a GPU runs fp16 (checked by name; none needed here)
     with pytest.raises(ConfigError, match="needs a GPU"):
         resolve_precision("fp16", "cpu")
     with pytest.raises(ConfigError, match="Unknown BERT precision 'int4'"):
@@ -181,9 +190,6 @@ def test_unknown_encoder_is_a_clear_error(fixture_csv, tmp_path, capsys):
     (lambda c: c.update(batch_size="32"), "batch_size should be an integer"),
 ])
 def test_edited_bert_settings_are_refused_in_one_line(edit, message, bert_dir, tmp_path):
-    from mhexplain.artifacts.folder import BERT_CONFIG_FILE
-    from mhexplain.core.hashing import sha256_file
-
     d = tmp_path / "bert"
     shutil.copytree(bert_dir / "bert", d)
     cfg = json.loads((d / BERT_CONFIG_FILE).read_text())
@@ -197,8 +203,6 @@ def test_edited_bert_settings_are_refused_in_one_line(edit, message, bert_dir, t
 
 
 def test_a_bert_model_with_another_class_count_is_refused(bert_dir, tmp_path):
-    from mhexplain.core.hashing import sha256_file
-
     d = tmp_path / "bert"
     shutil.copytree(bert_dir / "bert", d)
     cfg = json.loads((d / "config.json").read_text())
@@ -213,11 +217,7 @@ def test_a_bert_model_with_another_class_count_is_refused(bert_dir, tmp_path):
 
 
 def test_fresh_head_is_one_log_line_not_a_load_report(tiny_encoder, tmp_path, caplog, capsys):
-    import logging
-
     from transformers import BertModel
-
-    from mhexplain.training.bert import load_encoder
 
     bare = tmp_path / "encoder-without-head"
     shutil.copytree(tiny_encoder, bare)
@@ -233,10 +233,6 @@ def test_fresh_head_is_one_log_line_not_a_load_report(tiny_encoder, tmp_path, ca
 
 def _posts() -> dict[str, str]:
     """Ordinary and long posts, among them ones that make a prefix cut land inside a word."""
-    import random
-
-    from .helpers import CLASS_WORDS, FILLER
-
     rng = random.Random(0)
     vocab = [w for ws in CLASS_WORDS.values() for w in ws] + FILLER
     made_up = ["".join(rng.choice("abcdefghij") for _ in range(rng.randint(3, 12))) for _ in range(4000)]
@@ -270,8 +266,6 @@ def _grouped(windows, owner, n):
 
 @pytest.mark.parametrize("max_chunks, truncate", [(3, False), (1, False), (16, False), (3, True)])
 def test_bounded_tokenising_keeps_every_scored_window(tiny_encoder, max_chunks, truncate):
-    from mhexplain.classifiers.bert import bounded_texts, tokens_scored
-
     tok = _tok(tiny_encoder)
     texts = list(_posts().values())
     heads = bounded_texts(tok, texts, tokens_scored(32, 8, 1 if truncate else max_chunks))
@@ -282,8 +276,6 @@ def test_bounded_tokenising_keeps_every_scored_window(tiny_encoder, max_chunks, 
 
 
 def test_long_posts_score_as_before_and_tokenise_a_bounded_prefix(tiny_encoder, monkeypatch):
-    from .bert_fixtures import tiny_classifier
-
     clf = tiny_classifier(tiny_encoder, max_length=32, stride=8, max_chunks=4, batch_size=8)
     made = []  # token ids each tokenizer call returns, all posts together
     tokenize = clf.tokenizer.__class__.__call__
@@ -307,8 +299,6 @@ def test_long_posts_score_as_before_and_tokenise_a_bounded_prefix(tiny_encoder, 
 
 
 def test_invalid_utf8_in_a_post_scores_as_the_replacement_character(tiny_encoder):
-    from .bert_fixtures import tiny_classifier
-
     clf = tiny_classifier(tiny_encoder, max_length=32, stride=8)
     post = "i feel sad " + b"\xff\xfe today".decode("utf-8", "surrogateescape")  # as argv/stdin deliver it
     got = clf.predict_proba([post, "panic \udc80"])
@@ -316,8 +306,6 @@ def test_invalid_utf8_in_a_post_scores_as_the_replacement_character(tiny_encoder
 
 
 def test_training_logs_its_first_step_and_says_its_precision_in_words(fixture_csv, tiny_encoder, tmp_path, caplog):
-    import logging
-
     with caplog.at_level(logging.INFO, logger="mhexplain.train"):
         rc = main(["--data", str(fixture_csv), "--out", str(tmp_path / "m"), "--models", "bert", "--jobs", "1",
                    "--cache-dir", str(tmp_path / "c"), "--bert-model", str(tiny_encoder), "--epochs", "1",
@@ -326,13 +314,12 @@ def test_training_logs_its_first_step_and_says_its_precision_in_words(fixture_cs
     text = caplog.text
     assert "step 1/3: training loss" in text and " s/step; about " in text  # at once, not at step --log-every
     assert "step 2/3" not in text  # then every --log-every (50) steps or 30 s
-    assert "on cpu: fp32 throughout (no mixed precision), 1 process\n" in text
+    # auto: fp32 on this machine's CPU unless it has AMX tiles (then bf16; see test_bert_scale)
+    assert f"on cpu: {precision_words(training_precision('auto', 'cpu'))}, 1 process\n" in text
     assert "precision no" not in text and "process(es)" not in text
 
 
 def test_a_loss_line_comes_at_the_first_step_then_by_steps_or_seconds():
-    from mhexplain.training.bert import LOG_SECONDS, log_due
-
     assert log_due(1, 50, 0.0)
     assert not log_due(2, 50, 1.0) and not log_due(49, 50, LOG_SECONDS - 1)
     assert log_due(50, 50, 0.0) and log_due(100, 50, 0.0)
@@ -342,7 +329,5 @@ def test_a_loss_line_comes_at_the_first_step_then_by_steps_or_seconds():
 @pytest.mark.parametrize("mixed, words", [("no", "fp32 throughout (no mixed precision)"),
                                           ("bf16", "bf16 mixed precision with fp32 weights")])
 def test_precision_in_words(mixed, words):
-    from mhexplain.training.bert import precision_words, processes
-
     assert precision_words(mixed) == words
     assert (processes(1), processes(2)) == ("1 process", "2 processes")

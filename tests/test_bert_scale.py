@@ -3,17 +3,24 @@ two-process run under accelerate's launcher (a CPU process group: gloo)."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 
+from mhexplain.classifiers import bert as inference
+from mhexplain.classifiers.bert import resolve_precision
 from mhexplain.core.errors import ConfigError
 from mhexplain.training.bert import (
     batch_loader,
+    hub_reachable,
     length_grouped_batches,
     load_encoder,
+    precision_words,
     shard_batches,
     training_precision,
 )
@@ -44,12 +51,41 @@ def test_the_loader_yields_the_planned_padded_batches():
         assert inp.shape[1] == max(len(ids[r]) for r in rows) and mask.sum().item() == sum(len(ids[r]) for r in rows)
 
 
-def test_training_precision_choices():
-    assert training_precision("auto", cuda=False) == "no"
-    assert training_precision("fp32", cuda=True) == "no"
-    assert training_precision("bf16", cuda=False) == "bf16"
+def as_inference(mixed_precision: str) -> str:
+    """accelerate's mixed_precision in the inference's words ("no" is fp32)."""
+    return "fp32" if mixed_precision == "no" else mixed_precision
+
+
+# Each machine's other ability is set the other way, to show that only the device's own one counts.
+@pytest.mark.parametrize("device, gpu_bf16, cpu_amx, expected", [
+    ("cuda", True, False, "bf16"),  # a GPU with bf16
+    ("cuda", False, True, "fp16"),  # an older GPU
+    ("cpu", False, True, "bf16"),  # a CPU with AMX tiles
+    ("cpu", True, False, "fp32"),  # any other CPU
+])
+def test_auto_is_the_same_precision_for_training_and_inference(monkeypatch, device, gpu_bf16, cpu_amx, expected):
+    import torch
+
+    monkeypatch.setattr(inference, "cuda_has_bf16", lambda: gpu_bf16)
+    monkeypatch.setattr(inference, "cpu_has_amx", lambda: cpu_amx)
+    for d in (device, torch.device(device)):
+        assert resolve_precision("auto", d) == expected
+        assert as_inference(training_precision("auto", d)) == expected
+
+
+def test_explicit_training_precisions_keep_their_rules(monkeypatch):
+    monkeypatch.setattr(inference, "cpu_has_amx", lambda: False)
+    assert training_precision("fp32", "cuda") == "no" and training_precision("FP32", "cpu") == "no"
+    assert training_precision("bf16", "cpu") == "bf16"  # asked for: allowed without AMX, only slower
+    monkeypatch.setattr(inference, "cuda_has_bf16", lambda: True)
+    assert training_precision("fp16", "cuda") == "fp16" and training_precision("bf16", "cuda") == "bf16"
     with pytest.raises(ConfigError, match="fp16 needs a CUDA GPU"):
-        training_precision("fp16", cuda=False)
+        training_precision("fp16", "cpu")
+    with pytest.raises(ConfigError, match="choose one of auto, fp32, bf16, fp16"):
+        training_precision("int4", "cpu")
+    monkeypatch.setattr(inference, "cuda_has_bf16", lambda: False)
+    with pytest.raises(ConfigError, match="this GPU does not support bf16"):
+        training_precision("bf16", "cuda")
 
 
 def test_a_half_precision_checkpoint_trains_with_fp32_weights(tiny_encoder, tmp_path):
@@ -63,20 +99,66 @@ def test_a_half_precision_checkpoint_trains_with_fp32_weights(tiny_encoder, tmp_
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
-def test_bf16_training_scores_the_test_set_in_the_recorded_precision(fixture_csv, tiny_encoder, tmp_path):
+# Trains the tiny BERT with --precision auto on a CPU made to report AMX tiles; prints, as its last
+# line, what every training forward pass ran under: autocast on, its dtype, the logits' and weights' dtypes.
+_AMX_TRAIN_SCRIPT = """
+import json
+import sys
+
+import torch
+
+from mhexplain.classifiers import bert as inference
+from mhexplain.cli.train import main
+from mhexplain.training import bert as training
+
+inference.cpu_has_amx = lambda: True
+load_encoder, seen = training.load_encoder, []
+
+
+def watch(module, args, out):
+    if module.training:
+        seen.append([torch.is_autocast_enabled("cpu"), str(torch.get_autocast_dtype("cpu")), str(out.logits.dtype),
+                     sorted({str(p.dtype) for p in module.parameters()})])
+
+
+def load_and_watch(encoder):
+    tokenizer, model = load_encoder(encoder)
+    model.register_forward_hook(watch)
+    return tokenizer, model
+
+
+training.load_encoder = load_and_watch
+rc = main(sys.argv[1:])
+print(json.dumps(seen))
+sys.exit(rc)
+"""
+
+
+def test_auto_trains_in_bf16_autocast_on_a_cpu_with_amx(fixture_csv, tiny_encoder, tmp_path, monkeypatch):
     out = tmp_path / "m"
-    # In a process of its own: accelerate keeps one precision per process, and the other tests train in fp32.
-    r = subprocess.run([sys.executable, "-m", "train", "--data", str(fixture_csv), "--out", str(out), "--models",
-                        "bert", "--bert-model", str(tiny_encoder), "--precision", "bf16", "--cache-dir",
-                        str(tmp_path / "c"), *TINY_ARGS], cwd=ROOT, capture_output=True, text=True, timeout=300,
+    # In a process of its own: accelerate keeps one precision per process, and the other tests train
+    # in what this machine's CPU resolves auto to.
+    r = subprocess.run([sys.executable, "-c", _AMX_TRAIN_SCRIPT, "--data", str(fixture_csv), "--out", str(out),
+                        "--models", "bert", "--bert-model", str(tiny_encoder), "--cache-dir", str(tmp_path / "c"),
+                        *TINY_ARGS], cwd=ROOT, capture_output=True, text=True, timeout=300,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 0, r.stderr[-2000:]
+    assert f"on cpu: {precision_words('bf16')}, 1 process" in r.stderr
     params = json.loads((out / "bert" / "manifest.json").read_text())["params"]
-    assert (params["precision_requested"], params["precision"], params["master_weights"]) == ("bf16", "bf16", "fp32")
+    assert (params["precision_requested"], params["precision"], params["master_weights"]) == ("auto", "bf16", "fp32")
+    assert params["eval_precision"] == "bf16"
+    forwards = json.loads(r.stdout.strip().splitlines()[-1])
+    assert len(forwards) == params["steps"] > 0
+    # every step under bf16 autocast, its logits in bf16, its weights fp32
+    bf16_step = [True, "torch.bfloat16", "torch.bfloat16", ["torch.float32"]]
+    assert [f for f in forwards if f != bf16_step] == []
     # timed apart; a tiny model's validation can round to 0 on a fast machine, its loop cannot
     assert params["train_loop_seconds"] > 0 and params["validation_seconds"] >= 0
-    # predictions.csv was scored during training; reloading the artifact scores in its eval precision
-    _, fresh, saved, _ = rescore(out / "bert")
+    # predictions.csv was scored during training in bf16; on the same (AMX) CPU the reloaded model
+    # resolves auto to bf16 again and scores the same
+    monkeypatch.setattr(inference, "cpu_has_amx", lambda: True)
+    clf, fresh, saved, _ = rescore(out / "bert")
+    assert clf.base.precision == "bf16"
     np.testing.assert_allclose(fresh, saved, atol=1e-5)
 
 
@@ -95,9 +177,6 @@ def test_an_unreachable_hub_fails_fast_in_one_line(fixture_csv, tmp_path):
     """Asked for the encoder file by file, each request retried, a hub that never answered took 52 s
     to give up. Now one probe decides. Counted in requests, not seconds: on a loaded machine the
     start-up alone can take longer than the retries did, so a time limit proves little either way."""
-    import socket
-    import threading
-
     requests, done = [], threading.Event()
 
     def hang_up(server) -> None:  # reads each request's first line and closes the connection unanswered
@@ -209,12 +288,7 @@ def test_scoring_huge_posts_keeps_memory_flat(tiny_encoder):
 
 
 def test_the_hub_probe_takes_any_answer_as_reachable(monkeypatch):
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    from huggingface_hub import constants
-
-    from mhexplain.training.bert import hub_reachable
+    from huggingface_hub import constants  # installed with transformers, as heavy to import
 
     class NotFound(BaseHTTPRequestHandler):
         def do_HEAD(self):

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from mhexplain.core import classifier
 from mhexplain.core.errors import ArtifactError
 from mhexplain.trust.calibration import (
     Calibrated,
@@ -77,7 +78,10 @@ def test_calibrated_wrapper_scales_and_keeps_raw(tmp_path):
     assert np.allclose(raw, [[0.7, 0.2, 0.1]]) and np.allclose(p, scale(raw, 2.0)) and p.argmax() == 0
     # T=2 takes square roots: 0.7, 0.2, 0.1 -> 0.523, 0.280, 0.198, below the 0.55 threshold
     assert p.max() == pytest.approx(0.7**0.5 / (0.7**0.5 + 0.2**0.5 + 0.1**0.5))
-    assert clf.uncertain(p).tolist() == [True] and clf.uncertain(raw).tolist() == [False]
+    threshold = classifier.abstention_threshold(clf)  # the ability, read as every caller reads it
+    assert threshold == 0.55 and classifier.abstention_threshold(_Fixed()) is None
+    assert classifier.abstains(p.max(1), threshold).tolist() == [True]
+    assert classifier.abstains(raw.max(1), threshold).tolist() == [False]
     cal.save(tmp_path)
     assert Calibration.load(tmp_path) == cal
     (tmp_path / "calibration.json").write_text(json.dumps({**cal.__dict__, "temperature": -1}))

@@ -188,7 +188,7 @@ def test_a_broken_model_is_named_not_left_out_unsaid(command, trained_dir, tmp_p
 
 def test_probe_of_a_model_never_trained_says_how_to_train_it(trained_dir, capsys):
     assert probe.main(["--models-dir", str(trained_dir), "--models", "bert"]) == 2
-    _one_error(capsys, "bert was not probed", "--models bert")
+    _one_error(capsys, "No trained model bert in", "--models bert")
 
 
 def test_explain_without_the_model_suggests_training_that_model(trained_dir, capsys):

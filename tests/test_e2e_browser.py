@@ -61,13 +61,13 @@ def test_a_hostile_upload_fetches_nothing_and_shows_no_markup(three_models_dir, 
         page.on("request", lambda r: requests.append(r.url))
         open_page(page, url, "Batch scoring")
         page.locator('input[type="file"]').first.set_input_files(str(evil))
-        alert = page.get_by_text("lacks the column(s) text")
+        alert = page.get_by_text("has no column named")
         alert.wait_for(timeout=60_000)
         assert page.locator('img[src*="evil"]').count() == 0
         assert not [u for u in requests if "evil" in u]
         # shown as the text it is (the invisible word joiner keeps ":red[" from being a colour directive)
         shown = page.inner_text("body").replace(WORD_JOINER, "")
-        assert f"{name} lacks the column(s) text" in shown
+        assert f"{name} has no column named 'text' (the posts)" in shown
 
 
 def test_a_page_url_opened_first_on_a_fresh_server_is_inside_the_apps_frame(trained_dir):
@@ -94,8 +94,8 @@ def test_addresses_in_file_names_and_label_values_are_text_not_links(trained_dir
     with running_app(trained_dir) as (url, _), browser_page() as page:
         open_page(page, url, "Batch scoring")
         page.locator('input[type="file"]').first.set_input_files(str(f))  # no text column: an error names the file
-        page.get_by_text("lacks the column(s) text").wait_for(timeout=60_000)
-        _shown_without_links(page, [f"{f.name} lacks the column(s) text"])
+        page.get_by_text("has no column named").wait_for(timeout=60_000)
+        _shown_without_links(page, [f"{f.name} has no column named 'text'"])
         page.get_by_role("tab", name="External validation").click()
         page.locator('input[type="file"]').nth(1).set_input_files(str(f))
         page.get_by_role("button", name="Evaluate").wait_for(timeout=60_000)

@@ -9,10 +9,11 @@ import pandas as pd
 import pytest
 
 from mhexplain.artifacts.registry import load_classifier
-from mhexplain.core.classifier import MAX_POST_CHARS
+from mhexplain.core.classifier import MAX_POST_CHARS, abstains, abstention_threshold
 from mhexplain.core.labels import LABELS
 from mhexplain.scoring import files as score_mod
 from mhexplain.scoring.files import main
+from mhexplain.scoring.inputs import TRUNCATED
 
 from .helpers import ROOT, synthetic_posts
 
@@ -35,9 +36,9 @@ def test_scores_every_row_in_order_as_the_models_would(trained_dir, tmp_path, ca
                  "--chunk-size", "7"]) == 0
     assert "45 rows scored" in capsys.readouterr().out
     got = pd.read_csv(out, keep_default_na=False, dtype={"id": str})
-    assert got["row"].tolist() == list(range(45))
+    assert got["row"].tolist() == list(range(2, 47))  # as a spreadsheet numbers them: the header is row 1
     assert got.loc[2, "id"].startswith("'=") and got.loc[0, "id"] == "p0"
-    assert got.loc[4, "note"] == "no text" and got.loc[4, "lr_pred"] == "" and got.loc[6, "note"] == "truncated"
+    assert got.loc[4, "note"] == "no text" and got.loc[4, "lr_pred"] == "" and got.loc[6, "note"] == TRUNCATED
     for name in ("nb", "lr"):
         clf = load_classifier(trained_dir / name)
         inputs = [(f"{t} {x}".strip())[:MAX_POST_CHARS] for t, x in zip(df["title"], df["text"])]
@@ -46,7 +47,8 @@ def test_scores_every_row_in_order_as_the_models_would(trained_dir, tmp_path, ca
         cols = [f"{name}_p_{lab.replace(' ', '_')}" for lab in LABELS]
         np.testing.assert_allclose(got.loc[keep, cols].to_numpy(float), want, atol=1e-6)
         assert got.loc[keep, f"{name}_pred"].tolist() == [LABELS[k] for k in want.argmax(1)]
-        assert got.loc[keep, f"{name}_uncertain"].astype(int).tolist() == clf.uncertain(want).astype(int).tolist()
+        unsure = abstains(want.max(1), abstention_threshold(clf))
+        assert got.loc[keep, f"{name}_uncertain"].astype(int).tolist() == unsure.astype(int).tolist()
     # the chunking does not show in the output
     one = tmp_path / "one.csv"
     assert main(["--models-dir", str(trained_dir), "--data", str(path), "--id-col", "id", "--out", str(one),

@@ -17,7 +17,7 @@ from mhexplain.artifacts.folder import (
 from mhexplain.classifiers.catalog import MODEL_NAMES
 from mhexplain.classifiers.sklearn_model import SklearnClassifier, pipeline_problem
 from mhexplain.core.classifier import Classifier
-from mhexplain.core.errors import ArtifactError
+from mhexplain.core.errors import ArtifactError, DataError, train_command
 from mhexplain.core.labels import LABELS
 from mhexplain.trust.calibration import Calibrated, Calibration
 from mhexplain.trust.shortcuts import MASKING_FILE, MaskedInput, load_mask
@@ -48,6 +48,35 @@ def discover(models_dir: Path) -> list[ModelInfo]:
         except ArtifactError as err:
             out.append(ModelInfo(name, path, None, str(err)))
     return out
+
+
+def select_models(models_dir: Path, names=None) -> list[ModelInfo]:
+    """The folder's trained models, or the ``names`` asked for (``--models``: the one way every
+    command reads it). A name that is not trained there, or not a model at all, is refused in one
+    line naming the command that trains it. A trained folder that cannot be used is returned with
+    its ``error``: the caller says what it does without it."""
+    names = [n.strip() for n in names or () if n.strip()] or None
+    infos = discover(Path(models_dir))
+    found = [m for m in infos if m.path.exists() and (names is None or m.name in names)]
+    missing = [n for n in names or [] if n not in {m.name for m in found}]
+    unknown = [n for n in missing if n not in MODEL_NAMES]
+    if unknown:
+        raise DataError(f"--models: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a model name; "
+                        f"the models are {', '.join(MODEL_NAMES)}.")
+    if missing or not found:
+        which = f" {', '.join(missing)}" if missing else ""
+        raise DataError(f"No trained model{which} in {models_dir}; train with: {train_command(models_dir, missing)}")
+    return found
+
+
+def load_models(models_dir: Path, names=None) -> dict[str, Classifier]:
+    """The folder's trained models (or the ``names`` asked for), loaded; a model folder that
+    cannot be used is refused in one line naming its problem, rather than left out unsaid."""
+    found = select_models(models_dir, names)
+    for m in found:
+        if not m.ok:
+            raise DataError(f"{m.error} (--models can leave {m.name} out)")
+    return {m.name: load_classifier(m.path) for m in found}
 
 
 def _named_manifest(path: Path, name: str) -> dict:

@@ -5,14 +5,19 @@ tokens; the post's probabilities are the mean of its windows' probabilities. Wit
 ``long_text="truncate"`` only the first window is scored. A post is tokenised only as far as the
 windows scored (at most ``max_chunks``) reach, so a 200,000-character post costs no more than one
 that fills those windows.
+
+torch and transformers are imported inside the functions that need them: they take seconds to
+import, which an app or a run that never loads a BERT model should not pay for by importing this module.
 """
 from __future__ import annotations
 
+import copy
+import ctypes
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -57,8 +62,6 @@ MMAP_THRESHOLD_BYTES = 4 * 2**20
 def _glibc(call: str, *args) -> None:
     """Call a glibc allocator function; a no-op where there is no glibc."""
     try:
-        import ctypes
-
         getattr(ctypes.CDLL("libc.so.6"), call)(*args)
     except (OSError, AttributeError):
         pass
@@ -92,7 +95,13 @@ def pick_device(device: str | None = None):
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
+def device_kind(device) -> str:
+    """The device type ("cuda", "cpu", ...) of a ``torch.device`` or of a name such as "cuda:0"."""
+    return getattr(device, "type", None) or str(device).split(":")[0]
+
+
 def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX tiles, the matrix units that make bf16 faster than fp32 on a CPU."""
     import torch
 
     probe = getattr(getattr(torch, "cpu", None), "_is_amx_tile_supported", None)
@@ -102,24 +111,33 @@ def cpu_has_amx() -> bool:
         return False
 
 
-def resolve_precision(precision: str, device) -> str:
-    """The dtype inference runs in.
-
-    ``auto``: bf16 on GPUs that support it, else fp16; on a CPU, bf16 only where it has AMX tiles
-    (there bf16 scored the test set 2.5-2.6x faster than fp32, with the same class for 938 of 939
-    posts, docs/BENCHMARKS.md), and fp32 on every other CPU, where bf16 is emulated and slower.
-    """
+def cuda_has_bf16() -> bool:
     import torch
 
+    return torch.cuda.is_bf16_supported()
+
+
+def auto_precision(device) -> str:
+    """What precision ``auto`` means on ``device``, for inference and for fine-tuning alike.
+
+    bf16 on GPUs that support it, else fp16; on a CPU, bf16 only where it has AMX tiles (there bf16
+    scored the test set 2.5-2.6x faster than fp32, with the same class for 938 of 939 posts,
+    docs/BENCHMARKS.md), and fp32 on every other CPU, where bf16 is emulated and slower.
+    """
+    kind = device_kind(device)
+    if kind == "cuda":
+        return "bf16" if cuda_has_bf16() else "fp16"
+    return "bf16" if kind == "cpu" and cpu_has_amx() else "fp32"
+
+
+def resolve_precision(precision: str, device) -> str:
+    """The dtype inference runs in: ``precision`` as asked, ``auto`` as ``auto_precision`` decides."""
     precision = (precision or "auto").lower()
     if precision not in PRECISIONS:
         raise ConfigError(f"Unknown BERT precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
-    kind = getattr(device, "type", str(device))
     if precision == "auto":
-        if kind == "cuda":
-            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-        return "bf16" if kind == "cpu" and cpu_has_amx() else "fp32"
-    if precision == "fp16" and kind != "cuda":
+        return auto_precision(device)
+    if precision == "fp16" and device_kind(device) != "cuda":
         raise ConfigError("fp16 inference needs a GPU; use bf16 or fp32 on the CPU.")
     return precision
 
@@ -280,7 +298,7 @@ def window_logits(model, windows: list[list[int]], pad_id: int, batch_size: int,
     order = np.argsort([-len(w) for w in windows], kind="stable")
     # filled on the device and copied back once: no host sync per batch
     out = torch.empty((len(windows), model.config.num_labels), dtype=torch.float32, device=device)
-    kind = getattr(device, "type", str(device))
+    kind = device_kind(device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     if progress is not None:
         progress.total = len(order)
@@ -345,10 +363,8 @@ class BertClassifier:
         return predict_proba_model(self.model, self.tokenizer, texts, self.config, self.device, long_text,
                                    self.precision)
 
-    def quantized(self) -> "BertClassifier":
+    def quantized(self) -> BertClassifier:
         """A copy with int8 dynamic quantization of the Linear layers (CPU only)."""
-        import copy
-
         import torch
 
         q = torch.ao.quantization.quantize_dynamic(copy.deepcopy(self.model).cpu(), {torch.nn.Linear},
@@ -362,7 +378,7 @@ class BertClassifier:
         (Path(directory) / BERT_CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
 
     @classmethod
-    def load(cls, directory: Path, name: str = "bert", device=None, threads: int | None = None) -> "BertClassifier":
+    def load(cls, directory: Path, name: str = "bert", device=None, threads: int | None = None) -> BertClassifier:
         directory = Path(directory)
         if not (directory / BERT_WEIGHTS).is_file():
             raise ArtifactError(f"{directory} has no {BERT_WEIGHTS}; it is not a saved BERT model.")
@@ -389,7 +405,7 @@ class BertClassifier:
                    threads=threads or _env_threads())
 
     @classmethod
-    def from_artifact(cls, directory: Path, manifest: dict) -> "BertClassifier":
+    def from_artifact(cls, directory: Path, manifest: dict) -> BertClassifier:
         return cls.load(directory, name=manifest.get("name", "bert"))
 
 

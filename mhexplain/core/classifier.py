@@ -1,7 +1,7 @@
 """The one interface every model implements, and what callers may ask of it.
 
 Explainers, metrics and pages use ``name``, ``labels``, ``batch_size`` and ``predict_proba``;
-they never ask which kind of model they hold. Four abilities are optional, each with one
+they never ask which kind of model they hold. Five abilities are optional, each with one
 meaning and one way to read it (the functions below), in the manner of scikit-learn's
 ``hasattr``-checked methods:
 
@@ -15,6 +15,8 @@ meaning and one way to read it (the functions below), in the manner of scikit-le
   it, it has no feature for it, or its input mask deletes it) is no feature of an explanation: it
   stays as written in every perturbed post and weighs exactly 0. Without the ability the model
   sees every span.
+- ``abstention_threshold`` (float): the confidence below which the model abstains ("uncertain");
+  a calibrated model has one, chosen on validation data. Without it the model always answers.
 
 This module depends on numpy alone: nothing here knows scikit-learn, NLTK or torch.
 """
@@ -69,6 +71,19 @@ def visible_units(clf: Classifier, text: str, spans: Sequence[tuple[int, int]]) 
     if seen.shape != (len(spans),):
         raise ValueError(f"{clf.name}: visible_units gave {seen.shape} for {len(spans)} spans")
     return seen
+
+
+def abstention_threshold(clf: Classifier) -> float | None:
+    """Where ``clf`` abstains: below this confidence it says "uncertain" (None: it always answers)."""
+    value = getattr(clf, "abstention_threshold", None)
+    return None if value is None else float(value)
+
+
+def abstains(confidence, threshold: float | None) -> np.ndarray:
+    """Whether a model with ``threshold`` abstains at each ``confidence``: the one rule everywhere
+    a prediction is shown or written."""
+    confidence = np.asarray(confidence, dtype=float)
+    return confidence < threshold if threshold is not None else np.zeros(confidence.shape, dtype=bool)
 
 
 def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]:

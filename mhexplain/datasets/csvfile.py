@@ -141,17 +141,22 @@ def check_upload_size(raw: bytes, name: str) -> None:
                         f"({MAX_UPLOAD_BYTES:,} bytes).")
 
 
+def _frame(rows: list[list[str]], columns: list[str], numbers: list[int]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=columns, dtype=object, index=pd.Index(numbers, name="row"))
+
+
 def read_table_upload(raw: bytes, name: str, max_rows: int) -> pd.DataFrame:
-    """Any uploaded CSV as a frame of strings (column names stripped), with the upload's limits."""
+    """Any uploaded CSV as a frame of strings (column names stripped), with the upload's limits,
+    indexed by each row's number as a spreadsheet shows it (the header is row 1)."""
     check_upload_size(raw, name)
-    header, rows, _ = _parse_rows(_decode(raw, name), name)
+    header, rows, numbers = _parse_rows(_decode(raw, name), name)
     if not rows:
         raise DataError(f"{name} has a header but no rows.")
     if len(rows) > max_rows:
         raise DataError(f"{name} has {len(rows):,} rows; the limit is {max_rows:,} per upload.")
     if len(set(header)) < len(header):
         raise DataError(f"{name} has two columns with the same name.")
-    return pd.DataFrame(rows, columns=header, dtype=object)
+    return _frame(rows, header, numbers)
 
 
 def _open_csv_file(path: Path):
@@ -217,15 +222,17 @@ class CsvColumns:
             raise
 
     def chunks(self, size: int) -> Iterator[pd.DataFrame]:
+        """Frames of at most ``size`` rows, indexed by each row's number (see ``iter_csv``)."""
         names, at = list(self._index), list(self._index.values())
-        rows = []
-        for _, row in self._records:
+        rows, numbers = [], []
+        for number, row in self._records:
             rows.append([row[k] for k in at])
+            numbers.append(number)
             if len(rows) == size:
-                yield pd.DataFrame(rows, columns=names, dtype=object)
-                rows = []
+                yield _frame(rows, names, numbers)
+                rows, numbers = [], []
         if rows:
-            yield pd.DataFrame(rows, columns=names, dtype=object)
+            yield _frame(rows, names, numbers)
 
     def close(self) -> None:
         self._file.close()

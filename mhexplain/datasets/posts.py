@@ -96,6 +96,11 @@ def join_post(title: str, text: str) -> str:
     return f"{title} {text}"
 
 
+def post_text(title: str, text: str) -> str:
+    """A post as the models read it: title and text cleaned and joined (training does this too)."""
+    return join_post(clean_text(str(title)), clean_text(str(text))).strip()
+
+
 def normalise_key(s: str) -> str:
     """Duplicate-detection key: casefolded, whitespace collapsed."""
     return _WS.sub(" ", s.casefold()).strip()
@@ -158,7 +163,7 @@ def build_corpus(df: pd.DataFrame, dedup: bool, clean: bool) -> Corpus:
     rep.empty_bodies = int((df["text"].str.strip() == "").sum())
     rep.html_entity_bodies = int(df["text"].str.contains(_ENTITY).sum())
     if clean:
-        inputs = [join_post(clean_text(t), clean_text(b)).strip() for t, b in zip(df["title"], df["text"])]
+        inputs = [post_text(t, b) for t, b in zip(df["title"], df["text"])]
     else:
         inputs = [join_post(t, b) for t, b in zip(df["title"], df["text"])]
     frame = pd.DataFrame({"post_id": _source_rows(df), "input": inputs, "target": df["target"].to_numpy()})

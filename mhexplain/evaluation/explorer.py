@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mhexplain.core.classifier import abstains
 from mhexplain.core.labels import DISPLAY_NAMES
 from mhexplain.evaluation.compare import ModelResults, aligned
 
@@ -21,7 +22,7 @@ def explorer_table(results: list[ModelResults]) -> pd.DataFrame:
     out = pd.DataFrame({"post_id": t["post_id"], "true class": [DISPLAY_NAMES[i] for i in t["true_label"]]})
     uncertain = np.zeros(len(t), dtype=bool)
     for k, (n, r) in enumerate(zip(names, results)):
-        below = t[f"conf_{n}"].to_numpy() < r.threshold
+        below = abstains(t[f"conf_{n}"].to_numpy(), r.threshold)
         uncertain |= below
         out[f"{n} prediction"] = [("uncertain: " if b else "") + DISPLAY_NAMES[i] for i, b in zip(preds[:, k], below)]
         out[f"{n} confidence"] = t[f"conf_{n}"].round(3)

@@ -19,12 +19,22 @@ import time
 from pathlib import Path
 
 import numpy as np
+from sklearn.metrics import f1_score
 
-from mhexplain.core.classifier import MAX_POST_CHARS
+from mhexplain.artifacts.registry import load_models
 from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.labels import DISPLAY_NAMES, LABELS, NUM_LABELS
 from mhexplain.core.outputs import check_output_file, write_atomic
+from mhexplain.core.progress import Progress
+from mhexplain.core.textsafe import printable
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.evaluation.metrics import classification_metrics
+from mhexplain.preprocess import clear_memo, parallel
+from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_inputs
+from mhexplain.scoring.table import predict
+from mhexplain.scoring.upload import ScoredUpload
+from mhexplain.settings import default_models_dir
+from mhexplain.trust.calibration import ece
 
 DEFAULT_CHUNK = 2000
 # The options that name the columns read, in the order their names are passed around.
@@ -64,29 +74,19 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
 
 
 def prepare_rows(titles, texts, labels, label_map: dict[str, int]) -> tuple[list[str], np.ndarray, dict]:
-    """Model inputs and our class ids for the rows whose label is mapped and whose text is not empty."""
-    from mhexplain.datasets.posts import clean_text, join_post
-
-    inputs, y, counts = [], [], {"unmapped": 0, "empty": 0}
-    for title, text, label in zip(titles, texts, labels):
-        cls = label_map.get(str(label).strip())
-        if cls is None:
-            counts["unmapped"] += 1
-            continue
-        joined = join_post(clean_text(str(title)), clean_text(str(text))).strip()
-        if not joined:
-            counts["empty"] += 1
-            continue
-        inputs.append(joined[:MAX_POST_CHARS])  # the models read no more of a post
-        y.append(cls)
-    return inputs, np.asarray(y, dtype=int), counts
+    """Model inputs (``scoring.inputs``, as for every way posts come in) and our class ids for the
+    rows whose label is mapped and whose text is not empty; how many were dropped or truncated."""
+    texts = list(texts)
+    inputs, notes = model_inputs(titles, texts)
+    classes = [label_map.get(str(label).strip()) for label in labels]
+    counts = {"unmapped": sum(c is None for c in classes),
+              "empty": sum(c is not None and n == NO_TEXT for c, n in zip(classes, notes)),
+              "truncated": sum(c is not None and n == TRUNCATED for c, n in zip(classes, notes))}
+    keep = [k for k, c in enumerate(classes) if c is not None and inputs[k]]
+    return [inputs[k] for k in keep], np.asarray([classes[k] for k in keep], dtype=int), counts
 
 
 def summarise(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
-    from sklearn.metrics import f1_score
-
-    from mhexplain.trust.calibration import ece
-
     pred = proba.argmax(1)
     present = sorted(set(y.tolist()))
     recall = {}
@@ -102,16 +102,25 @@ def summarise(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
             "ece": ece(proba, y) if len(y) else math.nan, "accuracy": float((pred == y).mean()) if len(y) else math.nan}
 
 
+def upload_metrics(upload: ScoredUpload) -> dict[str, dict]:
+    """Metrics per model for an uploaded file that carries a target, over its rows with text. Each
+    model's classes are its own; macro averages are over the classes the file's target holds
+    (``averaged_over``), never over classes absent from the file."""
+    if upload.target is None:
+        return {}
+    scored, present = upload.scored, sorted(set(upload.target.tolist()))
+    return {n: classification_metrics(upload.target, p[scored.has_text], list(scored.labels[n]), n_resamples=200,
+                                      average_over=present) for n, p in scored.proba.items()}
+
+
 def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
-    return [summarise(n, y, np.asarray(m.predict_proba(inputs))) for n, m in models.items()]
+    return [summarise(n, y, predict(m, inputs)) for n, m in models.items()]
 
 
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],
                   title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None) -> dict:
     """Stream ``path`` in chunks through every model; returns counts and one summary per model."""
-    from mhexplain.preprocess import clear_memo
-
-    ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0}, 0
+    ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0, "truncated": 0}, 0
     with CsvColumns(path, named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col))) as table:
         for chunk in table.chunks(chunk_size):
             rows += len(chunk)
@@ -121,7 +130,7 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
             if len(y):
                 ys.append(y)
                 for n, m in models.items():
-                    probas[n].append(np.asarray(m.predict_proba(inputs), dtype=np.float32))
+                    probas[n].append(predict(m, inputs).astype(np.float32))
             clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
             if progress:
                 progress(len(chunk))
@@ -130,16 +139,11 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
         raise DataError(f"{path} has {len(set(y.tolist()))} mapped class(es) after dropping unmapped labels; "
                         "external validation needs at least two.")
     return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
+            "truncated": counts["truncated"],
             "models": [summarise(n, y, np.vstack(probas[n]).astype(float)) for n in models]}
 
 
 def main(argv=None) -> int:
-    from mhexplain.core.progress import Progress
-    from mhexplain.core.textsafe import printable
-    from mhexplain.preprocess import parallel
-    from mhexplain.scoring.files import load_models
-    from mhexplain.settings import default_models_dir
-
     p = argparse.ArgumentParser(prog="python -m mhexplain.evaluate", description=__doc__.splitlines()[0])
     p.add_argument("--models-dir", default=str(default_models_dir()))
     p.add_argument("--data", required=True)
@@ -159,7 +163,7 @@ def main(argv=None) -> int:
         CsvColumns(data, named_columns(COLUMN_OPTIONS, (a.text_col, a.title_col, a.label_col))).close()
         if a.json:
             check_output_file(Path(a.json), "--json", inputs=(data,))
-        models = load_models(Path(a.models_dir), a.models)
+        models = load_models(Path(a.models_dir), a.models.split(",") if a.models else None)
         with parallel(), Progress("evaluating", "row") as bar:
             res = evaluate_file(models, data, a.text_col, a.label_col, label_map, a.title_col,
                                 max(1, a.chunk_size), bar.update)
@@ -170,7 +174,7 @@ def main(argv=None) -> int:
         print(f"error: {printable(err)}", file=sys.stderr)
         return 2
     print(f"{res['rows']:,} rows; dropped {res['dropped_unmapped']:,} with unmapped labels and "
-          f"{res['dropped_empty']:,} without text ({res['seconds']:.1f} s)")
+          f"{res['dropped_empty']:,} without text; {res['truncated']:,} {TRUNCATED} ({res['seconds']:.1f} s)")
     for m in res["models"]:
         rec = ", ".join(f"{k} {v['recall']:.2f} [{v['ci'][0]:.2f}-{v['ci'][1]:.2f}] (n={v['n']})"
                         for k, v in m["recall"].items())

@@ -7,25 +7,25 @@ import numpy as np
 import pandas as pd
 
 from mhexplain.classifiers.catalog import title
-from mhexplain.core.classifier import validate_texts
+from mhexplain.core.classifier import abstains
+from mhexplain.core.errors import InputTextError
 from mhexplain.core.labels import DISPLAY_NAMES
-
-
-def abstention_threshold(clf) -> float:
-    """The calibrated confidence below which ``clf`` abstains (0.0 for a model without calibration)."""
-    cal = getattr(clf, "calibration", None)
-    return float(cal.threshold) if cal is not None else 0.0
+from mhexplain.explain import rank_agreement
+from mhexplain.scoring.table import score_rows
+from mhexplain.trust.shortcuts import WordMask
 
 
 @dataclass
 class Comparison:
     proba: dict[str, np.ndarray]  # calibrated
-    thresholds: dict[str, float]  # each model's abstention threshold (0: it always answers)
+    thresholds: dict[str, float | None]  # each model's abstention threshold (None: it always answers)
+    text: str = ""  # what the models read of the post (``scoring.inputs``)
+    note: str = ""  # "" or why the models read less than was given (``scoring.inputs.TRUNCATED``)
 
     @property
     def uncertain(self) -> dict[str, bool]:
         """Models whose calibrated confidence is below their threshold: they say "uncertain"."""
-        return {n: bool(p.max() < self.thresholds.get(n, 0.0)) for n, p in self.proba.items()}
+        return {n: bool(abstains(p.max(), self.thresholds.get(n))) for n, p in self.proba.items()}
 
     @property
     def predictions(self) -> dict[str, int]:
@@ -77,9 +77,15 @@ def below_threshold(confidence: float, threshold: float) -> str:
 
 
 def compare_post(models: dict, text: str) -> Comparison:
-    (text,) = validate_texts([text])
-    return Comparison({n: np.asarray(clf.predict_proba([text]))[0] for n, clf in models.items()},
-                      {n: abstention_threshold(clf) for n, clf in models.items()})
+    """Every model's prediction for one pasted post, read as a row of a file would be
+    (``scoring.table.score_rows``): cleaned, and cut at the length the models read, with a note."""
+    if not isinstance(text, str):
+        raise InputTextError(f"The post is {type(text).__name__}, not text.")
+    scored = score_rows(models, [1], None, [text])
+    if not scored.has_text[0]:
+        raise InputTextError("The post is empty: paste some text first.")
+    return Comparison({n: p[0] for n, p in scored.proba.items()}, scored.thresholds, scored.inputs[0],
+                      scored.notes[0])
 
 
 def word_agreement(explanations: dict) -> pd.DataFrame | None:
@@ -90,8 +96,6 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
 
     None when fewer than two explanations share a target class and words.
     """
-    from mhexplain.explain import rank_agreement
-
     items = list(explanations.items())
     if len(items) < 2 or len({e.target for _, e in items}) != 1 or len({tuple(e.spans) for _, e in items}) != 1:
         return None
@@ -107,8 +111,6 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
 def condition_words_on_top(explanations: dict, k: int = 3, mask=None) -> dict[str, list[str]]:
     """For each explanation whose ``k`` most positive words include words that name a condition,
     those words: the model may be reading the subreddit's name rather than the post."""
-    from mhexplain.trust.shortcuts import WordMask
-
     mask = mask or WordMask()
     out = {}
     for name, exp in explanations.items():

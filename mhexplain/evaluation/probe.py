@@ -21,9 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
-from mhexplain.core.errors import ArtifactError, MhxError, train_command
+from mhexplain.artifacts.folder import read_predictions
+from mhexplain.artifacts.registry import discover, load_classifier, select_models
+from mhexplain.core.errors import ArtifactError, MhxError
 from mhexplain.core.labels import LABELS, NUM_LABELS
 from mhexplain.core.outputs import check_output_file, write_atomic
+from mhexplain.core.progress import Progress
+from mhexplain.core.textsafe import printable
+from mhexplain.evaluation.metrics import macro_f1
+from mhexplain.scoring.table import predict
+from mhexplain.settings import default_models_dir
 from mhexplain.trust.shortcuts import WordMask, delete_random_words
 
 VARIANTS = ("as written", "condition words deleted", "random words deleted")
@@ -37,26 +44,10 @@ def probe_texts(texts: list[str], mask: WordMask, seed: int) -> dict[str, list[s
 
 
 def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
-    from mhexplain.evaluation.metrics import macro_f1
-
     recall = {lab: float((pred[y == k] == k).mean()) if (y == k).any() else None for k, lab in enumerate(LABELS)}
     share = np.bincount(pred, minlength=NUM_LABELS) / max(len(pred), 1)
     return {"macro_f1": macro_f1(y, pred), "recall": recall,
             "prediction_share": {lab: float(share[k]) for k, lab in enumerate(LABELS)}}
-
-
-# Posts predicted at a time, so that progress moves during one model's longest variant.
-PROBE_BATCH = 256
-
-
-def _predict(clf, texts: list[str], progress) -> np.ndarray:
-    if progress is None:
-        return np.asarray(clf.predict_proba(texts))
-    out = []
-    for i in range(0, len(texts), PROBE_BATCH):
-        out.append(np.asarray(clf.predict_proba(texts[i:i + PROBE_BATCH])))
-        progress.update(len(out[-1]))
-    return np.vstack(out) if out else np.zeros((0, NUM_LABELS))
 
 
 def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
@@ -72,7 +63,7 @@ def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
     for v in VARIANTS:
         if progress is not None:
             progress.stage(f"{clf.name}: {v}")
-        out[v] = _scores(y, _predict(clf, variants[v], progress).argmax(1))
+        out[v] = _scores(y, predict(clf, variants[v], progress.update if progress is not None else None).argmax(1))
     return {"model": clf.name, "n_posts": int(len(texts)), "posts_with_condition_word": int((counts > 0).sum()),
             "condition_words_per_post": float(counts.mean()) if len(counts) else 0.0, "words": list(mask.words),
             "seed": seed, "seconds": time.perf_counter() - t0, "variants": out,
@@ -82,19 +73,18 @@ def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
 
 def probe_folder(models_dir: Path, mask: WordMask, seed: int = 0, names=None, models: dict | None = None,
                  failed: dict[str, str] | None = None, progress=None) -> list[dict]:
-    """The probe for every (or every named) model of a folder, on the test posts of its artifact.
+    """The probe for every trained (or every named) model of a folder, on the test posts of its artifact.
 
-    ``models``: classifiers already loaded, by name; when given, only these are probed (whoever
-    loaded them has already heard why the others did not load). A model that cannot be loaded or
-    whose test posts cannot be read is skipped, and why goes into ``failed`` (by name): the
-    other models are still probed.
+    ``names`` are read as every command reads ``--models`` (``registry.select_models``: a name not
+    trained there is refused). ``models``: classifiers already loaded, by name; when given, only these
+    are probed (whoever loaded them has already heard why the others did not load). A model that
+    cannot be loaded or whose test posts cannot be read is skipped, and why goes into ``failed`` (by
+    name): the other models are still probed.
     """
-    from mhexplain.artifacts.registry import discover
-
+    infos = [m for m in discover(models_dir) if m.name in models] if models is not None else \
+        select_models(models_dir, names)
     results = []
-    for info in discover(models_dir):
-        if not _wanted(info, names, models):
-            continue
+    for info in infos:
         try:
             results.append(_probe_model(info, mask, seed, (models or {}).get(info.name), progress))
         except MhxError as err:
@@ -103,22 +93,7 @@ def probe_folder(models_dir: Path, mask: WordMask, seed: int = 0, names=None, mo
     return results
 
 
-def _wanted(info, names, models: dict | None) -> bool:
-    """The models given loaded, else the ones named, else every one trained in the folder."""
-    if models is not None:
-        return info.name in models
-    if names:
-        return info.name in names
-    return info.path.exists()
-
-
 def _probe_model(info, mask: WordMask, seed: int, clf, progress) -> dict:
-    from mhexplain.artifacts.folder import read_predictions
-    from mhexplain.artifacts.registry import load_classifier
-
-    if not info.path.exists():
-        raise ArtifactError(f"it is not trained in {info.path.parent}; train it with: "
-                            f"{train_command(info.path.parent, [info.name])}")
     if not info.ok:
         raise ArtifactError(info.error)
     if progress is not None:
@@ -141,9 +116,6 @@ def table(results: list[dict]) -> list[dict]:
 
 
 def main(argv=None) -> int:
-    from mhexplain.core.progress import Progress
-    from mhexplain.core.textsafe import printable
-    from mhexplain.settings import default_models_dir
 
     p = argparse.ArgumentParser(prog="python -m mhexplain.probe", description=__doc__.splitlines()[0])
     p.add_argument("--models-dir", default=str(default_models_dir()))

@@ -4,10 +4,10 @@
         [--id-col COL] [--models nb,lr,bert] [--chunk-size N] --out PRED.csv
 
 The file is read and written a chunk at a time, so memory does not grow with it. Each output
-row is one input row, in order: its row number, the id column when asked for, and for every
-model the predicted class, its calibrated confidence, whether the model abstains (confidence
-below the threshold saved with it), and the calibrated probability of each class. Rows
-without text get empty predictions and a note. The output is written under a temporary name
+row is one input row, in order, in the one predictions table (``scoring.table``: the Batch
+page's download is the same): its row number as a spreadsheet shows it, the id column when asked
+for, a note, and for every model the predicted class, its calibrated confidence, whether the
+model abstains, and the calibrated probability of each class. The output is written under a temporary name
 and renamed when complete, so a crash or a malformed row midway leaves no partial file under
 the final name. Under ``accelerate launch -m mhexplain.score ...`` every process scores every
 P-th chunk (on its own GPU where there are several) and the first process puts them together.
@@ -23,81 +23,32 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
-from mhexplain.core.classifier import MAX_POST_CHARS
-from mhexplain.core.errors import DataError, MhxError, train_command
-from mhexplain.core.labels import LABELS
+from mhexplain.artifacts.registry import load_models
+from mhexplain.core.errors import MhxError
 from mhexplain.core.outputs import atomic_file, check_output_file, create_exclusive, temp_folder_beside
+from mhexplain.core.progress import Progress
+from mhexplain.core.textsafe import printable
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.preprocess import clear_memo, parallel
+from mhexplain.scoring.table import score_rows, write_rows
+from mhexplain.settings import default_models_dir
 
 DEFAULT_CHUNK = 2000
 # The options that name the columns read, in the order their names are passed around.
 COLUMN_OPTIONS = ("--text-col", "--title-col", "--id-col")
 
 
-def load_models(models_dir: Path, wanted: str | None) -> dict:
-    """The folder's trained models, or the comma-separated ``wanted`` ones, loaded. A name not
-    trained there is refused in one line naming the command that trains it; a model folder that
-    cannot be used, in one line naming its problem (rather than scoring without it unsaid)."""
-    from mhexplain.artifacts.registry import discover, load_classifier
-
-    names = [n.strip() for n in wanted.split(",") if n.strip()] if wanted else None
-    found = [m for m in discover(Path(models_dir)) if m.path.exists() and (names is None or m.name in names)]
-    missing = [n for n in names or [] if n not in {m.name for m in found}]
-    if missing or not found:
-        which = f" {', '.join(missing)}" if missing else ""
-        raise DataError(f"No trained model{which} in {models_dir}; train with: {train_command(models_dir, missing)}")
-    for m in found:
-        if not m.ok:
-            raise DataError(f"{m.error} (--models can leave {m.name} out)")
-    return {m.name: load_classifier(m.path) for m in found}
-
-
-def model_inputs(titles, texts) -> tuple[list[str], list[str]]:
-    """The models' input for each row (title and text joined as in training) and a note per row."""
-    from mhexplain.datasets.posts import clean_text, join_post
-
-    inputs, notes = [], []
-    for title, text in zip(titles, texts):
-        joined = join_post(clean_text(str(title)), clean_text(str(text))).strip()
-        inputs.append(joined[:MAX_POST_CHARS])  # the models read no more of a post
-        notes.append("no text" if not joined else "truncated" if len(joined) > MAX_POST_CHARS else "")
-    return inputs, notes
-
-
-def output_columns(model_names: list[str], id_col: str | None) -> list[str]:
-    cols = ["row"] + (["id"] if id_col else []) + ["note"]
-    for m in model_names:
-        cols += [f"{m}_pred", f"{m}_confidence", f"{m}_uncertain"] + [f"{m}_p_{lab.replace(' ', '_')}"
-                                                                       for lab in LABELS]
-    return cols
-
-
-def score_chunk(models: dict, chunk, first_row: int, text_col: str, title_col: str | None,
-                id_col: str | None) -> list[list]:
-    """One output row per input row of ``chunk``."""
-    from mhexplain.core.textsafe import neutralise_formula
-    from mhexplain.preprocess import clear_memo
-
-    titles = chunk[title_col] if title_col else [""] * len(chunk)
-    inputs, notes = model_inputs(titles, chunk[text_col])
-    keep = [i for i, t in enumerate(inputs) if t]
-    rows = [[first_row + i] + ([neutralise_formula(chunk[id_col].iloc[i])] if id_col else []) + [notes[i]]
-            for i in range(len(inputs))]
-    for clf in models.values():
-        proba = np.asarray(clf.predict_proba([inputs[i] for i in keep])) if keep else np.zeros((0, len(LABELS)))
-        # a model saved with an abstention threshold says where it abstains; others leave it blank
-        abstains = clf.uncertain(proba) if hasattr(clf, "uncertain") else [""] * len(keep)
-        filled = {i: (p, u) for i, p, u in zip(keep, proba, abstains)}
-        for i, row in enumerate(rows):
-            if i not in filled:
-                row += [""] * (3 + len(LABELS))
-                continue
-            p, u = filled[i]
-            row += [LABELS[int(p.argmax())], f"{p.max():.6f}", u if u == "" else int(u)] + [f"{x:.6f}" for x in p]
+def score_chunk(models: dict, chunk, text_col: str, title_col: str | None, id_col: str | None) -> list[list]:
+    """The table's rows (``table.Scored``) for one chunk of the file, indexed by row number."""
+    scored = score_rows(models, chunk.index, chunk[title_col] if title_col else None, chunk[text_col],
+                        chunk[id_col] if id_col else None)
     clear_memo()  # NB and LR shared this chunk's preprocessing; the next chunk's posts are new
-    return rows
+    return scored.table_rows()
+
+
+def header(models: dict, id_col: str | None) -> list[str]:
+    """The table's header, for these models (an empty table has the same columns)."""
+    return score_rows(models, [], None, [], [] if id_col else None).header()
 
 
 def _distributed():
@@ -135,7 +86,7 @@ def score_file(models: dict, data: Path, out: Path, text_col: str = "text", titl
             if barrier:
                 barrier()  # every part is complete; the other processes leave theirs for the first to join
             if rank == 0:
-                _join_parts(parts, out, output_columns(list(models), id_col), chunk_size)
+                _join_parts(parts, out, header(models, id_col), chunk_size)
         except BaseException:
             if rank != 0:
                 parts[rank].unlink(missing_ok=True)
@@ -156,11 +107,10 @@ def _write_part(models: dict, chunks, part: Path, columns: tuple, chunk_size: in
     """Score every ``world``-th chunk, from the ``rank``-th, into ``part``; the rows scored."""
     n = 0
     with os.fdopen(create_exclusive(part), "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
         for k, chunk in enumerate(chunks):
             if k % world != rank:
                 continue
-            w.writerows(score_chunk(models, chunk, k * chunk_size, *columns))
+            write_rows(f, score_chunk(models, chunk, *columns))
             n += len(chunk)
             if progress:
                 progress(len(chunk) * world)
@@ -170,19 +120,21 @@ def _write_part(models: dict, chunks, part: Path, columns: tuple, chunk_size: in
 def _join_parts(parts: list[Path], out: Path, header: list[str], chunk_size: int) -> None:
     """Interleave the parts chunk by chunk (part r holds chunks r, r+P, ...) into ``out``, atomically."""
     with atomic_file(out, newline="") as f:
-        f.write(",".join(header) + "\n")
-        readers = [open(p, encoding="utf-8", newline="") for p in parts]
+        write_rows(f, [header])
+        files = [open(p, encoding="utf-8", newline="") for p in parts]
         try:
+            # parsed as CSV, not split into lines: an id cell may hold a line break
+            readers = [csv.reader(part) for part in files]
             live = list(range(len(parts)))
             while live:
                 for r in list(live):
-                    lines = [line for _, line in zip(range(chunk_size), readers[r])]
-                    f.writelines(lines)
-                    if len(lines) < chunk_size:
+                    rows = [row for _, row in zip(range(chunk_size), readers[r])]
+                    write_rows(f, rows)
+                    if len(rows) < chunk_size:
                         live.remove(r)
         finally:
-            for rd in readers:
-                rd.close()
+            for part in files:
+                part.close()
 
 
 def _shared_value(state):
@@ -195,10 +147,6 @@ def _shared_value(state):
 
 
 def main(argv=None) -> int:
-    from mhexplain.core.progress import Progress
-    from mhexplain.core.textsafe import printable
-    from mhexplain.preprocess import parallel
-    from mhexplain.settings import default_models_dir
 
     p = argparse.ArgumentParser(prog="python -m mhexplain.score", description=__doc__.splitlines()[0])
     p.add_argument("--models-dir", default=str(default_models_dir()))
@@ -217,7 +165,7 @@ def main(argv=None) -> int:
         data, columns = Path(a.data), (a.text_col, a.title_col or None, a.id_col)
         CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)).close()  # its header, before anything else
         check_output_file(Path(a.out), "--out", inputs=(data,))
-        models = load_models(Path(a.models_dir), a.models)
+        models = load_models(Path(a.models_dir), a.models.split(",") if a.models else None)
         jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
         with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
             n = score_file(models, data, Path(a.out), *columns, max(1, a.chunk_size), bar.update, rank, world,

@@ -3,16 +3,21 @@
 Same split as NB/LR for the protocol and seed; a stratified 10% of the training split is held
 out to choose the best epoch; the test set is scored once, at the end. Runs on one CPU, one GPU,
 or several GPUs under ``accelerate launch -m train --models bert ...``.
+
+torch, transformers, accelerate and huggingface_hub are imported inside the functions that use
+them (for annotations, under TYPE_CHECKING only): they take seconds to import, which a run or an
+app that never trains BERT should not pay for by importing this module.
 """
 from __future__ import annotations
 
 import copy
 import logging
 import math
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -21,9 +26,12 @@ from tqdm.auto import tqdm
 from mhexplain.artifacts.folder import predictions_frame, write_artifact
 from mhexplain.classifiers.bert import (
     OFFLINE_ENCODER,
+    PRECISIONS,
     BertClassifier,
     InferenceConfig,
+    auto_precision,
     cap_heap_caching,
+    device_kind,
     encode_chunks,
     pad_batch,
     predict_proba_model,
@@ -33,11 +41,21 @@ from mhexplain.classifiers.bert import (
 )
 from mhexplain.core.errors import ArtifactError, ConfigError
 from mhexplain.core.labels import LABELS
+from mhexplain.datasets.split import Split
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
 from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, stage
 from mhexplain.training.config import BertTrainConfig, TrainConfig
 from mhexplain.trust.calibration import Calibration, calibration_metrics, scale
-from mhexplain.trust.shortcuts import save_mask
+from mhexplain.trust.shortcuts import WordMask, save_mask
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import torch
+    from accelerate import Accelerator
+    from accelerate.optimizer import AcceleratedOptimizer
+    from accelerate.scheduler import AcceleratedScheduler
+    from torch.utils.data import DataLoader
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 logger = logging.getLogger("mhexplain.train")
 
@@ -100,7 +118,7 @@ class _PaddedBatches:
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, k: int):
+    def __getitem__(self, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         import torch
 
         rows = self.batches[k]
@@ -108,12 +126,13 @@ class _PaddedBatches:
         return batch, mask, torch.as_tensor(self.labels[rows], dtype=torch.long)
 
 
-def batch_loader(ids, labels, batches, pad_id: int, device, workers: int | None = None):
+def batch_loader(ids: list[list[int]], labels: np.ndarray, batches: list[np.ndarray], pad_id: int,
+                 device: torch.device | str, workers: int | None = None) -> DataLoader:
     """A DataLoader over ready batches: padded in ``workers`` processes, in pinned memory on CUDA."""
     import torch
     from torch.utils.data import DataLoader
 
-    cuda = getattr(device, "type", str(device)) == "cuda"
+    cuda = device_kind(device) == "cuda"
     if workers is None:
         workers = 2 if cuda else 0  # on a 2-core CPU, workers would take the cores the model needs
     return DataLoader(_PaddedBatches(ids, labels, batches, pad_id), batch_size=None, shuffle=False,
@@ -121,31 +140,29 @@ def batch_loader(ids, labels, batches, pad_id: int, device, workers: int | None 
                       prefetch_factor=4 if workers else None)
 
 
-def training_precision(requested: str, cuda: bool) -> str:
-    """accelerate's mixed_precision for ``--precision``. ``auto``: the inference choice on a GPU (bf16
-    where supported, else fp16); fp32 ("no") on a CPU, where bf16 fine-tuning has not been measured."""
-    requested = (requested or "auto").lower()
-    if requested == "auto":
-        return resolve_precision("auto", "cuda") if cuda else "no"
-    if requested == "fp32":
-        return "no"
-    if requested == "fp16" and not cuda:
-        raise ConfigError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU.")
-    if requested == "bf16" and cuda:
-        import torch
+def training_precision(requested: str, device: torch.device | str) -> str:
+    """accelerate's mixed_precision ("no" for fp32, "bf16", "fp16") for ``--precision`` on ``device``.
 
-        if not torch.cuda.is_bf16_supported():
-            raise ConfigError("--precision bf16: this GPU does not support bf16; use fp16 or fp32.")
-    return requested
+    ``auto`` means what it means for inference (``auto_precision``): bf16 on GPUs that support it,
+    else fp16; bf16 on a CPU with AMX tiles, fp32 on any other CPU.
+    """
+    requested = (requested or "auto").lower()
+    if requested not in PRECISIONS:
+        raise ConfigError(f"--precision {requested!r}: choose one of {', '.join(PRECISIONS)}.")
+    cuda = device_kind(device) == "cuda"
+    chosen = auto_precision(device) if requested == "auto" else requested
+    if chosen == "fp16" and not cuda:
+        raise ConfigError("--precision fp16 needs a CUDA GPU; use bf16 or fp32 on a CPU.")
+    if requested == "bf16" and cuda and auto_precision(device) != "bf16":  # auto picks bf16 where the GPU has it
+        raise ConfigError("--precision bf16: this GPU does not support bf16; use fp16 or fp32.")
+    return "no" if chosen == "fp32" else chosen
 
 
 def hub_reachable(seconds: float = HUB_PROBE_SECONDS) -> bool:
     """Whether the Hugging Face hub answers one request within ``seconds`` (through any proxy the
     environment sets). Asking it file by file instead, with its retries, took about a minute to fail
     on a machine without network."""
-    import threading
-
-    from huggingface_hub import constants, get_session
+    from huggingface_hub import constants, get_session  # installed with transformers, as heavy to import
 
     answers: list[bool] = []
 
@@ -165,7 +182,7 @@ def hub_reachable(seconds: float = HUB_PROBE_SECONDS) -> bool:
 
 def local_only(encoder: str) -> bool:
     """Whether ``encoder`` must come from disk: a folder, offline mode, or a hub that does not answer."""
-    from huggingface_hub import constants, is_offline_mode
+    from huggingface_hub import constants, is_offline_mode  # installed with transformers, as heavy to import
 
     if Path(encoder).expanduser().is_dir() or is_offline_mode():
         return True
@@ -176,7 +193,7 @@ def local_only(encoder: str) -> bool:
     return True
 
 
-def load_encoder(encoder: str):
+def load_encoder(encoder: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
     """Tokenizer and a 5-class sequence classifier on ``encoder``; one log line, not transformers'
     load report, says which weights start fresh (the new classification head, as expected)."""
     import torch
@@ -221,19 +238,19 @@ class BertRun:
     """What one fine-tuning run holds between its steps: setup, epochs, evaluation, saving."""
 
     cfg: TrainConfig
-    accel: Any
-    encoder: str
-    tokenizer: Any
-    model: Any
-    optim: Any
-    sched: Any
-    lr: float
+    accel: Accelerator
+    encoder: str  # the hub id or folder --bert-model resolved to
+    tokenizer: PreTrainedTokenizerBase
+    model: torch.nn.Module  # as accelerate prepared it (wrapped for gradient sync under several processes)
+    optim: AcceleratedOptimizer
+    sched: AcceleratedScheduler
+    lr: float  # the peak learning rate used: --lr, or the default for the encoder's width
     infer: InferenceConfig
-    ids: list  # each training post's first window of token ids, tokenised once
+    ids: list[list[int]]  # each training post's first window of token ids, tokenised once
     y: np.ndarray
-    val_df: Any
+    val_df: pd.DataFrame
     total_steps: int  # optimiser steps per process
-    mask: Any  # the WordMask of a --mask-words run, else None
+    mask: WordMask | None  # the words a --mask-words run deletes
     step: int = 0
     samples: int = 0  # training samples seen by this process
     loop_seconds: float = 0.0  # time in the training loop alone (validation excluded)
@@ -241,6 +258,20 @@ class BertRun:
     @property
     def bc(self) -> BertTrainConfig:
         return self.cfg.bert
+
+
+@dataclass
+class FineTuneResult:
+    """What fine-tuning produced: everything ``save`` writes besides the run's settings."""
+
+    model: PreTrainedModel  # the best epoch's weights, fp32, in eval mode
+    best_epoch: int  # from 1, the epoch with the best validation macro-F1
+    history: list[dict]  # one record per epoch: loss, validation macro-F1, timings, learning rate
+    calibration: Calibration  # fitted on the validation slice
+    test_proba: dict[str, np.ndarray]  # uncalibrated test probabilities per long-text mode, the model's first
+    train_seconds: float  # fine-tuning, validation included
+    test_seconds: float  # scoring the test set in both long-text modes
+    samples: int  # training samples seen, all processes together
 
 
 def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
@@ -254,11 +285,11 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     if bc.threads:
         torch.set_num_threads(bc.threads)
     set_seed(cfg.seed)
-    cuda = torch.cuda.is_available()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     # Decided before the Accelerator exists: its state is a process-wide singleton that a second
     # Accelerator with another precision may not change. cpu=True lets several processes on a
     # machine without CUDA form a CPU group (gloo).
-    accel = Accelerator(mixed_precision=training_precision(bc.precision, cuda), cpu=not cuda)
+    accel = Accelerator(mixed_precision=training_precision(bc.precision, device), cpu=device == "cpu")
     if not accel.is_main_process:  # one process speaks for the run (Hugging Face's examples do the same)
         from transformers.utils import logging as hf_logging
 
@@ -305,11 +336,11 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
                    train_df.iloc[val_idx], total_steps, mask)
 
 
-def _sync(device) -> None:
+def _sync(device: torch.device) -> None:
     """Wait for queued GPU work, so that a clock read afterwards measures it."""
     import torch
 
-    if getattr(device, "type", "") == "cuda":
+    if device.type == "cuda":
         torch.cuda.synchronize(device)
 
 
@@ -379,7 +410,8 @@ def log_step(run: BertRun, loss: float, loop_seconds: float) -> None:
                 f"; about {duration(per_step * left)} of training left, validation aside" if left else "")
 
 
-def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = None) -> np.ndarray:
+def evaluate(run: BertRun, model: torch.nn.Module, df: pd.DataFrame, progress: tqdm | None = None,
+             long_text: str | None = None) -> np.ndarray:
     """Class probabilities for ``df``'s posts, in the inference precision the artifact records.
 
     With several processes each scores every P-th post and all of them receive the whole result.
@@ -399,9 +431,9 @@ def evaluate(run: BertRun, model, df, progress=None, long_text: str | None = Non
     return out
 
 
-def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict]:
-    """Every epoch, each scored on the validation slice; the history and the best epoch's weights."""
-    history, best = [], {"val_macro_f1": -1.0}
+def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], int, dict[str, torch.Tensor]]:
+    """Every epoch, each scored on the validation slice: the history, the best epoch and its weights."""
+    history, best_f1, best_epoch, best_state = [], -1.0, 0, {}
     rng = np.random.default_rng(run.cfg.seed)
     bc = run.bc
     with stage(f"fine-tuning {run.total_steps} steps (lr {run.lr:g}, batch {bc.batch_size} x "
@@ -419,15 +451,17 @@ def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], dict
             logger.info("epoch %d: train loss %.4f, validation macro-F1 %.4f (training %.1f s, validation %.1f s)",
                         rec["epoch"], rec["train_loss"], rec["val_macro_f1"], rec["epoch_seconds"],
                         rec["val_seconds"])
-            if rec["val_macro_f1"] > best["val_macro_f1"]:
-                best = {**rec, "state": {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}}
+            if rec["val_macro_f1"] > best_f1:
+                best_f1, best_epoch = rec["val_macro_f1"], rec["epoch"]
+                best_state = {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}
             if run.step >= run.total_steps:
                 break
-    return history, best
+    return history, best_epoch, best_state
 
 
-def score_test(run: BertRun, final, test_df, progress: Progress | None) -> tuple[dict, float]:
-    """Test probabilities under both long-text modes (the configured one is the model's)."""
+def score_test(run: BertRun, final: PreTrainedModel, test_df: pd.DataFrame,
+               progress: Progress | None) -> tuple[dict[str, np.ndarray], float]:
+    """Test probabilities under both long-text modes (the configured one, the model's, first)."""
     bc = run.bc
     with stage("scoring the test set (chunked and truncated)", progress, "scoring"):
         t0 = time.perf_counter()
@@ -439,59 +473,95 @@ def score_test(run: BertRun, final, test_df, progress: Progress | None) -> tuple
     return proba, time.perf_counter() - t0
 
 
-def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, history: list, best: dict,
-         train_seconds: float, eval_seconds: float, samples: int, progress: Progress | None) -> dict:
-    """Metrics, manifest and the safetensors model, written as one artifact folder."""
+def fine_tune_and_score(run: BertRun, test_df: pd.DataFrame, progress: Progress | None) -> FineTuneResult:
+    """Fine-tune, keep the best epoch, calibrate it on the validation slice, score the test set once.
+
+    Every process takes part; all of them return the same result.
+    """
     import torch
 
-    bc, accel, split, test_df = run.bc, run.accel, prep.split, prep.split.test
+    t0 = time.perf_counter()
+    history, best_epoch, best_state = fine_tune(run, progress)
+    train_seconds = time.perf_counter() - t0
+    final = copy.deepcopy(run.accel.unwrap_model(run.model)).float()
+    final.load_state_dict(best_state)
+    final.eval()
+    # Temperature and abstention threshold from the validation slice, which chose the epoch too;
+    # the test set is never used.
+    cal = Calibration.fit(evaluate(run, final, run.val_df), run.val_df["target"].to_numpy(),
+                          f"the validation slice ({run.bc.val_fraction:.0%} of the training split)")
+    proba, test_seconds = score_test(run, final, test_df, progress)
+    samples = int(run.accel.reduce(torch.tensor(run.samples, device=run.accel.device), "sum"))
+    return FineTuneResult(final, best_epoch, history, cal, proba, train_seconds, test_seconds, samples)
+
+
+def metrics_on_test(run: BertRun, split: Split, result: FineTuneResult, calibrated: np.ndarray) -> dict:
+    """metrics.json: the calibrated model's scores, both long-text modes compared, the epochs' history."""
+    bc, test_df = run.bc, split.test
     y_test = test_df["target"].to_numpy()
+    raw = result.test_proba[bc.long_text]
     comparison = {mode: {"macro_f1": macro_f1(y_test, p.argmax(1)),
-                         "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in proba.items()}
+                         "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in result.test_proba.items()}
     _, _, n_win = encode_chunks(run.tokenizer, test_df["input"].tolist(), bc.max_length, bc.stride, bc.max_chunks,
                                 truncate=False)
-    raw = proba[bc.long_text]
-    calibrated = scale(raw, cal.temperature)
     metrics = classification_metrics(y_test, calibrated)
     metrics.update(calibration_metrics(raw, calibrated, y_test, run.cfg.seed))
     metrics.update({
         "model": "bert", "protocol": split.protocol, "train_test_overlap": split.train_test_overlap,
         "long_text": bc.long_text, "long_text_comparison": comparison,
         "test_posts_over_max_length": int((n_win > 1).sum()),
-        "history": history, "best_epoch": best["epoch"],
+        "history": result.history, "best_epoch": result.best_epoch,
     })
-    params = {"encoder": run.encoder, "max_length": bc.max_length, "epochs": bc.epochs, "batch_size": bc.batch_size,
-              "learning_rate": run.lr, "weight_decay": bc.weight_decay, "warmup_ratio": bc.warmup_ratio,
-              "max_grad_norm": bc.max_grad_norm, "val_fraction": bc.val_fraction, "long_text": bc.long_text,
-              "stride": bc.stride, "max_chunks": bc.max_chunks, "steps": run.step, "max_steps": bc.max_steps,
-              "device": str(accel.device), "precision_requested": bc.precision,
-              "precision": accel.mixed_precision, "master_weights": "fp32",
-              "eval_precision": resolve_precision(run.infer.precision, accel.device),
-              "processes": accel.num_processes, "torch_threads": torch.get_num_threads(), "best_epoch": best["epoch"],
-              # throughput over the training loop alone; validation is timed apart
-              "train_loop_seconds": round(run.loop_seconds, 2),
-              "validation_seconds": round(sum(h["val_seconds"] for h in history), 3),
-              "train_samples_per_second": round(samples / max(run.loop_seconds, 1e-9), 2),
-              "final_learning_rate": history[-1]["lr"],
-              **({"peak_gpu_memory_mib": round(torch.cuda.max_memory_allocated(accel.device) / 2**20)}
-                 if accel.device.type == "cuda" else {}),
-              "test_eval_seconds_both_modes": round(eval_seconds, 1)}
-    manifest = base_manifest(run.cfg, prep, "bert", params, train_seconds)
+    return metrics
+
+
+def run_params(run: BertRun, result: FineTuneResult) -> dict:
+    """The manifest's ``params``: every BERT setting as configured, then what the run resolved and
+    measured (where a setting was resolved, as the learning rate and precision are, the value used;
+    ``precision_requested`` keeps what was asked)."""
+    import torch
+
+    accel, history = run.accel, result.history
+    resolved = {"encoder": run.encoder, "learning_rate": run.lr, "precision_requested": run.bc.precision,
+                "precision": accel.mixed_precision, "master_weights": "fp32",
+                "eval_precision": resolve_precision(run.infer.precision, accel.device), "device": str(accel.device),
+                "processes": accel.num_processes, "torch_threads": torch.get_num_threads()}
+    measured = {"steps": run.step, "best_epoch": result.best_epoch,
+                # throughput over the training loop alone; validation is timed apart
+                "train_loop_seconds": round(run.loop_seconds, 2),
+                "validation_seconds": round(sum(h["val_seconds"] for h in history), 3),
+                "train_samples_per_second": round(result.samples / max(run.loop_seconds, 1e-9), 2),
+                "final_learning_rate": history[-1]["lr"],
+                "test_eval_seconds_both_modes": round(result.test_seconds, 1)}
+    if accel.device.type == "cuda":
+        measured["peak_gpu_memory_mib"] = round(torch.cuda.max_memory_allocated(accel.device) / 2**20)
+    return {**asdict(run.bc), **resolved, **measured}
+
+
+def save(run: BertRun, prep: Prepared, result: FineTuneResult, progress: Progress | None) -> dict:
+    """Metrics, manifest and the safetensors model, written as one artifact folder."""
+    bc, split, cal = run.bc, prep.split, result.calibration
+    test_df = split.test
+    raw = result.test_proba[bc.long_text]
+    calibrated = scale(raw, cal.temperature)
+    metrics = metrics_on_test(run, split, result, calibrated)
+    manifest = base_manifest(run.cfg, prep, "bert", run_params(run, result), result.train_seconds)
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
     manifest["calibration"] = asdict(cal)
-    clf = BertClassifier(final, run.tokenizer, config=run.infer, device=accel.device)
-    preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), y_test, calibrated, raw=raw,
-                              has_train_copy=split.test_has_train_copy)
+    clf = BertClassifier(result.model, run.tokenizer, config=run.infer, device=run.accel.device)
+    preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), test_df["target"].to_numpy(),
+                              calibrated, raw=raw, has_train_copy=split.test_has_train_copy)
     if progress is not None:
         progress("saving bert")
 
-    def write_model(d):
+    def write_model(d: Path) -> None:
         clf.save(d)
         cal.save(d)
         if run.mask is not None:
             save_mask(run.mask, d)
 
     write_artifact(run.cfg.out, "bert", write_model, manifest, metrics, preds)
+    comparison = metrics["long_text_comparison"]
     other = next(m for m in comparison if m != bc.long_text)
     logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f); ECE %.3f (uncalibrated %.3f, T=%.2f)",
                 metrics["macro_f1"], *metrics["macro_f1_ci"], bc.long_text, other, comparison[other]["macro_f1"],
@@ -501,22 +571,9 @@ def save(run: BertRun, prep: Prepared, final, cal: Calibration, proba: dict, his
 
 def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
     """Fine-tune, keep the best epoch by validation macro-F1, score the test set once, save."""
-    import torch
-
     run = setup(cfg, prep)
-    t0 = time.perf_counter()
-    history, best = fine_tune(run, progress)
-    train_seconds = time.perf_counter() - t0
-    final = copy.deepcopy(run.accel.unwrap_model(run.model)).float()
-    final.load_state_dict(best.pop("state"))
-    final.eval()
-    # Temperature and abstention threshold from the validation slice, which chose the epoch too;
-    # the test set is never used. Every process takes part in scoring; the first one saves.
-    cal = Calibration.fit(evaluate(run, final, run.val_df), run.val_df["target"].to_numpy(),
-                          f"the validation slice ({run.bc.val_fraction:.0%} of the training split)")
-    proba, eval_seconds = score_test(run, final, prep.split.test, progress)
-    samples = int(run.accel.reduce(torch.tensor(run.samples, device=run.accel.device), "sum"))
+    result = fine_tune_and_score(run, prep.split.test, progress)
     run.accel.wait_for_everyone()
-    if not run.accel.is_main_process:
+    if not run.accel.is_main_process:  # the first process alone writes the artifact
         return {}
-    return save(run, prep, final, cal, proba, history, best, train_seconds, eval_seconds, samples, progress)
+    return save(run, prep, result, progress)

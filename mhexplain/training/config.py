@@ -43,8 +43,9 @@ class BertTrainConfig:
     max_chunks: int = _opt(8, "windows scored per post at most")
     max_steps: int = _opt(-1, "stop after N optimiser steps (smoke runs; -1: no limit)")
     threads: int | None = _opt(None, "torch CPU threads (default: torch's choice)")
-    precision: str = _opt("auto", "training precision: auto (bf16 on GPUs that support it, else fp16; fp32 on a "
-                                  "CPU), fp32, bf16, or fp16 (GPU only); weights are kept in fp32 either way",
+    precision: str = _opt("auto", "training precision: auto (as for inference: bf16 on GPUs that support it, else "
+                                  "fp16; bf16 on a CPU with AMX, else fp32), fp32, bf16, or fp16 (GPU only); weights "
+                                  "are kept in fp32 either way",
                           choices=("auto", "fp32", "bf16", "fp16"))
     loader_workers: int | None = _opt(None, "processes that pad batches ahead of the GPU (default: 2 on CUDA, 0 "
                                             "on a CPU, where they would take the cores training needs)")

@@ -168,6 +168,6 @@ class Calibrated:
         p = self.base.predict_proba(texts)
         return scale(p, self.calibration.temperature) if len(p) else p
 
-    def uncertain(self, proba: np.ndarray) -> np.ndarray:
-        """True where the calibrated confidence is below the abstention threshold."""
-        return np.asarray(proba).max(axis=-1) < self.calibration.threshold
+    @property
+    def abstention_threshold(self) -> float:
+        return self.calibration.threshold

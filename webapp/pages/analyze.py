@@ -41,6 +41,8 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     except MhxError as err:
         ui.show_error(err)
         st.stop()
+    if comp.note:
+        st.caption(escape_markdown(f"The models read this post {comp.note}, as they do a row of a file."))
     cols = st.columns(len(comp.proba))
     for col, (name, p) in zip(cols, comp.proba.items()):
         guess = DISPLAY_NAMES[int(p.argmax())]
@@ -67,7 +69,8 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
     if st.button("Explain with every model"):
         st.session_state["explain_req"] = (text, method, target, budget)
     if st.session_state.get("explain_req") == (text, method, target, budget):
-        done = ui.explain_columns(models, text, method, target, budget, downloads=True)
+        # what the models read (cleaned as a file's rows are), so the explanation is of their prediction
+        done = ui.explain_columns(models, comp.text, method, target, budget, downloads=True)
         for name, words in condition_words_on_top(done).items():
             st.caption(f"{title(name)}'s top words include {escape_markdown(', '.join(words))}: words that name a "
                        "condition. The "

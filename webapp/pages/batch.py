@@ -8,17 +8,8 @@ from mhexplain.core.errors import MhxError
 from mhexplain.core.labels import DISPLAY_NAMES
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
-from mhexplain.evaluation.external import evaluate_rows, prepare_rows
-from mhexplain.scoring.upload import (
-    MAX_ROWS,
-    UPLOAD_LIMITS,
-    check_upload,
-    file_metrics,
-    parse_upload,
-    predictions_csv,
-    score,
-    skipped_text,
-)
+from mhexplain.evaluation.external import evaluate_rows, prepare_rows, upload_metrics
+from mhexplain.scoring.upload import MAX_ROWS, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
 from webapp import ui
 from webapp.plots import confusion_heatmap, share_bars
@@ -32,43 +23,44 @@ tab_score, tab_external = st.tabs(["Score posts", "External validation"])
 
 
 def score_tab() -> None:
-    st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional `target` 0–4): {UPLOAD_LIMITS}.")
+    st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional `target` 0–4): {UPLOAD_LIMITS}. "
+                "The download is the file `python -m mhexplain.score` writes for the same file and models.")
     upload = st.file_uploader("CSV file", key="upload", max_upload_size=MAX_UPLOAD_MB)
     if upload is None or not chosen:
         return
+    picked = {n: models[n] for n in chosen}
+    bar = st.progress(0.0, text="scoring…")
     try:
-        parsed = parse_upload(upload.getvalue(), upload.name)
+        result = score_upload(upload.getvalue(), upload.name, picked, progress=bar.progress)
     except MhxError as err:
-        ui.show_error(err)
-        return
-    df = parsed.frame
-    if parsed.skipped:
-        st.warning(escape_markdown(f"Skipped {len(parsed.skipped):,} row(s): {skipped_text(parsed.skipped)} "
-                                   "Rows are numbered as in a spreadsheet (the header is row 1)."))
-    bar = st.progress(0.0, text=f"scoring {len(df):,} posts…")
-    try:
-        scored = score(df, {n: models[n] for n in chosen}, progress=lambda f: bar.progress(f))
-    except MhxError as err:
+        bar.empty()
         ui.show_error(err)
         return
     bar.progress(1.0, text="done")
-    ui.table(scored.head(200))
-    st.download_button("Download predictions (CSV)", predictions_csv(scored), file_name="predictions.csv",
-                       mime="text/csv")
-    metrics = file_metrics(df, scored, chosen)
+    scored = result.scored
+    if notes := notes_text(scored):
+        st.warning(escape_markdown(f"Rows with a note: {notes} Rows are numbered as in a spreadsheet (the header "
+                                   "is row 1)."))
+    ui.table(scored.frame().assign(text=[t[:200] for t in scored.inputs]).head(200))
+    st.download_button("Download predictions (CSV)", scored.csv_text(), file_name="predictions.csv", mime="text/csv")
+    metrics = upload_metrics(result)
     if metrics:
-        st.subheader("Metrics on this file")
-        over = next(iter(metrics.values()))["averaged_over"]
-        classes = f"{len(over)} class" if len(over) == 1 else f"{len(over)} classes"
-        ui.table(pd.DataFrame([{"model": n, "posts": m["n_test"], "accuracy": m["accuracy"],
-                                f"macro F1 ({classes})": m["macro_f1"], "Cohen's kappa": m["cohen_kappa"]}
-                               for n, m in metrics.items()]))
-        st.caption(escape_markdown(
-            f"Macro F1 is the mean over the {classes} this file's target holds ({', '.join(over)}); a "
-            "class the file lacks is left out of the mean, and a post predicted as one counts as an error."))
-        for col, (n, m) in zip(st.columns(len(metrics)), metrics.items()):
-            col.plotly_chart(confusion_heatmap(np.asarray(m["confusion_matrix"]), n, False), width="stretch",
-                             key=f"bcm-{n}")
+        file_metrics_section(metrics)
+
+
+def file_metrics_section(metrics: dict) -> None:
+    st.subheader("Metrics on this file")
+    over = next(iter(metrics.values()))["averaged_over"]
+    classes = f"{len(over)} class" if len(over) == 1 else f"{len(over)} classes"
+    ui.table(pd.DataFrame([{"model": n, "posts": m["n_test"], "accuracy": m["accuracy"],
+                            f"macro F1 ({classes})": m["macro_f1"], "Cohen's kappa": m["cohen_kappa"]}
+                           for n, m in metrics.items()]))
+    st.caption(escape_markdown(
+        f"Macro F1 is the mean over the {classes} this file's target holds ({', '.join(over)}); a "
+        "class the file lacks is left out of the mean, and a post predicted as one counts as an error."))
+    for col, (n, m) in zip(st.columns(len(metrics)), metrics.items()):
+        col.plotly_chart(confusion_heatmap(np.asarray(m["confusion_matrix"]), n, False), width="stretch",
+                         key=f"bcm-{n}")
 
 
 def external_tab() -> None:

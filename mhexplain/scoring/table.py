@@ -1,0 +1,126 @@
+"""Posts scored by several models, and the one predictions table made from them.
+
+The Batch page's table and download, ``python -m mhexplain.score``'s file, the Analyze page and
+the external validation all come from ``score_rows``: the same inputs (``inputs.model_inputs``),
+the same calibrated probabilities, the same abstention rule (``classifier.abstains``) and one
+column layout:
+
+``row`` (the row number as a spreadsheet shows it: the header is row 1), ``id`` (when asked for),
+``note`` (``no text`` or ``truncated ...``), then for each model ``<m>_pred``, ``<m>_confidence``,
+``<m>_uncertain`` (1 where it abstains, 0 where it answers, empty for a model without a threshold)
+and ``<m>_p_<class>`` for each of its classes. A row without text has empty predictions.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mhexplain.core.classifier import Classifier, abstains, abstention_threshold
+from mhexplain.core.textsafe import neutralise_formula
+from mhexplain.scoring.inputs import model_inputs
+
+# Posts per predict_proba call: progress moves within one model's share of a long file.
+PREDICTION_BATCH = 256
+DECIMALS = 6
+
+
+def predict(clf: Classifier, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """``clf``'s (calibrated) probabilities for ``texts``, (n, len(clf.labels)); ``progress`` is told
+    the number of posts after each batch."""
+    parts = []
+    for start in range(0, len(texts), PREDICTION_BATCH):
+        parts.append(np.asarray(clf.predict_proba(list(texts[start:start + PREDICTION_BATCH])), dtype=float))
+        if progress is not None:
+            progress(len(parts[-1]))
+    return np.vstack(parts) if parts else np.zeros((0, len(clf.labels)))
+
+
+def proba_column(model: str, label: str) -> str:
+    return f"{model}_p_{label.replace(' ', '_')}"
+
+
+@dataclass
+class Scored:
+    """Rows scored by several models. ``proba[m]`` has a row per input row: NaN where it has no text."""
+
+    rows: list[int]
+    notes: list[str]
+    inputs: list[str]
+    ids: list[str] | None
+    proba: dict[str, np.ndarray]
+    labels: dict[str, tuple[str, ...]]
+    thresholds: dict[str, float | None]
+
+    @property
+    def has_text(self) -> np.ndarray:
+        return np.array([bool(t) for t in self.inputs], dtype=bool)
+
+    def predicted(self, model: str) -> np.ndarray:
+        """Each row's predicted class index (-1 where the row has no text)."""
+        p = self.proba[model]
+        return np.where(self.has_text, np.nan_to_num(p, nan=-1.0).argmax(axis=1), -1)
+
+    def uncertain(self, model: str) -> np.ndarray:
+        return abstains(np.nan_to_num(self.proba[model], nan=0.0).max(axis=1), self.thresholds[model]) & self.has_text
+
+    def header(self) -> list[str]:
+        cols = ["row"] + (["id"] if self.ids is not None else []) + ["note"]
+        for m, labels in self.labels.items():
+            cols += [f"{m}_pred", f"{m}_confidence", f"{m}_uncertain"] + [proba_column(m, lab) for lab in labels]
+        return [neutralise_formula(c) for c in cols]
+
+    def table_rows(self) -> list[list[str]]:
+        """The table's rows as the cells written to a CSV file (numbers to six decimals)."""
+        out = [[str(r)] + ([neutralise_formula(i) for i in [self.ids[k]]] if self.ids is not None else [])
+               + [self.notes[k]] for k, r in enumerate(self.rows)]
+        for m, labels in self.labels.items():
+            pred, unsure, threshold = self.predicted(m), self.uncertain(m), self.thresholds[m]
+            for k, row in enumerate(out):
+                if pred[k] < 0:
+                    row += [""] * (3 + len(labels))
+                    continue
+                p = self.proba[m][k]
+                row += [neutralise_formula(labels[pred[k]]), f"{p.max():.{DECIMALS}f}",
+                        "" if threshold is None else str(int(unsure[k]))] + [f"{x:.{DECIMALS}f}" for x in p]
+        return out
+
+    def csv_text(self) -> str:
+        """The table as CSV text: what ``python -m mhexplain.score`` writes for the same rows."""
+        buf = io.StringIO()
+        write_rows(buf, [self.header()] + self.table_rows())
+        return buf.getvalue()
+
+    def frame(self) -> pd.DataFrame:
+        """The table for display: the same columns, numbers as numbers."""
+        df = pd.DataFrame(self.table_rows(), columns=self.header())
+        for col in df.columns:
+            if col == "row" or col.endswith(("_confidence", "_uncertain")) or "_p_" in col:
+                df[col] = pd.to_numeric(df[col].replace("", np.nan))
+        return df
+
+
+def write_rows(f, rows: list[list[str]]) -> None:
+    """CSV rows with one line ending (\\n) for every line, header included."""
+    csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def score_rows(models: dict[str, Classifier], rows: Sequence[int], titles: Sequence[str] | None,
+               texts: Sequence[str], ids: Sequence[str] | None = None,
+               progress: Callable[[int], None] | None = None) -> Scored:
+    """Score rows of posts with every model in ``models``; ``progress`` is told posts as they are done."""
+    inputs, notes = model_inputs(titles, texts)
+    keep = [k for k, t in enumerate(inputs) if t]
+    proba = {}
+    for name, clf in models.items():
+        p = np.full((len(inputs), len(clf.labels)), np.nan)
+        if keep:
+            p[keep] = predict(clf, [inputs[k] for k in keep], progress)
+        proba[name] = p
+    return Scored([int(r) for r in rows], notes, inputs, None if ids is None else [str(i) for i in ids], proba,
+                  {n: tuple(c.labels) for n, c in models.items()},
+                  {n: abstention_threshold(c) for n, c in models.items()})
