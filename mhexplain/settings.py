@@ -1,4 +1,5 @@
-"""What the operator of the app configures, and nothing a visitor can change.
+"""What the operator configures, and nothing a visitor can change: the one module that reads
+mhexplain's environment variables (``MHX_*``).
 
 A web visitor never types a server path. The models folders, the dataset for in-app training
 and whether training from the browser is allowed at all come from the server's environment:
@@ -8,6 +9,10 @@ and whether training from the browser is allowed at all come from the server's e
 - ``MHX_ALLOW_TRAINING=1``: the Overview page may train NB + LR into the selected folder, from
   an uploaded CSV (size-capped) or from the dataset the server found (``dataset_path``). Off by
   default; ``make run`` (which serves on localhost only) turns it on.
+- ``MHX_CACHE_DIR``: where NLTK preprocessing is cached (default ``~/.cache/mhexplain``).
+- ``MHX_NO_NLTK_DOWNLOAD=1``: never try NLTK's downloader (offline machines, CI).
+- ``MHX_BERT_PRECISION`` (auto, fp32, bf16, fp16) and ``MHX_TORCH_THREADS``: how BERT models are
+  served, whatever their folder says.
 - ``MHX_DATA``: the dataset CSV; without it, ``data/data_to_be_cleansed.csv`` in the project (then
   ``../shared/data/`` beside it), as the README says. ``python -m train`` and the benchmarks read
   the same default (``dataset_path``).
@@ -19,6 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MODELS_DIR_ENV = "MHX_MODELS_DIR"
+CACHE_DIR_ENV = "MHX_CACHE_DIR"
+NO_NLTK_DOWNLOAD_ENV = "MHX_NO_NLTK_DOWNLOAD"
+BERT_PRECISION_ENV = "MHX_BERT_PRECISION"
+TORCH_THREADS_ENV = "MHX_TORCH_THREADS"
 DATA_ENV = "MHX_DATA"
 ALLOW_TRAINING_ENV = "MHX_ALLOW_TRAINING"
 DEFAULT_MODELS_DIR = "models"
@@ -68,6 +77,25 @@ def dataset_path() -> Path | None:
         if found.is_file():
             return found
     return None
+
+
+def cache_dir() -> Path:
+    """Where preprocessed posts are cached between runs."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path.home() / ".cache" / "mhexplain")
+
+
+def nltk_download_allowed() -> bool:
+    return not os.environ.get(NO_NLTK_DOWNLOAD_ENV)
+
+
+def bert_precision() -> str | None:
+    """The precision every BERT model is served in when the operator sets one (None: its own)."""
+    return os.environ.get(BERT_PRECISION_ENV) or None
+
+
+def torch_threads() -> int | None:
+    value = os.environ.get(TORCH_THREADS_ENV, "")
+    return int(value) if value.isdigit() else None
 
 
 def training_allowed() -> bool:

@@ -338,7 +338,7 @@ def test_truncated_and_missing_files_are_rejected(trained_dir, tmp_path):
 def test_skops_file_with_foreign_types_is_refused(tmp_path):
     import skops.io as sio
 
-    from mhexplain.artifacts.folder import load_skops
+    from mhexplain.classifiers.skops_files import load_skops
 
     p = tmp_path / "evil.skops"
     sio.dump({"f": shutil.rmtree}, p)
@@ -348,7 +348,7 @@ def test_skops_file_with_foreign_types_is_refused(tmp_path):
 
 def _retrained_pipeline(d, edit):
     """Change the saved pipeline itself and re-hash it: the folder then passes every hash check."""
-    from mhexplain.artifacts.folder import SKOPS_FILE, load_skops, save_skops
+    from mhexplain.classifiers.skops_files import SKOPS_FILE, load_skops, save_skops
 
     pipeline = load_skops(d / SKOPS_FILE)
     edit(pipeline)

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mhexplain.artifacts.folder import BERT_CONFIG_FILE
 from mhexplain.artifacts.registry import load_classifier
 from mhexplain.classifiers import bert as bert_mod
 from mhexplain.classifiers.bert import (
+    BERT_CONFIG_FILE,
     BertClassifier,
     InferenceConfig,
     aggregate,

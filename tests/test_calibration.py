@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+from mhexplain.artifacts.registry import read_calibration
 from mhexplain.core import classifier
 from mhexplain.core.errors import ArtifactError
 from mhexplain.trust.calibration import (
@@ -83,23 +84,23 @@ def test_calibrated_wrapper_scales_and_keeps_raw(tmp_path):
     assert classifier.abstains(p.max(1), threshold).tolist() == [True]
     assert classifier.abstains(raw.max(1), threshold).tolist() == [False]
     cal.save(tmp_path)
-    assert Calibration.load(tmp_path) == cal
+    assert read_calibration(tmp_path) == cal
     (tmp_path / "calibration.json").write_text(json.dumps({**cal.__dict__, "temperature": -1}))
     with pytest.raises(ArtifactError, match="temperature should be above 0"):
-        Calibration.load(tmp_path)
+        read_calibration(tmp_path)
     (tmp_path / "calibration.json").write_text("{broken")
     with pytest.raises(ArtifactError, match="calibration.json is missing or corrupt"):
-        Calibration.load(tmp_path)
+        read_calibration(tmp_path)
 
 
 def test_a_calibration_file_is_held_to_one_rule(tmp_path):
     """The schema let a temperature of 1000 through and the loader then refused it (< 1000)."""
     cal = Calibration(temperature=1000.0, threshold=0.5, target_accuracy=0.85, fitted_on="validation", n=10)
     cal.save(tmp_path)
-    assert Calibration.load(tmp_path) == cal
+    assert read_calibration(tmp_path) == cal
     (tmp_path / "calibration.json").write_text(json.dumps({**cal.__dict__, "temperature": 1000.5}))
     with pytest.raises(ArtifactError, match=r"temperature should be above 0 and at most 1000, not 1000\.5; retrain"):
-        Calibration.load(tmp_path)
+        read_calibration(tmp_path)
 
 
 def test_trained_models_are_calibrated_on_training_data_only(trained_dir):

@@ -7,7 +7,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from mhexplain.classifiers.catalog import colour, title  # noqa: F401 (the pages read both from here)
-from mhexplain.core.labels import DISPLAY_NAMES
+from mhexplain.core.labels import DISPLAY_NAMES, LABELS
+from mhexplain.evaluation.probe import VARIANTS
 
 
 def confusion_heatmap(cm: np.ndarray, name: str, normalised: bool) -> go.Figure:
@@ -98,7 +99,6 @@ def coverage_plot(results, points: pd.DataFrame) -> go.Figure:
 def probe_bars(results: list[dict]) -> go.Figure:
     """Macro-F1 of every model on the test posts as written, without the condition words, and
     without as many random other words."""
-    from mhexplain.evaluation.probe import VARIANTS
 
     fig = go.Figure()
     shades = {"as written": 1.0, "condition words deleted": 0.55, "random words deleted": 0.8}
@@ -114,7 +114,6 @@ def probe_bars(results: list[dict]) -> go.Figure:
 
 def share_bars(results: list[dict]) -> go.Figure:
     """Where each model sends an external file's posts: the share predicted as each of our classes."""
-    from mhexplain.core.labels import LABELS
 
     fig = go.Figure()
     for r in results:

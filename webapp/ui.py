@@ -10,13 +10,25 @@ import shlex
 import sys
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
 from mhexplain.artifacts.folder import METRICS, PREDICTIONS, verify_artifact
-from mhexplain.artifacts.registry import ModelInfo, discover
+from mhexplain.artifacts.registry import ModelInfo, discover, load_classifier
+from mhexplain.classifiers.catalog import KINDS, models_of, title
+from mhexplain.core.classifier import fingerprint
 from mhexplain.core.errors import MhxError
+from mhexplain.core.labels import DISPLAY_NAMES
 from mhexplain.core.textsafe import escape_markdown
-from mhexplain.settings import ServerSettings
+from mhexplain.evaluation.compare import load_results
+from mhexplain.evaluation.probe import probe_folder
+from mhexplain.explain import ExplanationCache, explain
+from mhexplain.scoring.upload import check_upload
+from mhexplain.settings import MAX_UPLOAD_MB, ServerSettings
+from mhexplain.training.api import run, train_upload
+from mhexplain.training.common import planned_stages
+from mhexplain.training.config import TrainConfig
+from mhexplain.trust.shortcuts import WordMask
 
 logger = logging.getLogger("mhexplain.app")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -56,7 +68,6 @@ DECIMALS = "%.3f"
 
 def table(frame, hide_index: bool = True, **kwargs):
     """``st.dataframe`` with every fractional column at ``DECIMALS``; returns what it returns."""
-    import pandas as pd
 
     config = {str(c): st.column_config.NumberColumn(format=DECIMALS) for c in frame.columns
               if pd.api.types.is_float_dtype(frame[c])}
@@ -91,7 +102,6 @@ def model_infos() -> list[ModelInfo]:
 
 @st.cache_resource(show_spinner="Loading model…")
 def _load(path: str, stamp: float):
-    from mhexplain.artifacts.registry import load_classifier
 
     return load_classifier(Path(path))
 
@@ -115,7 +125,6 @@ def load_models(infos: list[ModelInfo] | None = None) -> tuple[dict, dict[str, s
 
 @st.cache_data(show_spinner=False)
 def _results(path: str, stamp: float):
-    from mhexplain.evaluation.compare import load_results
 
     # The metrics pages read these two files only; the model itself is checked when it is loaded.
     manifest = verify_artifact(Path(path), only=(METRICS, PREDICTIONS))
@@ -169,26 +178,27 @@ def _shown_path(path: Path | str) -> str:
 
 
 def train_commands(models_dir: Path, data: Path | None) -> dict[str, str]:
-    """Shell commands, to run in the project folder, that train into ``models_dir``."""
+    """Shell commands, to run in the project folder, that train each kind of model into ``models_dir``
+    (by kind, in catalog order: ``classifiers.catalog.KINDS``)."""
     venv_python = PROJECT / ".venv" / "bin" / "python"
     python = ".venv/bin/python" if Path(sys.executable).parent == venv_python.parent else "python"
     data_arg = shlex.quote(_shown_path(data)) if data else "PATH/TO/data_to_be_cleansed.csv"
     base = f"{python} -m train --data {data_arg} --out {shlex.quote(_shown_path(models_dir))}"
-    return {"classical": base, "bert": f"{base} --models bert"}
+    return {name: base if kind.default else f"{base} --models {','.join(models_of(name))}"
+            for name, kind in KINDS.items()}
 
 
 def no_models_help() -> None:
     st.warning(f"No trained models in {escape_markdown(models_dir())}.")
     cmds = train_commands(models_dir(), settings().data_path)
-    st.markdown("In the project folder, train Naive Bayes and Logistic Regression (seconds) with:")
-    st.code(cmds["classical"], language="bash")
-    st.markdown("and BERT (a GPU takes minutes; two CPU cores about 26 minutes with the offline encoder) with:")
-    st.code(cmds["bert"], language="bash")
+    for k, (name, kind) in enumerate(KINDS.items()):
+        titles = " and ".join(title(m) for m in models_of(name))
+        st.markdown(f"{'In the project folder, train' if k == 0 else 'and'} {titles} ({kind.training_time}) with:")
+        st.code(cmds[name], language="bash")
 
 
 @st.cache_resource(show_spinner=False)
 def _explanation_cache():
-    from mhexplain.explain import ExplanationCache
 
     return ExplanationCache(max_items=512)  # in memory only: the app writes nothing to disk
 
@@ -196,7 +206,6 @@ def _explanation_cache():
 def cached_explain(clf, text: str, method: str, target=None, budget=None):
     """``explain`` through the one explanation cache, keyed by the model's artifact hash, the
     post and every setting (see ExplanationCache.key)."""
-    from mhexplain.explain import explain
 
     return explain(clf, text, method, target=target, budget=budget, cache=_explanation_cache())
 
@@ -204,7 +213,6 @@ def cached_explain(clf, text: str, method: str, target=None, budget=None):
 def explain_columns(models: dict, text: str, method: str, target=None, budget=None,
                     downloads: bool = False) -> dict:
     """Explain ``text`` with every model, one column each; returns the explanations that worked."""
-    from webapp.plots import title
 
     bar = st.progress(0.0, text="explaining…")
     done = {}
@@ -237,8 +245,6 @@ def _require(found, errors: dict[str, str]):
 
 @st.cache_data(show_spinner="Running the shortcut probe on the test posts…")
 def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> tuple[list[dict], dict[str, str]]:
-    from mhexplain.evaluation.probe import probe_folder
-    from mhexplain.trust.shortcuts import WordMask
 
     # why a model could not be probed is cached with the results: a cached rerun must say it too
     failed: dict[str, str] = {}
@@ -249,7 +255,6 @@ def shortcut_probe() -> tuple[list[dict], dict[str, str]]:
     """The probe for the selected folder's models that load (cached until a model folder changes),
     and a one-line reason for each model that is there but could not be loaded or probed (a model
     not trained in the folder is no failure: the page names those already)."""
-    from mhexplain.core.classifier import fingerprint
 
     infos = model_infos()
     models, errors = load_models(infos)
@@ -271,8 +276,6 @@ def require_results() -> list:
 
 def explanation_card(exp, name: str, downloads: bool = False) -> None:
     """One model's explanation: highlighted words (escaped HTML), faithfulness, downloads."""
-    from mhexplain.core.labels import DISPLAY_NAMES
-    from webapp.plots import title
 
     st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]} (p={exp.proba[exp.target]:.3f})")
     st.html(exp.to_html())  # Explanation.to_html escapes every piece of user text
@@ -292,8 +295,6 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
 def train_here() -> None:
     """The Overview's training form (only where the operator allows it): NB + LR from an uploaded
     CSV or the dataset the server was configured with, into the selected models folder."""
-    from mhexplain.scoring.upload import check_upload
-    from mhexplain.settings import MAX_UPLOAD_MB
 
     s = settings()
     st.subheader("Train the classical models here")
@@ -308,9 +309,6 @@ def train_here() -> None:
     if source == sources[0] and upload is None:
         show_error("Choose a CSV file to upload first.")
         return
-    from mhexplain.training.api import run, train_upload
-    from mhexplain.training.common import planned_stages
-    from mhexplain.training.config import TrainConfig
 
     # One process: no worker pool is forked from inside the web server.
     cfg = TrainConfig(data=s.data_path or Path("upload.csv"), out=models_dir(), n_jobs=1)

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -22,49 +21,24 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from mhexplain import __version__
 from mhexplain.artifacts.schema import MANIFEST_SPEC, check, check_metrics
-from mhexplain.classifiers.catalog import MODEL_NAMES  # noqa: F401 (model folders are named after these)
+from mhexplain.classifiers.catalog import KINDS
 from mhexplain.core.errors import ArtifactError
 from mhexplain.core.hashing import sha256_file
 from mhexplain.core.labels import LABELS
-from mhexplain.settings import default_models_dir  # noqa: F401 (the CLIs' default folder, re-exported)
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
-SKOPS_FILE = "model.skops"
 FORMAT_VERSION = 1
-BERT_WEIGHTS = "model.safetensors"
-BERT_CONFIG_FILE = "mhx_bert.json"  # inference settings: max length, stride, long-text mode
-BERT_FILES = (BERT_WEIGHTS, "config.json", BERT_CONFIG_FILE)
 # Files every folder of a kind must list in its manifest: an empty or partial list would
 # otherwise switch the integrity check off for what it leaves out.
 CALIBRATION = "calibration.json"  # mhexplain.trust.calibration.CALIBRATION_FILE
-REQUIRED_FILES = {"sklearn": (SKOPS_FILE, CALIBRATION, METRICS, PREDICTIONS),
-                  "bert": BERT_FILES + (CALIBRATION, METRICS, PREDICTIONS)}
+REQUIRED_FILES = {name: kind.model_files + (CALIBRATION, METRICS, PREDICTIONS) for name, kind in KINDS.items()}
 
 TRACKED_PACKAGES = ("mhexplain", "numpy", "pandas", "scikit-learn", "nltk", "skops", "torch",
                     "transformers", "accelerate", "safetensors", "tokenizers")
-
-# Types a saved classical pipeline may contain; anything else in a .skops file is refused.
-SKOPS_ALLOWED = {
-    "mhexplain.preprocess.NltkPreprocessor",
-    "sklearn.pipeline.Pipeline",
-    "sklearn.feature_extraction.text.TfidfVectorizer",
-    "sklearn.feature_extraction.text.TfidfTransformer",
-    "sklearn.naive_bayes.MultinomialNB",
-    "sklearn.linear_model._logistic.LogisticRegression",
-    "sklearn.multiclass.OneVsRestClassifier",
-    "sklearn.preprocessing._label.LabelBinarizer",
-    "builtins.slice",
-    "numpy.float64",
-    "numpy.int64",
-    "numpy.dtype",
-    "numpy.ndarray",
-    "scipy.sparse._csr.csr_matrix",
-    "scipy.sparse._csr.csr_array",
-    "sklearn.utils._tags.Tags",
-}
 
 
 def library_versions() -> dict:
@@ -74,8 +48,6 @@ def library_versions() -> dict:
             out[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             if pkg == "mhexplain":
-                from mhexplain import __version__
-
                 out[pkg] = __version__
     return out
 
@@ -204,46 +176,6 @@ def artifact_hash(model_dir: Path) -> str:
     manifest = read_manifest(model_dir)
     blob = json.dumps(sorted(manifest["files"].items())).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _skops_io():
-    """Import skops.io without its walk over every scikit-learn module.
-
-    When imported, skops lists every scikit-learn estimator as trusted by importing all of
-    scikit-learn (over a second here; with torch installed, torch too). mhexplain never relies on
-    that default list: it trusts only SKOPS_ALLOWED, checked before every load. So skops is
-    imported with an empty estimator list, which makes its own defaults stricter, not looser.
-    """
-    if "skops.io" not in sys.modules:
-        import sklearn.utils
-
-        real = sklearn.utils.all_estimators
-        sklearn.utils.all_estimators = lambda *args, **kwargs: []
-        try:
-            import skops.io  # noqa: F401
-        finally:
-            sklearn.utils.all_estimators = real
-    return sys.modules["skops.io"]
-
-
-def save_skops(pipeline, path: Path) -> None:
-    _skops_io().dump(pipeline, path)
-
-
-def load_skops(path: Path):
-    sio = _skops_io()
-
-    try:
-        untrusted = set(sio.get_untrusted_types(file=path))
-    except Exception as err:  # skops raises zip/JSON errors of several kinds for a damaged file
-        raise ArtifactError(f"{path} is not a readable skops file ({type(err).__name__}).") from None
-    refused = untrusted - SKOPS_ALLOWED
-    if refused:
-        raise ArtifactError(f"{path} contains types mhexplain does not load: {', '.join(sorted(refused))}.")
-    try:
-        return sio.load(path, trusted=sorted(untrusted))
-    except Exception as err:
-        raise ArtifactError(f"{path} could not be loaded ({type(err).__name__}: {err}).") from None
 
 
 def read_json(model_dir: Path, name: str, spec) -> dict:

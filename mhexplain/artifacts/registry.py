@@ -4,22 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from mhexplain.artifacts.folder import (
-    MANIFEST,
-    SKOPS_FILE,
-    artifact_hash,
-    load_skops,
-    read_manifest,
-    verify_artifact,
-)
-from mhexplain.classifiers.catalog import MODEL_NAMES
-from mhexplain.classifiers.sklearn_model import SklearnClassifier, pipeline_problem
+from mhexplain.artifacts.folder import MANIFEST, artifact_hash, read_json, read_manifest, verify_artifact
+from mhexplain.artifacts.schema import CALIBRATION_SPEC
+from mhexplain.classifiers.catalog import KINDS, MODEL_NAMES, resolve
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import ArtifactError, DataError, train_command
-from mhexplain.core.labels import LABELS
-from mhexplain.trust.calibration import Calibrated, Calibration
+from mhexplain.trust.calibration import CALIBRATION_FILE, Calibrated, Calibration
 from mhexplain.trust.shortcuts import MASKING_FILE, MaskedInput, load_mask
 
 
@@ -79,6 +69,12 @@ def load_models(models_dir: Path, names=None) -> dict[str, Classifier]:
     return {m.name: load_classifier(m.path) for m in found}
 
 
+def read_calibration(model_dir: Path) -> Calibration:
+    """The calibration saved in a model folder, held to ``schema.CALIBRATION_SPEC`` (one line
+    naming the file and the field when it does not fit)."""
+    return Calibration.from_dict(read_json(Path(model_dir), CALIBRATION_FILE, CALIBRATION_SPEC))
+
+
 def _named_manifest(path: Path, name: str) -> dict:
     """The manifest of the folder that holds model ``name``: the pages key every table by the name
     a manifest gives, so a folder copied under another model's name would collide with it."""
@@ -90,32 +86,16 @@ def _named_manifest(path: Path, name: str) -> dict:
 
 
 def load_classifier(model_dir: Path) -> Classifier:
+    """The model of a checked folder, loaded by its kind's loader (``classifiers.catalog``) and
+    wrapped: masked where it was trained so, and always calibrated."""
     model_dir = Path(model_dir)
     manifest = verify_artifact(model_dir)
-    kind = manifest.get("kind")
-    labels = tuple(manifest.get("labels", LABELS))
-    if kind == "sklearn":
-        pipeline = load_skops(model_dir / SKOPS_FILE)
-        classes = getattr(pipeline, "classes_", None)
-        if (not hasattr(pipeline, "predict_proba") or classes is None
-                or not set(np.asarray(classes).tolist()) <= set(range(len(labels)))):
-            raise ArtifactError(f"{model_dir / SKOPS_FILE} does not predict this app's {len(labels)} classes; "
-                                "retrain this model.")
-        problem = pipeline_problem(pipeline)
-        if problem:
-            raise ArtifactError(f"{model_dir / SKOPS_FILE}: {problem}; retrain this model.")
-        clf = SklearnClassifier(pipeline, name=manifest["name"], labels=labels)
-    elif kind == "bert":
-        from mhexplain.classifiers.bert import BertClassifier
-
-        clf = BertClassifier.from_artifact(model_dir, manifest)
-    else:
-        raise ArtifactError(f"{model_dir}/manifest.json names an unknown model kind {kind!r}.")
+    clf = resolve(KINDS[manifest["kind"]].loader)(model_dir, manifest)
     if manifest.get("masking") and MASKING_FILE not in manifest["files"]:
         raise ArtifactError(f"{model_dir / MANIFEST} records training with masked words but does not list "
                             f"{MASKING_FILE}; retrain this model.")
     if MASKING_FILE in manifest["files"]:  # trained with --mask-words: the same words are deleted at inference
         clf = MaskedInput(clf, load_mask(model_dir))  # held to the limits of a user's word list
-    clf = Calibrated(clf, Calibration.load(model_dir))
+    clf = Calibrated(clf, read_calibration(model_dir))
     clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
     return clf

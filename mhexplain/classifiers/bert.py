@@ -14,18 +14,21 @@ from __future__ import annotations
 import copy
 import ctypes
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from mhexplain.artifacts.folder import BERT_CONFIG_FILE, BERT_WEIGHTS
+from mhexplain import settings
 from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, validate_texts
 from mhexplain.core.errors import ArtifactError, ConfigError
 from mhexplain.core.labels import LABELS
 from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT
+
+BERT_WEIGHTS = "model.safetensors"
+BERT_CONFIG_FILE = "mhx_bert.json"  # inference settings: max length, stride, long-text mode
+BERT_FILES = (BERT_WEIGHTS, "config.json", BERT_CONFIG_FILE)  # with the tokenizer's files
 
 LONG_TEXT_MODES = ("chunk", "truncate")
 GPU_DEFAULT_ENCODER = "bert-base-uncased"
@@ -395,20 +398,16 @@ class BertClassifier:
         found = cfg.problem(getattr(model.config, "max_position_embeddings", None))
         if found:
             raise ArtifactError(f"{directory / BERT_CONFIG_FILE} is not usable: {found}; retrain this model.")
-        if os.environ.get("MHX_BERT_PRECISION"):  # checked by resolve_precision below
-            cfg.precision = os.environ["MHX_BERT_PRECISION"]
+        if settings.bert_precision():  # checked by resolve_precision below
+            cfg.precision = settings.bert_precision()
         if model.config.num_labels != len(LABELS):
             raise ArtifactError(f"{directory} holds a {model.config.num_labels}-class model, not this app's "
                                 f"{len(LABELS)} classes; retrain this model.")
         labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
         return cls(model, tokenizer, name=name, labels=labels, config=cfg, device=device,
-                   threads=threads or _env_threads())
+                   threads=threads or settings.torch_threads())
 
     @classmethod
     def from_artifact(cls, directory: Path, manifest: dict) -> BertClassifier:
         return cls.load(directory, name=manifest.get("name", "bert"))
 
-
-def _env_threads() -> int | None:
-    v = os.environ.get("MHX_TORCH_THREADS")
-    return int(v) if v and v.isdigit() else None

@@ -1,8 +1,29 @@
-"""The models mhexplain knows, in one place: names, titles and plot colours."""
+"""The models mhexplain knows, in one place: each model's name, title, plot colour and kind, and
+for each kind the files its folders hold, the function that loads one and the module that trains it.
+
+Adding a model of a kind that exists is one entry in ``MODELS`` (and the estimator in its
+trainer). A new kind is its classifier module (with a loader), its trainer module (with ``train``
+and ``stages``) and its entries here. Loaders and trainers are named by path, not imported: this
+module sits under the layers that hold them (artifacts, training) and imports none of them.
+"""
 from __future__ import annotations
 
 import hashlib
+import importlib
 from dataclasses import dataclass
+
+from mhexplain.classifiers.bert import BERT_FILES
+from mhexplain.classifiers.skops_files import SKOPS_FILE
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    model_files: tuple[str, ...]  # what every folder of this kind lists, besides calibration, metrics, predictions
+    loader: str  # "module:function", called with (model folder, checked manifest), returns a Classifier
+    trainer: str  # a module with train(cfg, prep, progress) -> {name: metrics} and stages(cfg) -> [stage names]
+    training_time: str  # for the app's help text
+    default: bool  # trained when no --models is given
 
 
 @dataclass(frozen=True)
@@ -10,16 +31,23 @@ class ModelSpec:
     name: str
     title: str
     colour: str
-    kind: str  # the artifact kind that holds it: "sklearn" or "bert"
+    kind: str
 
 
+KINDS = {
+    "sklearn": Kind("sklearn", (SKOPS_FILE,), "mhexplain.classifiers.sklearn_model:load_sklearn",
+                    "mhexplain.training.classical", "seconds", True),
+    "bert": Kind("bert", BERT_FILES, "mhexplain.classifiers.bert:BertClassifier.from_artifact",
+                 "mhexplain.training.bert", "a GPU takes minutes; two CPU cores about 26 minutes with the offline "
+                 "encoder", False),
+}
 MODELS = {
     "nb": ModelSpec("nb", "Naive Bayes", "#1f77b4", "sklearn"),
     "lr": ModelSpec("lr", "Logistic Regression", "#ff7f0e", "sklearn"),
     "bert": ModelSpec("bert", "BERT", "#2ca02c", "bert"),
 }
 MODEL_NAMES = tuple(MODELS)
-CLASSICAL_MODELS = tuple(n for n, m in MODELS.items() if m.kind == "sklearn")
+DEFAULT_MODELS = tuple(n for n, m in MODELS.items() if KINDS[m.kind].default)
 
 # Colours for a model folder with another name; picked by a stable hash, so a name keeps its
 # colour from one run to the next (Python's own hash() of a string changes per process).
@@ -34,3 +62,22 @@ def colour(name: str) -> str:
     if name in MODELS:
         return MODELS[name].colour
     return FALLBACK_COLOURS[hashlib.sha256(name.encode()).digest()[0] % len(FALLBACK_COLOURS)]
+
+
+def models_of(kind: str, among=MODEL_NAMES) -> list[str]:
+    """The models of ``kind`` among ``among``, in catalog order."""
+    return [n for n, m in MODELS.items() if m.kind == kind and n in among]
+
+
+def kinds_of(names) -> list[Kind]:
+    """The kinds of the models ``names``, each once, in catalog order."""
+    return [KINDS[k] for k in dict.fromkeys(MODELS[n].kind for n in MODEL_NAMES if n in names)]
+
+
+def resolve(ref: str):
+    """The object a loader or trainer reference names: "package.module" or "package.module:attr.attr"."""
+    module, _, attrs = ref.partition(":")
+    found = importlib.import_module(module)
+    for attr in filter(None, attrs.split(".")):
+        found = getattr(found, attr)
+    return found

@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from mhexplain.classifiers.sklearn_model import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
+from mhexplain.classifiers.steps import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.preprocess import NON_LETTERS, SPLIT_CONTRACTIONS, lemmas
 
 _TOKEN = re.compile(r"\S+")

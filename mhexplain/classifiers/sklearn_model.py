@@ -1,18 +1,20 @@
 """Scikit-learn pipelines (NLTK preprocessing -> TF-IDF -> NB or LR) behind the Classifier interface."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from mhexplain.classifiers.linear import unit_contributions, visible_units
+from mhexplain.classifiers.skops_files import SKOPS_FILE, load_skops
+from mhexplain.classifiers.steps import PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, full_proba, validate_texts
+from mhexplain.core.errors import ArtifactError
 from mhexplain.core.labels import LABELS
 from mhexplain.preprocess import NltkPreprocessor
 
-# The step names of every saved classical pipeline: written by train/classical.py, read here and
-# by the linear explanations.
-PREPROCESS_STEP, TFIDF_STEP, CLASSIFIER_STEP = "preprocess", "tfidf", "clf"
 # How the TF-IDF step reads text: training never changes these, and a model folder that does (a
 # regular expression that backtracks forever, a custom analyzer) could stall the whole server.
 _TEXT_READING = ("input", "encoding", "decode_error", "strip_accents", "lowercase", "preprocessor", "tokenizer",
@@ -57,8 +59,6 @@ class SklearnClassifier:
 
     def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
         """Exact contribution of each unit (character span) to each class's linear score."""
-        from mhexplain.classifiers.linear import unit_contributions
-
         contrib, bias, space = unit_contributions(self.pipeline, text, spans)
         classes = np.asarray(self.pipeline.classes_).astype(int)
         full_c, full_b = np.zeros((contrib.shape[0], len(self.labels))), np.zeros(len(self.labels))
@@ -67,6 +67,19 @@ class SklearnClassifier:
 
     def _visible_units(self, text: str, spans) -> np.ndarray:
         """The units that reach a feature of the model (see ``linear.visible_units``)."""
-        from mhexplain.classifiers.linear import visible_units
-
         return visible_units(self.pipeline, text, spans)
+
+
+def load_sklearn(model_dir: Path, manifest: dict) -> SklearnClassifier:
+    """The classifier of a checked model folder of kind ``sklearn`` (``classifiers.catalog``)."""
+    labels = tuple(manifest["labels"])
+    pipeline = load_skops(Path(model_dir) / SKOPS_FILE)
+    classes = getattr(pipeline, "classes_", None)
+    if (not hasattr(pipeline, "predict_proba") or classes is None
+            or not set(np.asarray(classes).tolist()) <= set(range(len(labels)))):
+        raise ArtifactError(f"{Path(model_dir) / SKOPS_FILE} does not predict this app's {len(labels)} classes; "
+                            "retrain this model.")
+    problem = pipeline_problem(pipeline)
+    if problem:
+        raise ArtifactError(f"{Path(model_dir) / SKOPS_FILE}: {problem}; retrain this model.")
+    return SklearnClassifier(pipeline, name=manifest["name"], labels=labels)

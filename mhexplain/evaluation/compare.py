@@ -13,6 +13,7 @@ from sklearn.metrics import cohen_kappa_score
 from mhexplain.artifacts.folder import read_metrics, read_predictions
 from mhexplain.classifiers.catalog import title
 from mhexplain.core.labels import DISPLAY_NAMES, LABELS
+from mhexplain.evaluation.metrics import macro_f1
 
 
 @dataclass
@@ -142,8 +143,6 @@ def paired_f1_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_resample
                          seed: int = 0) -> tuple[float, tuple[float, float]]:
     """Macro-F1 of A minus B on the same posts, with a 95% interval from resampling the posts
     (both models scored on each resample, so the interval reflects their paired differences)."""
-    from mhexplain.evaluation.metrics import macro_f1
-
     if len(y) == 0:
         return math.nan, (math.nan, math.nan)
     rng = np.random.default_rng(seed)

@@ -21,7 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from mhexplain.preprocess.fast_tagger import TAGGER_ARRAYS
+from mhexplain.preprocess.fast_lemmatizer import wordnet_source, wordnet_tables
+from mhexplain.preprocess.fast_tagger import TAGGER_ARRAYS, tagger_arrays, tagger_source
+from mhexplain.preprocess.nltk_resources import ensure_nltk_data
 
 BUNDLE_VERSION = 1
 POS = "anrv"
@@ -70,9 +72,6 @@ def read_from_nltk() -> tuple[NltkTables, list[str]]:
     """The tables as NLTK's own readers give them, and the files they came from."""
     from nltk.corpus import stopwords
 
-    from mhexplain.preprocess.fast_lemmatizer import wordnet_source, wordnet_tables
-    from mhexplain.preprocess.fast_tagger import tagger_arrays, tagger_source
-
     words = stopwords.words("english")
     root = stopwords.root
     stop_source = root.zipfile.filename if hasattr(root, "zipfile") else os.path.join(root.path, "english")
@@ -120,8 +119,6 @@ def nltk_tables(cache_dir: str | os.PathLike | None) -> NltkTables:
         found = load_bundle(cache_dir)
         if found is not None:
             return found
-    from mhexplain.preprocess.nltk_resources import ensure_nltk_data
-
     ensure_nltk_data()
     tables, sources = read_from_nltk()
     if cache_dir is not None:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 
 from mhexplain.core.errors import NltkDataError
+from mhexplain.settings import NO_NLTK_DOWNLOAD_ENV, nltk_download_allowed
 
 # (resource path for nltk.data.find, downloader package id)
 RESOURCES = (
@@ -13,7 +13,6 @@ RESOURCES = (
     ("corpora/stopwords/english", "stopwords"),
     ("corpora/wordnet/", "wordnet"),
 )
-NO_DOWNLOAD_ENV = "MHX_NO_NLTK_DOWNLOAD"
 # Packages the downloader already failed to fetch in this process: offline, every try costs its
 # network timeout, and the app would pay it again on every page that preprocesses.
 _FAILED: set[str] = set()
@@ -52,11 +51,11 @@ def missing_message(packages: list[str], tried_download: bool) -> str:
     import nltk
 
     names = " ".join(packages)
-    why = "NLTK's downloader could not fetch them (offline?)" if tried_download else f"{NO_DOWNLOAD_ENV} is set"
+    why = "NLTK's downloader could not fetch them (offline?)" if tried_download else f"{NO_NLTK_DOWNLOAD_ENV} is set"
     folder = nltk.data.path[0] if nltk.data.path else "~/nltk_data"
     return (f"NLTK data missing: {', '.join(packages)}; {why}. Set NLTK_DATA to a folder that holds them, copy "
             f"them into one of NLTK's folders (e.g. {folder}), or run `python -m nltk.downloader {names}` on a "
-            f"connected machine; {NO_DOWNLOAD_ENV}=1 skips the download attempt.")
+            f"connected machine; {NO_NLTK_DOWNLOAD_ENV}=1 skips the download attempt.")
 
 
 @functools.lru_cache(maxsize=1)
@@ -69,7 +68,7 @@ def ensure_nltk_data(download: bool | None = None) -> None:
     if not missing:
         return
     if download is None:
-        download = not os.environ.get(NO_DOWNLOAD_ENV)
+        download = nltk_download_allowed()
     untried = [pkg for _, pkg in missing if pkg not in _FAILED]
     if download and untried:
         _download_quietly(untried)

@@ -23,6 +23,11 @@ from pathlib import Path
 
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from mhexplain import settings
+from mhexplain.preprocess.fast_lemmatizer import FastWordNetLemmatizer
+from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
+from mhexplain.preprocess.nltk_bundle import nltk_tables
+
 NON_LETTERS = re.compile(r"[^a-z\s]")
 # What NLTK's word_tokenize does to text of lowercase letters and whitespace alone: split on
 # whitespace, then the Treebank tokenizer's contraction rules that need no apostrophe. (Its
@@ -53,10 +58,6 @@ class _Pipeline:
     """Per-process NLTK state; built lazily so importing this module stays cheap."""
 
     def __init__(self) -> None:
-        from mhexplain.preprocess.fast_lemmatizer import FastWordNetLemmatizer
-        from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
-        from mhexplain.preprocess.nltk_bundle import nltk_tables
-
         # From the cache folder when it holds them: a new process then never imports NLTK.
         tables = nltk_tables(default_cache_dir())
         self.tokenize = tokenize_letters
@@ -130,7 +131,7 @@ def _text_hash(text: str) -> str:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("MHX_CACHE_DIR", Path.home() / ".cache" / "mhexplain"))
+    return settings.cache_dir()
 
 
 class DiskCache:

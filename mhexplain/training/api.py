@@ -15,10 +15,12 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from mhexplain.artifacts.folder import move_into_place
-from mhexplain.classifiers.catalog import CLASSICAL_MODELS
+from mhexplain.classifiers.catalog import DEFAULT_MODELS, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
+from mhexplain.core.outputs import check_output_dir
 from mhexplain.datasets.posts import read_upload
-from mhexplain.training.common import Progress
+from mhexplain.preprocess import memory_only
+from mhexplain.training.common import Progress, prepare, stage
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.shortcuts import WordMask
 
@@ -27,8 +29,6 @@ logger = logging.getLogger("mhexplain.train")
 
 def check_config(cfg: TrainConfig) -> None:
     """Everything that can be refused before any work: output folders, the BERT encoder's folder."""
-    from mhexplain.core.outputs import check_output_dir
-
     check_output_dir(cfg.out, "--out")
     if cfg.mask_words:
         WordMask.from_spec(cfg.mask_words)  # a word list that cannot be read is refused now
@@ -58,9 +58,6 @@ def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = N
     preprocessed in memory only, never added to the preprocessing cache on disk (uploads are never
     written; the only files such a run writes are the models).
     """
-    from mhexplain.preprocess import memory_only
-    from mhexplain.training.common import prepare, stage
-
     check_config(cfg)
     with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})", progress, "reading"):
         prep = prepare(cfg, frame=frame, data_sha256=data_sha256)
@@ -86,21 +83,14 @@ def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = N
 
 
 def _train(cfg: TrainConfig, prep, progress) -> dict:
+    """Each kind's trainer (``classifiers.catalog``) trains its models of ``cfg.models``."""
     results = {}
-    if any(m in cfg.models for m in CLASSICAL_MODELS):
-        from mhexplain.training.classical import train_classical
-
-        results.update(train_classical(cfg, prep, progress))
-    if "bert" in cfg.models:
-        from mhexplain.training.bert import train_bert
-
-        metrics = train_bert(cfg, prep, progress)
-        if metrics:  # other processes of a distributed run write nothing
-            results["bert"] = metrics
+    for kind in kinds_of(cfg.models):
+        results.update(resolve(kind.trainer).train(cfg, prep, progress))
     return results
 
 
-def train_upload(raw: bytes, name: str, out: Path, models=CLASSICAL_MODELS, progress: Progress | None = None,
+def train_upload(raw: bytes, name: str, out: Path, models=DEFAULT_MODELS, progress: Progress | None = None,
                  **options) -> dict:
     """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the models)."""
     frame = read_upload(raw, name, require_target=True)

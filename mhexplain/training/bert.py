@@ -569,11 +569,17 @@ def save(run: BertRun, prep: Prepared, result: FineTuneResult, progress: Progres
     return metrics
 
 
-def train_bert(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict:
-    """Fine-tune, keep the best epoch by validation macro-F1, score the test set once, save."""
+def stages(cfg: TrainConfig) -> list[str]:
+    """The stages ``train`` reports to its progress callback, in order."""
+    return ["fine-tuning", "scoring", "saving bert"]
+
+
+def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict[str, dict]:
+    """Fine-tune, keep the best epoch by validation macro-F1, score the test set once, save;
+    {"bert": its metrics} (on the first process of a distributed run; the others write nothing)."""
     run = setup(cfg, prep)
     result = fine_tune_and_score(run, prep.split.test, progress)
     run.accel.wait_for_everyone()
     if not run.accel.is_main_process:  # the first process alone writes the artifact
         return {}
-    return save(run, prep, result, progress)
+    return {"bert": save(run, prep, result, progress)}

@@ -18,9 +18,10 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from mhexplain.artifacts.folder import SKOPS_FILE, predictions_frame, save_skops, write_artifact
-from mhexplain.classifiers.catalog import CLASSICAL_MODELS
-from mhexplain.classifiers.sklearn_model import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
+from mhexplain.artifacts.folder import predictions_frame, write_artifact
+from mhexplain.classifiers.catalog import models_of
+from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
+from mhexplain.classifiers.steps import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.core.classifier import full_proba
 from mhexplain.core.labels import NUM_LABELS
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
@@ -162,8 +163,15 @@ def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
                 "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0} for n, v in scores.items()}
 
 
-def train_classical(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict[str, dict]:
-    names = [m for m in CLASSICAL_MODELS if m in cfg.models]
+def stages(cfg: TrainConfig) -> list[str]:
+    """The stages ``train`` reports to its progress callback, in order."""
+    names = models_of("sklearn", cfg.models)
+    return ["preprocessing", "fitting"] + (["repeats"] if cfg.repeats > 1 else []) + [f"saving {m}" for m in names]
+
+
+def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict[str, dict]:
+    """Fit every scikit-learn model of ``cfg.models`` on the split's training posts, calibrate, save."""
+    names = models_of("sklearn", cfg.models)
     t_all = time.perf_counter()
     with stage("preprocessing (NLTK)", progress, "preprocessing"):
         Xtr, Xte = preprocess_split(prep, cfg)

@@ -10,12 +10,13 @@ from typing import Callable
 import pandas as pd
 
 from mhexplain.artifacts.folder import library_versions, now_iso
-from mhexplain.classifiers.catalog import CLASSICAL_MODELS
+from mhexplain.classifiers.catalog import kinds_of, resolve
 from mhexplain.core.hashing import sha256_file
 from mhexplain.core.labels import LABELS
 from mhexplain.datasets.posts import read_posts
 from mhexplain.datasets.split import Split, make_split, stratified_sample
 from mhexplain.training.config import TrainConfig
+from mhexplain.trust.shortcuts import WordMask
 
 logger = logging.getLogger("mhexplain.train")
 
@@ -38,14 +39,7 @@ def stage(name: str, progress: Progress | None = None, key: str | None = None):
 
 def planned_stages(cfg: TrainConfig) -> list[str]:
     """The stages a run goes through, in order: what a progress bar can count without guessing."""
-    out = ["reading"]
-    classical = [m for m in CLASSICAL_MODELS if m in cfg.models]
-    if classical:
-        out += ["preprocessing", "fitting"] + (["repeats"] if cfg.repeats > 1 else []) + [f"saving {m}"
-                                                                                            for m in classical]
-    if "bert" in cfg.models:
-        out += ["fine-tuning", "scoring", "saving bert"]
-    return out
+    return ["reading"] + [stage for kind in kinds_of(cfg.models) for stage in resolve(kind.trainer).stages(cfg)]
 
 
 @dataclass
@@ -68,8 +62,6 @@ def prepare(cfg: TrainConfig, seed: int | None = None, frame: pd.DataFrame | Non
 
 def model_mask(cfg: TrainConfig):
     """The words a ``--mask-words`` run deletes from every post the model sees (None: none)."""
-    from mhexplain.trust.shortcuts import WordMask
-
     return WordMask.from_spec(cfg.mask_words) if cfg.mask_words else None
 
 

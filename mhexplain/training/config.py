@@ -9,7 +9,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mhexplain.classifiers.catalog import CLASSICAL_MODELS, MODEL_NAMES
+from mhexplain.classifiers.catalog import DEFAULT_MODELS, MODEL_NAMES
 from mhexplain.datasets.split import DEFAULT_PROTOCOL, DEFAULT_SEED, PROTOCOLS
 from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, dataset_path, default_models_dir
 
@@ -82,7 +82,7 @@ class TrainConfig:
                                            "data/data_to_be_cleansed.csv in the project)")
     out: Path = _opt(default_models_dir, "models folder (or MHX_MODELS_DIR; default models/); each model "
                                          "trained replaces its folder there")
-    models: tuple[str, ...] = _opt(CLASSICAL_MODELS, f"comma-separated subset of {','.join(ALL_MODELS)}")
+    models: tuple[str, ...] = _opt(DEFAULT_MODELS, f"comma-separated subset of {','.join(ALL_MODELS)}")
     protocol: str = _opt(DEFAULT_PROTOCOL, "evaluation protocol", choices=PROTOCOLS)
     seed: int = _opt(DEFAULT_SEED, "split and training seed")
     limit: int | None = _opt(None, "train on a stratified sample of N posts")

@@ -139,13 +139,8 @@ class Calibration:
         (Path(directory) / CALIBRATION_FILE).write_text(json.dumps(asdict(self), indent=2))
 
     @classmethod
-    def load(cls, directory: Path) -> "Calibration":
-        """The calibration saved in a model folder, held to ``schema.CALIBRATION_SPEC`` (one line
-        naming the file and the field when it does not fit)."""
-        from mhexplain.artifacts.folder import read_json
-        from mhexplain.artifacts.schema import CALIBRATION_SPEC
-
-        saved = read_json(Path(directory), CALIBRATION_FILE, CALIBRATION_SPEC)
+    def from_dict(cls, saved: dict) -> "Calibration":
+        """From what ``save`` wrote, once checked (``artifacts.registry.read_calibration``)."""
         return cls(**{f.name: saved[f.name] for f in fields(cls) if f.name in saved})
 
 

@@ -9,13 +9,16 @@ for comments.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from mhexplain.core.errors import ConfigError
+from mhexplain.core import classifier
+from mhexplain.core.classifier import validate_texts
+from mhexplain.core.errors import ArtifactError, ConfigError
 
 # Words that name a condition or its subreddit (r/AvPD: avoidant personality disorder).
 CONDITION_WORDS = ("depress*", "bipolar", "anxi*", "stress*", "avpd", "avoidant", "personalit*", "disorder*",
@@ -126,8 +129,6 @@ class MaskedInput:
             self.linear_contributions = self._linear_contributions
 
     def predict_proba(self, texts):
-        from mhexplain.core.classifier import validate_texts
-
         return self.base.predict_proba([self.mask.delete(t) for t in validate_texts(texts, allow_empty=True)])
 
     def _linear_contributions(self, text: str, spans):
@@ -138,11 +139,9 @@ class MaskedInput:
     def visible_units(self, text: str, spans) -> np.ndarray:
         """The spans the model sees: what is left of them after the deletion, where the model
         inside sees that. A span the mask deletes whole is never seen."""
-        from mhexplain.core.classifier import visible_units
-
         post, moved = self._through_mask(text, spans)
         left = np.array([b > a for a, b in moved], dtype=bool)
-        return left & visible_units(self.base, post, moved)
+        return left & classifier.visible_units(self.base, post, moved)
 
     def _through_mask(self, text: str, spans) -> tuple[str, list[tuple[int, int]]]:
         """The post as the model sees it, and each span's characters in it."""
@@ -154,18 +153,12 @@ class MaskedInput:
 
 
 def save_mask(mask: WordMask, directory: Path) -> None:
-    import json
-
     (Path(directory) / MASKING_FILE).write_text(json.dumps({"words": list(mask.words)}, indent=2))
 
 
 def load_mask(directory: Path) -> WordMask | None:
     """The mask a model was trained with (None: it sees posts as written), held to the limits of
     a user's word list: its words become one pattern tried at every word of every post."""
-    import json
-
-    from mhexplain.core.errors import ArtifactError
-
     p = Path(directory) / MASKING_FILE
     if not p.is_file():
         return None
