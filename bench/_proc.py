@@ -1,14 +1,38 @@
-"""Run a command and record its wall time and the peak RSS of its whole process tree."""
+"""What the bench scripts share: the dataset option, and running a command measured (its wall time
+and the peak RSS of its whole process tree). Importing it puts the project on ``sys.path``."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project, for mhexplain
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project, for mhexplain
+
+from mhexplain.cli.args import option  # noqa: E402
+from mhexplain.datasets.split import DEFAULT_PROTOCOL, PROTOCOLS  # noqa: E402
+from mhexplain.settings import dataset_path  # noqa: E402
+
+
+@dataclass
+class Dataset:
+    data: Path | None = option(dataset_path, "the dataset CSV (default: the one python -m train reads: MHX_DATA, "
+                                             "else data/data_to_be_cleansed.csv)")
+
+    def problems(self) -> list[str]:
+        return [] if self.data else ["no data: pass --data PATH or set MHX_DATA"]
+
+
+@dataclass
+class TrainingRun(Dataset):
+    """The options every training benchmark takes: the dataset and the protocol."""
+
+    protocol: str = option(DEFAULT_PROTOCOL, "evaluation protocol", choices=PROTOCOLS)
 
 
 def _tree_rss_bytes(root: int) -> int:
@@ -59,32 +83,11 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
             "output": out}
 
 
-def base_parser():
-    """The options every training benchmark takes: the dataset and the protocol."""
-    import argparse
-
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", default=default_data())
-    p.add_argument("--protocol", default="leakage-free")
-    return p
-
-
-def default_data() -> str:
-    """The dataset ``python -m train`` would read (mhexplain.settings.dataset_path); "" when none."""
-    from mhexplain.settings import dataset_path
-
-    found = dataset_path()
-    return str(found) if found else ""
-
-
 def run_cli(cmd: list[str], seconds_pattern: str) -> dict:
     """Run one of the project's CLIs as a user would (project on PYTHONPATH), measured; exits
     with its output on failure. ``inner_seconds``: the time the CLI printed itself (the first
     group of ``seconds_pattern``), which leaves out start-up and model loading."""
-    import re
-
-    root = Path(__file__).resolve().parents[1]
-    r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(root)}, cwd=str(root))
+    r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT))
     if r["returncode"] != 0:
         raise SystemExit(r["output"][-2000:])
     r["inner_seconds"] = float(re.search(seconds_pattern, r["output"]).group(1))

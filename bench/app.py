@@ -6,19 +6,18 @@ clicks, with models loaded).
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
+import _proc  # noqa: F401 (puts the project on sys.path)
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools.browser import analyze, browser_page, open_page, running_app  # noqa: E402
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.options import ModelsFolder
+from tools.browser import analyze, browser_page, open_page, running_app
 
 POSTS = [
     "I can't sleep before exams, my chest gets tight and I keep thinking something terrible will happen.",
@@ -30,16 +29,20 @@ POSTS = [
 ]
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
-    p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
-    models = sorted(x.name for x in Path(a.models_dir).iterdir() if (x / "manifest.json").is_file())
+@dataclass
+class Settings:
+    folder: ModelsFolder = group(ModelsFolder, "models")
+    repeats: int = option(5, "new posts analysed once the models are loaded", min=1)
+
+
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    models_dir = a.folder.models_dir
+    models = sorted(x.name for x in models_dir.iterdir() if (x / "manifest.json").is_file())
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; models: {', '.join(models)}")
     with browser_page() as page:
         t0 = time.perf_counter()
-        with running_app(Path(a.models_dir).resolve()) as (url, server_s):
+        with running_app(models_dir.resolve()) as (url, server_s):
             open_page(page, url)
             page.locator('[data-testid="stMetric"]').first.wait_for()
             first_render = time.perf_counter() - t0

@@ -7,17 +7,28 @@ copies of a post (what LIME and SHAP send) one model batch per call versus the w
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import _proc  # noqa: F401 (puts the project on sys.path)
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mhexplain.artifacts.folder import read_predictions
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.classifiers.bert import BertClassifier, cpu_has_amx
+from mhexplain.cli.args import option, parse
+from mhexplain.evaluation.metrics import macro_f1
+
+
+@dataclass
+class Settings:
+    model_dir: Path = option(Path("models/bert"), "a trained BERT model's folder")
+    threads: int | None = option(os.cpu_count, "torch CPU threads (default: every core)", min=1)
+    posts: int = option(30, "posts for the one-at-a-time latency", min=1)
 
 
 def rss_mib() -> float:
@@ -37,36 +48,25 @@ def latency(clf, texts, repeats: int) -> tuple[float, float]:
     return float(np.percentile(times, 50)), float(np.percentile(times, 90))
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--model-dir", default="models/bert")
-    p.add_argument("--threads", type=int, default=os.cpu_count())
-    p.add_argument("--posts", type=int, default=30, help="posts for the one-at-a-time latency")
-    a = p.parse_args()
-    import torch
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    import torch  # heavy: imported once the command line is read (so --help is quick)
 
-    torch.set_num_threads(a.threads)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     import transformers  # noqa: F401  (import cost kept out of the load figure)
-
-    from mhexplain.artifacts.folder import read_predictions
-    from mhexplain.artifacts.registry import load_classifier
-    from mhexplain.evaluation.metrics import macro_f1
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, threads {a.threads}")
     before = rss_mib()
     t0 = time.perf_counter()
-    clf = load_classifier(Path(a.model_dir)).base  # the BERT model itself: raw speed, before calibration
+    clf = load_classifier(a.model_dir).base  # the BERT model itself: raw speed, before calibration
     print(f"load: {time.perf_counter() - t0:.2f} s, +{rss_mib() - before:.0f} MiB RSS "
           f"({sum(p.numel() for p in clf.model.parameters()) / 1e6:.1f} M parameters)")
-    preds = read_predictions(Path(a.model_dir))
+    preds = read_predictions(a.model_dir)
     texts, y = preds["text"].tolist(), preds["true_label"].to_numpy()
     clf.predict_proba(texts[:2])  # warm-up
     rng = np.random.default_rng(0)
     sample = [texts[i] for i in rng.permutation(len(texts))[:a.posts]]
-    from dataclasses import replace
-
-    from mhexplain.classifiers.bert import BertClassifier, cpu_has_amx
-
     print(f"CPU has AMX: {cpu_has_amx()}; precision 'auto' resolves to {clf.precision}")
     variants = {"fp32": BertClassifier(clf.model, clf.tokenizer, "fp32", clf.labels,
                                        replace(clf.config, precision="fp32"), device="cpu"),

@@ -9,7 +9,6 @@ one-time cost of building the tagger cache is shown apart.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import re
@@ -17,25 +16,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
-import _proc  # noqa: F401 (puts the project on sys.path)
 import numpy as np
+from _proc import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from mhexplain.artifacts.folder import read_predictions
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.options import ModelsOptions
+from mhexplain.explain.engine import METHODS
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
-    p.add_argument("--models", default="nb,lr")
-    p.add_argument("--methods", default="shap,lime")
-    p.add_argument("--posts", type=int, default=5)
-    a = p.parse_args()
-    from mhexplain.artifacts.folder import read_predictions
+@dataclass
+class Settings:
+    models: ModelsOptions = group(ModelsOptions, "models", {"models": {"default": ("nb", "lr")}})
+    methods: tuple[str, ...] = option(("shap", "lime"), "comma-separated", choices=METHODS)
+    posts: int = option(5, "random test posts (seed 0) of the first model", min=1)
 
-    models_dir = Path(a.models_dir).resolve()
-    preds = read_predictions(models_dir / a.models.split(",")[0])
+
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    models_dir = a.models.models_dir.resolve()
+    names = [m.name for m in a.models.select()]
+    preds = read_predictions(models_dir / names[0])
     rng = np.random.default_rng(0)
     texts = [preds["text"].iloc[i] for i in rng.permutation(len(preds))[:a.posts]]
     env = {**os.environ, "MHX_CACHE_DIR": tempfile.mkdtemp(prefix="mhx-cli-bench-")}
@@ -50,13 +53,13 @@ def main() -> int:
         seconds = time.perf_counter() - t0
         if r.returncode != 0:
             raise SystemExit(r.stderr[-2000:])
-        return seconds, float(re.search(r"evaluations, ([\d.]+) s", r.stdout).group(1))
+        return seconds, float(re.search(r"evaluations?, ([\d.]+) s", r.stdout).group(1))
 
-    first = call(a.models.split(",")[0], a.methods.split(",")[0], texts[0])
+    first = call(names[0], a.methods[0], texts[0])
     print(f"first call, empty cache folder: process {first[0]:.2f} s, explanation {first[1]:.2f} s")
     print("model method  process p50  process max  explanation p50")
-    for model in a.models.split(","):
-        for method in a.methods.split(","):
+    for model in names:
+        for method in a.methods:
             runs = [call(model, method, t) for t in texts]
             wall, inner = np.array([r[0] for r in runs]), np.array([r[1] for r in runs])
             print(f"{model:5} {method:6}  {np.median(wall):9.2f} s  {wall.max():9.2f} s  {np.median(inner):12.2f} s")

@@ -12,22 +12,42 @@ A setting is ``lime:FEATURES:WIDTH`` (FEATURES types|positions, WIDTH a number o
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
+import re
 import sys
-from pathlib import Path
+from dataclasses import dataclass
 
+import _proc  # noqa: F401 (puts the project on sys.path)
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from mhexplain.artifacts.folder import read_predictions
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.classifiers.catalog import MODEL_NAMES
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.options import ModelsFolder
+from mhexplain.explain import explain
 
-DEFAULT_SETTINGS = ("lime:positions:25,lime:positions:75,lime:types:25,lime:types:flat,"
-                    "shap:both,shap:both:bs256,shap:empty,shap:full")
+SETTING = re.compile(r"(lime:(types|positions):(flat|\d+(\.\d*)?)|shap:(empty|full|both))(:bs[1-9]\d*)?")
+DEFAULT_SETTINGS = ("lime:positions:25", "lime:positions:75", "lime:types:25", "lime:types:flat",
+                    "shap:both", "shap:both:bs256", "shap:empty", "shap:full")
 
 
-def parse(setting: str) -> tuple[str, dict, int | None]:
+@dataclass
+class Settings:
+    folder: ModelsFolder = group(ModelsFolder, "models")
+    model: str = option("bert", "the model explained", choices=MODEL_NAMES)
+    posts: int = option(8, "random test posts (seed 0)", min=1)
+    budget: int = option(1000, "evaluations per explanation (and 4x that)", min=10)
+    settings: tuple[str, ...] = option(DEFAULT_SETTINGS, "comma-separated settings, each as described above")
+
+    def problems(self) -> list[str]:
+        wrong = [x for x in self.settings if not SETTING.fullmatch(x)]
+        return [f"--settings: {', '.join(wrong)}: write lime:FEATURES:WIDTH or shap:CONTEXT, optionally :bsN"] \
+            if wrong else []
+
+
+def parse_setting(setting: str) -> tuple[str, dict, int | None]:
     parts = setting.split(":")
     bs = None
     if parts[-1].startswith("bs"):
@@ -38,27 +58,17 @@ def parse(setting: str) -> tuple[str, dict, int | None]:
     return "shap", {"shap_context": parts[1]}, bs
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
-    p.add_argument("--model", default="bert")
-    p.add_argument("--posts", type=int, default=8)
-    p.add_argument("--budget", type=int, default=1000)
-    p.add_argument("--settings", default=DEFAULT_SETTINGS)
-    a = p.parse_args()
-    from mhexplain.artifacts.folder import read_predictions
-    from mhexplain.artifacts.registry import load_classifier
-    from mhexplain.explain import explain
-
-    clf = load_classifier(Path(a.models_dir) / a.model)
-    preds = read_predictions(Path(a.models_dir) / a.model)
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    clf = load_classifier(a.folder.models_dir / a.model)
+    preds = read_predictions(a.folder.models_dir / a.model)
     rng = np.random.default_rng(0)
     texts = [preds["text"].iloc[i] for i in rng.permutation(len(preds))[:a.posts]]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; model {a.model}; {len(texts)} test posts; "
           f"budget {a.budget} and {4 * a.budget}", flush=True)
     explain(clf, texts[0], "shap", budget=20)  # warm-up
-    for setting in a.settings.split(","):
-        method, kw, bs = parse(setting)
+    for setting in a.settings:
+        method, kw, bs = parse_setting(setting)
         batch_size = getattr(clf, "batch_size", None)
         if bs is not None:  # SHAP sends the model's batch size per call in context "both"
             clf.batch_size = bs

@@ -4,17 +4,20 @@
 """
 from __future__ import annotations
 
-import argparse
 import os
 import re
+import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from _proc import default_data  # noqa: E402
+from _proc import Dataset
+from nltk.tag.perceptron import PerceptronTagger
+from nltk.tokenize import word_tokenize
+
+from mhexplain.cli.args import parse
+from mhexplain.datasets.posts import read_posts
+from mhexplain.preprocess import preprocess_many, tokenize_letters
+from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
 
 
 def timed(fn):
@@ -23,19 +26,8 @@ def timed(fn):
     return out, time.perf_counter() - t0
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", default=default_data())
-    a = p.parse_args()
-    import subprocess
-
-    from nltk.tag.perceptron import PerceptronTagger
-    from nltk.tokenize import word_tokenize
-
-    from mhexplain.datasets.posts import read_posts
-    from mhexplain.preprocess import preprocess_many, tokenize_letters
-    from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
-
+def main(argv=None) -> int:
+    a = parse(Dataset, argv, description=__doc__.split("\n\n")[0])
     probe = ("import time; t=time.perf_counter(); from nltk.stem import WordNetLemmatizer; "
              "WordNetLemmatizer().lemmatize('dogs', 'n'); print(time.perf_counter()-t)")
     wn = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)

@@ -4,30 +4,32 @@
 """
 from __future__ import annotations
 
-import argparse
+import json
 import logging
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
-from _proc import default_data  # noqa: E402
+from _proc import Dataset
 
-from mhexplain.cli.train import parse_args, run  # noqa: E402
+from mhexplain.cli.args import option, parse
+from mhexplain.cli.train import parse_args
+from mhexplain.training.api import run
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--data", default=default_data())
-    p.add_argument("--repeats", type=int, default=5)
-    a = p.parse_args()
+@dataclass
+class Settings(Dataset):
+    repeats: int = option(5, "split seeds of the leakage-free protocol (mean ± sd)", min=1)
+
+
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         for protocol in ("reference", "leakage-free"):
             reps = "1" if protocol == "reference" else str(a.repeats)
-            cfg = parse_args(["--data", a.data, "--out", f"{tmp}/{protocol}", "--protocol", protocol,
+            cfg = parse_args(["--data", str(a.data), "--out", f"{tmp}/{protocol}", "--protocol", protocol,
                               "--repeats", reps])
             res = run(cfg)
             print(f"\n## {protocol} (seed {cfg.seed})")
@@ -43,8 +45,6 @@ def main() -> int:
                     r = m["seed_repeats"]
                     vals = ", ".join(f"{s}:{v:.3f}" for s, v in zip(r["seeds"], r["macro_f1"]))
                     print(f"   over seeds {vals}  ->  {r['mean']:.3f} ± {r['sd']:.3f} (min {min(r['macro_f1']):.3f})")
-            import json
-
             man = json.loads((Path(tmp) / protocol / "nb" / "manifest.json").read_text())
             print("   cleaning:", man["cleaning"])
             print("   split:", {k: v for k, v in man["split"].items() if k != "test_post_ids_sha256"})

@@ -12,16 +12,21 @@ and the peak RSS of the whole process tree. Flat memory shows as the same peak a
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from _proc import default_data, run_cli
+import pandas as pd
+from _proc import Dataset, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.options import ModelsOptions
+from mhexplain.core.labels import LABELS
+
+LABEL_MAP = ",".join(f"{i}={name}" for i, name in enumerate(LABELS))
 # What each CLI prints about its own work (start-up and model loading left out), and its options.
 CLIS = {
     "score": (r"in ([\d.]+) s ->", lambda out: ["--out", str(out)]),
@@ -29,20 +34,21 @@ CLIS = {
 }
 
 
-def _label_map() -> str:
-    from mhexplain.core.labels import LABELS
+@dataclass
+class Settings:
+    cli: tuple[str, ...] = option(("score",), "the commands timed, comma-separated", choices=tuple(CLIS))
+    models: ModelsOptions = group(ModelsOptions, "models")
+    rows: tuple[int, ...] = option((10_000, 100_000), "file sizes for NB and LR")
+    bert_rows: tuple[int, ...] = option((1000, 4000), "file sizes for BERT (CPU: about 25 posts/s)")
+    dataset: Dataset = group(Dataset, "the dataset whose posts are repeated")
 
-    return ",".join(f"{i}={name}" for i, name in enumerate(LABELS))
+    def problems(self) -> list[str]:
+        return [] if min(self.rows + self.bert_rows, default=1) > 0 else ["--rows and --bert-rows must be positive"]
 
 
-LABEL_MAP = _label_map()
-
-
-def write_real_posts(data: str, path: Path, rows: int) -> float:
+def write_real_posts(data: Path, path: Path, rows: int) -> float:
     """The dataset's posts repeated to ``rows`` rows (columns id, title, body, label); returns the
     mean post length in characters."""
-    import pandas as pd
-
     posts = pd.read_csv(data, keep_default_na=False)[["title", "text", "target"]]
     reps = -(-rows // len(posts))
     out = pd.concat([posts] * reps, ignore_index=True).iloc[:rows]
@@ -53,29 +59,23 @@ def write_real_posts(data: str, path: Path, rows: int) -> float:
     return float((out["title"].str.len() + out["body"].str.len()).mean())
 
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--cli", default="score", help="score, evaluate, or both (comma-separated)")
-    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
-    p.add_argument("--models", default="nb,lr,bert")
-    p.add_argument("--rows", default="10000,100000", help="file sizes for NB and LR")
-    p.add_argument("--bert-rows", default="1000,4000", help="file sizes for BERT (CPU: about 25 posts/s)")
-    p.add_argument("--data", default=default_data(), help="the dataset whose posts are repeated")
-    a = p.parse_args()
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    models_dir, names = a.models.models_dir, [m.name for m in a.models.select()]
     tmp = Path(tempfile.mkdtemp(prefix="mhx-score-"))
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; "
-          f"models folder {a.models_dir}; posts from {Path(a.data).name}")
+          f"models folder {models_dir}; posts from {a.dataset.data.name}")
     files: dict[int, Path] = {}
-    for cli in a.cli.split(","):
+    for cli in a.cli:
         pattern, extra = CLIS[cli]
-        for model in a.models.split(","):
-            for n in (int(x) for x in (a.bert_rows if model == "bert" else a.rows).split(",")):
+        for model in names:
+            for n in a.bert_rows if model == "bert" else a.rows:
                 if n not in files:
                     files[n] = tmp / f"posts-{n}.csv"
-                    mean_chars = write_real_posts(a.data, files[n], n)
+                    mean_chars = write_real_posts(a.dataset.data, files[n], n)
                     print(f"{n:,} rows: {files[n].stat().st_size / 2**20:.1f} MiB, mean post {mean_chars:,.0f} characters")
                 out = tmp / "pred.csv"
-                cmd = [sys.executable, "-m", f"mhexplain.{cli}", "--models-dir", a.models_dir, "--models", model,
+                cmd = [sys.executable, "-m", f"mhexplain.{cli}", "--models-dir", str(models_dir), "--models", model,
                        "--data", str(files[n]), "--text-col", "body", "--title-col", "title", *extra(out)]
                 r = run_cli(cmd, pattern)
                 print(f"{cli:8} {model:4} {n:>7,} rows: process {r['seconds']:.1f} s, "
@@ -88,5 +88,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     sys.exit(main())

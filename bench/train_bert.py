@@ -10,34 +10,38 @@ import json
 import os
 import platform
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import base_parser, run_measured  # noqa: E402
+from _proc import ROOT, TrainingRun, run_measured
 
-from mhexplain.training.bert import processes  # noqa: E402
+from mhexplain.cli.args import option, parse_known
+from mhexplain.settings import default_models_dir
+from mhexplain.training.bert import processes
 
-ROOT = Path(__file__).resolve().parents[1]
+
+@dataclass
+class Settings(TrainingRun):
+    out: Path = option(default_models_dir, "models folder, as python -m train --out (default: the first of "
+                                           "MHX_MODELS_DIR, else models)")
+    log: Path = option(Path("logs/bert-train.log"), "the training's output, streamed here")
 
 
-def main() -> int:
-    p = base_parser()
-    p.add_argument("--out", default="models")
-    p.add_argument("--log", default="logs/bert-train.log")
-    a, extra = p.parse_known_args()
-    extra = [x for x in extra if x != "--"]
-    Path(a.log).parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "train", "--data", a.data, "--models", "bert", "--protocol", a.protocol,
-           "--out", a.out, *extra]
+def main(argv=None) -> int:
+    a, extra = parse_known(Settings, argv, description=__doc__.split("\n\n")[0])
+    extra = [x for x in extra if x != "--"]  # the rest goes to python -m train
+    a.log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "train", "--data", str(a.data), "--models", "bert", "--protocol", a.protocol,
+           "--out", str(a.out), *extra]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores; command: {' '.join(cmd)}", flush=True)
-    r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT), log=a.log)
+    r = run_measured(cmd, env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=str(ROOT), log=str(a.log))
     print(f"exit {r['returncode']}; wall {r['seconds']:.0f} s ({r['seconds'] / 60:.1f} min); "
           f"peak RSS {r['peak_rss_mib']:.0f} MiB")
     if r["returncode"] != 0:
         print(r["output"][-3000:])
         return 1
-    m = json.loads((Path(a.out) / "bert" / "metrics.json").read_text())
-    man = json.loads((Path(a.out) / "bert" / "manifest.json").read_text())
+    m = json.loads((a.out / "bert" / "metrics.json").read_text())
+    man = json.loads((a.out / "bert" / "manifest.json").read_text())
     print(f"encoder {man['params']['encoder']}; train {man['train_seconds']:.0f} s, "
           f"best epoch {m['best_epoch']}")
     par = man["params"]

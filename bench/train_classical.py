@@ -10,21 +10,24 @@ import os
 import platform
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _proc import base_parser, run_measured  # noqa: E402
+from _proc import ROOT, TrainingRun, run_measured
 
-ROOT = Path(__file__).resolve().parents[1]
+from mhexplain.cli.args import option, parse
 
 
-def main() -> int:
-    p = base_parser()
-    p.add_argument("--runs", type=int, default=3, help="cached runs after the first")
-    a = p.parse_args()
+@dataclass
+class Settings(TrainingRun):
+    runs: int = option(3, "cached runs after the first", min=0)
+
+
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "train", "--data", a.data, "--protocol", a.protocol,
+        cmd = [sys.executable, "-m", "train", "--data", str(a.data), "--protocol", a.protocol,
                "--out", f"{tmp}/models", "--cache-dir", f"{tmp}/cache"]
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         rows = []

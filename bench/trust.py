@@ -8,27 +8,34 @@ then the shortcut probe (time included) on the same models.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import sys
 import time
-from pathlib import Path
+from dataclasses import dataclass
 
 import _proc  # noqa: F401 (puts the project on sys.path)
 
+from mhexplain.artifacts.folder import verify_artifact
+from mhexplain.artifacts.registry import discover, load_classifier
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.options import ModelsFolder
+from mhexplain.evaluation.compare import load_results, operating_points
+from mhexplain.evaluation.probe import VARIANTS, probe_folder
+from mhexplain.trust.shortcuts import WordMask
 
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--models-dir", default=os.environ.get("MHX_MODELS_DIR", "models"))
-    p.add_argument("--no-probe", action="store_true")
-    a = p.parse_args()
-    from mhexplain.artifacts.folder import verify_artifact
-    from mhexplain.artifacts.registry import discover
-    from mhexplain.evaluation.compare import load_results, operating_points
 
-    results = [load_results(m.path, verify_artifact(m.path)) for m in discover(Path(a.models_dir)) if m.ok]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {a.models_dir}")
+@dataclass
+class Settings:
+    folder: ModelsFolder = group(ModelsFolder, "models")
+    probe: bool = option(True, "run the shortcut probe on the same models")
+
+
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    models_dir = a.folder.models_dir
+    results = [load_results(m.path, verify_artifact(m.path)) for m in discover(models_dir) if m.ok]
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores; {models_dir}")
     points = operating_points(results).set_index("model")
     for r in results:
         m, cal = r.metrics, r.manifest["calibration"]
@@ -43,12 +50,10 @@ def main() -> int:
         print(f"    abstains below {cal['threshold']:.3f} (target {cal['target_accuracy']:.2f}): answers "
               f"{pt['coverage']:.1%} of test posts at accuracy {pt['accuracy answered']:.3f} "
               f"(all posts: {pt['accuracy all']:.3f})")
-    from mhexplain.artifacts.registry import load_classifier
-
     for r in results:  # what calibration costs a prediction: the same posts, raw and calibrated
         if r.manifest["kind"] != "sklearn":
             continue
-        clf = load_classifier(Path(a.models_dir) / r.name)
+        clf = load_classifier(models_dir / r.name)
         texts = r.predictions["text"].tolist()[:300]
         clf.raw_proba(texts)  # warm the preprocessing memo so both timings score cached text
         times = {}
@@ -61,12 +66,9 @@ def main() -> int:
             times[label] = sorted(runs)[2]
         print(f"{r.name}: 300 test posts (preprocessing cached) raw {times['raw'] * 1e3:.1f} ms, calibrated "
               f"{times['calibrated'] * 1e3:.1f} ms (median of 5)")
-    if not a.no_probe:
-        from mhexplain.evaluation.probe import VARIANTS, probe_folder
-        from mhexplain.trust.shortcuts import WordMask
-
+    if a.probe:
         t0 = time.perf_counter()
-        res = probe_folder(Path(a.models_dir), WordMask(), seed=0)
+        res = probe_folder(models_dir, WordMask(), seed=0)
         print(f"probe: {time.perf_counter() - t0:.1f} s for {', '.join(r['model'] for r in res)} "
               f"(models loaded and every variant scored); "
               f"{res[0]['posts_with_condition_word']} of {res[0]['n_posts']} test posts name a condition")

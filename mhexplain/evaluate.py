@@ -1,7 +1,7 @@
 """``python -m mhexplain.evaluate``: see mhexplain.cli.evaluate."""
 import sys
 
-from mhexplain.evaluation.external import main
+from mhexplain.cli.evaluate import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,7 +1,7 @@
 """``python -m mhexplain.score``: see mhexplain.cli.score."""
 import sys
 
-from mhexplain.scoring.files import main
+from mhexplain.cli.score import main
 
 if __name__ == "__main__":
     sys.exit(main())

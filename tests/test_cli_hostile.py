@@ -10,16 +10,21 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
 
+from mhexplain import preprocess
 from mhexplain.artifacts import registry
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.cli import evaluate, probe, score
+from mhexplain.cli import explain as explain_cli
 from mhexplain.core import progress
-from mhexplain.evaluation import external as evaluate
-from mhexplain.evaluation import probe
-from mhexplain.explain import __main__ as explain_cli
-from mhexplain.scoring import files as score
+from mhexplain.core.errors import ConfigError, train_command
+from mhexplain.core.outputs import check_output_dir, create_exclusive, temp_file_beside
+from mhexplain.evaluation.probe import probe_folder
+from mhexplain.trust.shortcuts import WordMask
 
 from .helpers import ROOT, synthetic_posts
 
@@ -161,10 +166,6 @@ def test_probe_names_the_model_that_cannot_load_and_probes_the_others(trained_di
 
 
 def test_probe_folder_keeps_going_for_the_compare_page(trained_dir, tmp_path):
-    from mhexplain.artifacts.registry import load_classifier
-    from mhexplain.evaluation.probe import probe_folder
-    from mhexplain.trust.shortcuts import WordMask
-
     folder = _break_nb(trained_dir, tmp_path)
     failed = {}
     results = probe_folder(folder, WordMask(), failed=failed)
@@ -240,8 +241,6 @@ def _slowed(function):
 
 @pytest.mark.parametrize("command", ["score", "evaluate", "probe"])
 def test_long_commands_print_progress_lines_into_a_log(command, trained_dir, tmp_path, capsys, monkeypatch):
-    from mhexplain import preprocess
-
     monkeypatch.setattr(progress, "EVERY_SECONDS", 0.01)
     for module, name in ((registry, "load_classifier"), (preprocess, "clear_memo")):  # called during the work
         monkeypatch.setattr(module, name, _slowed(getattr(module, name)))
@@ -283,9 +282,6 @@ def test_progress_draws_a_bar_on_a_terminal():
 
 
 def test_output_folders_are_checked_as_train_does(tmp_path):
-    from mhexplain.core.errors import ConfigError
-    from mhexplain.core.outputs import check_output_dir
-
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
     check_output_dir(tmp_path / "new" / "models", "--out")  # to be created: fine
@@ -297,10 +293,6 @@ def test_output_folders_are_checked_as_train_does(tmp_path):
 
 
 def test_exclusive_and_temporary_files_are_never_written_through_a_link(tmp_path, monkeypatch):
-    import tempfile
-
-    from mhexplain.core.outputs import create_exclusive, temp_file_beside
-
     victim = tmp_path / "victim.txt"
     victim.write_text("untouched")
     (tmp_path / "part0").symlink_to(victim)
@@ -320,8 +312,6 @@ def test_exclusive_and_temporary_files_are_never_written_through_a_link(tmp_path
 
 
 def test_the_suggested_train_command_can_be_pasted_where_the_dataset_is_found(tmp_path, monkeypatch):
-    from mhexplain.core.errors import train_command
-
     data = tmp_path / "posts.csv"
     data.write_text("text,title,target\n")
     monkeypatch.setenv("MHX_DATA", str(data))

@@ -4,8 +4,10 @@ import json
 import numpy as np
 import pytest
 
+from mhexplain.artifacts.registry import load_classifier
+from mhexplain.cli.evaluate import main
 from mhexplain.core.errors import DataError
-from mhexplain.evaluation.external import evaluate_file, main, parse_label_map, wilson
+from mhexplain.evaluation.external import evaluate_file, parse_label_map, wilson
 
 from .helpers import CLASS_WORDS
 
@@ -48,8 +50,6 @@ def test_missing_columns_are_named_in_a_sentence_with_the_columns_there_are(trai
 
 
 def test_external_file_in_chunks(trained_dir, tmp_path):
-    from mhexplain.artifacts.registry import load_classifier
-
     models = {n: load_classifier(trained_dir / n) for n in ("nb", "lr")}
     data = _external(tmp_path / "ext.csv")
     lm = parse_label_map("Anx=anxiety,Dep=depression,Stress=stress")

@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mhexplain.artifacts import registry
 from mhexplain.artifacts.registry import load_classifier
+from mhexplain.cli import score as score_cli
+from mhexplain.cli.score import main
 from mhexplain.core.classifier import MAX_POST_CHARS, abstains, abstention_threshold
 from mhexplain.core.labels import LABELS
 from mhexplain.scoring import files as score_mod
-from mhexplain.scoring.files import main
 from mhexplain.scoring.inputs import TRUNCATED
 
 from .helpers import ROOT, synthetic_posts
@@ -90,15 +92,14 @@ def test_a_crash_midway_leaves_no_file(trained_dir, tmp_path, monkeypatch):
 
 def test_the_output_is_checked_once_before_the_models_load(trained_dir, tmp_path, monkeypatch):
     """check_output_file ran twice: in main, and again in score_file."""
-    from mhexplain.artifacts import registry
-
     path, _ = _input_file(tmp_path)
     events = []
-    real_check, real_load = score_mod.check_output_file, registry.load_classifier
-    monkeypatch.setattr(score_mod, "check_output_file", lambda *a, **k: events.append("check") or real_check(*a, **k))
+    real_check, real_load = score_cli.check_output_file, registry.load_classifier
+    monkeypatch.setattr(score_cli, "check_output_file", lambda *a, **k: events.append("check") or real_check(*a, **k))
     monkeypatch.setattr(registry, "load_classifier", lambda *a, **k: events.append("load") or real_load(*a, **k))
     assert main(["--models-dir", str(trained_dir), "--data", str(path), "--out", str(tmp_path / "p.csv")]) == 0
     assert events == ["check", "load", "load"]
+    assert not hasattr(score_mod, "check_output_file")  # the library writes where it is told, checked or not
     assert len(pd.read_csv(tmp_path / "p.csv")) == 45
 
 

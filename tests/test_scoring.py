@@ -8,13 +8,15 @@ import pandas as pd
 import pytest
 
 from mhexplain.artifacts.registry import load_classifier, load_models, select_models
+from mhexplain.cli import evaluate as evaluate_cli
+from mhexplain.cli import probe as probe_cli
+from mhexplain.cli import score as score_cli
 from mhexplain.core.classifier import MAX_POST_CHARS, abstains, abstention_threshold
 from mhexplain.core.errors import DataError
 from mhexplain.datasets import csvfile, posts
-from mhexplain.evaluation import external, probe
 from mhexplain.evaluation.external import prepare_rows, upload_metrics
 from mhexplain.evaluation.post import compare_post
-from mhexplain.scoring import files, upload
+from mhexplain.scoring import upload
 from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_input
 from mhexplain.scoring.table import score_rows
 from mhexplain.scoring.upload import MAX_ROWS, notes_text, score_upload
@@ -42,7 +44,7 @@ def test_the_batch_download_is_the_file_score_writes(trained_dir, tmp_path):
     raw = _awkward_csv()
     data, out = tmp_path / "posts.csv", tmp_path / "pred.csv"
     data.write_bytes(raw)
-    assert files.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out)]) == 0
+    assert score_cli.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out)]) == 0
     page = score_upload(raw, "posts.csv", load_models(trained_dir)).scored.csv_text()
     assert page.encode() == out.read_bytes()
     table = pd.read_csv(out, keep_default_na=False)
@@ -194,12 +196,11 @@ def test_models_is_read_one_way_by_every_command(trained_dir, tmp_path, capsys):
     assert [m.name for m in select_models(trained_dir, ["lr"])] == ["lr"]
     data = tmp_path / "posts.csv"
     data.write_bytes(b"text,label\nso much pressure,a\nmanic again,b\n")
-    runs = {"score": lambda: files.main(["--models-dir", str(trained_dir), "--data", str(data), "--out",
-                                         str(tmp_path / "o.csv"), "--title-col", "", "--models", "nb,gpt"]),
-            "evaluate": lambda: external.main(["--models-dir", str(trained_dir), "--data", str(data), "--text-col",
-                                               "text", "--label-col", "label", "--label-map", "a=0,b=2",
-                                               "--models", "nb,gpt"]),
-            "probe": lambda: probe.main(["--models-dir", str(trained_dir), "--models", "nb,gpt"])}
+    common = ["--models-dir", str(trained_dir), "--data", str(data), "--models", "nb,gpt"]
+    runs = {"score": lambda: score_cli.main(common + ["--out", str(tmp_path / "o.csv"), "--title-col", ""]),
+            "evaluate": lambda: evaluate_cli.main(common + ["--text-col", "text", "--label-col", "label",
+                                                            "--label-map", "a=0,b=2"]),
+            "probe": lambda: probe_cli.main(["--models-dir", str(trained_dir), "--models", "nb,gpt"])}
     for name, run in runs.items():
         assert run() == 2, name
         err = capsys.readouterr().err.strip().splitlines()

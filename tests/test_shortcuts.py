@@ -3,8 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from mhexplain.cli.probe import main as probe_cli
 from mhexplain.core.errors import ConfigError
-from mhexplain.evaluation.probe import main as probe_cli
 from mhexplain.evaluation.probe import probe, probe_texts
 from mhexplain.trust.shortcuts import WordMask, delete_random_words, read_word_list
 

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -7,11 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mhexplain import settings
+from mhexplain.artifacts import folder as artifacts
 from mhexplain.artifacts.folder import artifact_hash, verify_artifact
 from mhexplain.artifacts.registry import discover
-from mhexplain.cli.train import main
+from mhexplain.cli.train import main, parse_args
+from mhexplain.datasets.posts import normalise_key
+from mhexplain.settings import ServerSettings
+from mhexplain.training import classical
+from mhexplain.training.api import run
+from mhexplain.training.config import BertTrainConfig, TrainConfig
 
-from .helpers import ROOT, rescore
+from .helpers import ROOT, rescore, synthetic_posts
 
 
 def test_artifacts_are_complete(trained_dir):
@@ -56,10 +64,6 @@ def test_discover_reports_status(trained_dir, tmp_path):
 
 
 def test_reference_protocol_and_repeats(tmp_path):
-    from mhexplain.datasets.posts import normalise_key
-
-    from .helpers import synthetic_posts
-
     posts = synthetic_posts()
     posts = pd.concat([posts, posts.iloc[::5]], ignore_index=True)  # 41 posts scraped twice, as in the data
     data = tmp_path / "dup.csv"
@@ -118,8 +122,6 @@ def test_bad_data_one_line_error_and_nothing_written(case, tmp_path):
 
 
 def test_failed_write_leaves_previous_model(trained_dir, tmp_path, monkeypatch):
-    from mhexplain.artifacts import folder as artifacts
-
     d = tmp_path / "models"
     shutil.copytree(trained_dir, d)
     before = (d / "nb" / "manifest.json").read_text()
@@ -161,8 +163,6 @@ def test_unusable_outputs_are_refused_before_any_work(case, fixture_csv, tmp_pat
 
 
 def test_stride_defaults_to_half_the_max_length():
-    from mhexplain.cli.train import parse_args
-
     assert parse_args(["--data", "x.csv", "--max-length", "64"]).bert.stride == 32
     assert parse_args(["--data", "x.csv"]).bert.stride == 128
     with pytest.raises(SystemExit):
@@ -179,11 +179,6 @@ def test_cli_says_where_it_wrote_and_what_it_replaced(fixture_csv, tmp_path):
 
 
 def test_every_config_field_is_a_flag_with_one_help_text():
-    import dataclasses
-
-    from mhexplain.cli.train import parse_args
-    from mhexplain.training.config import BertTrainConfig, TrainConfig
-
     cfg = parse_args(["--data", "x.csv", "--weight-decay", "0.1", "--warmup-ratio", "0.2", "--max-chunks", "3",
                       "--val-fraction", "0.2", "--max-grad-norm", "0.5", "--jobs", "1", "--models", "nb,bert"])
     b = cfg.bert
@@ -197,10 +192,6 @@ def test_every_config_field_is_a_flag_with_one_help_text():
 
 
 def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_csv, tmp_path, monkeypatch):
-    from mhexplain.cli.train import parse_args
-    from mhexplain.training import classical
-    from mhexplain.training.api import run
-
     d = tmp_path / "models"
     shutil.copytree(trained_dir, d)
     before = {p.name: (p / "manifest.json").read_text() for p in d.iterdir()}
@@ -224,10 +215,6 @@ def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_cs
 
 def test_the_dataset_is_found_where_the_readme_puts_it(tmp_path, monkeypatch):
     """`python -m train` with no --data read only MHX_DATA, not data/data_to_be_cleansed.csv."""
-    from mhexplain import settings
-    from mhexplain.cli.train import parse_args
-    from mhexplain.settings import ServerSettings
-
     project = tmp_path / "project"
     monkeypatch.setattr(settings, "PROJECT", project)
     monkeypatch.delenv("MHX_DATA", raising=False)
@@ -243,9 +230,6 @@ def test_the_dataset_is_found_where_the_readme_puts_it(tmp_path, monkeypatch):
 
 
 def test_no_dataset_anywhere_says_every_place_to_put_it(tmp_path, monkeypatch, capsys):
-    from mhexplain import settings
-    from mhexplain.cli.train import parse_args
-
     monkeypatch.setattr(settings, "PROJECT", tmp_path / "project")
     monkeypatch.delenv("MHX_DATA", raising=False)
     with pytest.raises(SystemExit):

@@ -12,14 +12,19 @@ keep real posts out of the repository.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from mhexplain.cli.args import group, option, parse  # noqa: E402
+from mhexplain.cli.options import ModelsFolder  # noqa: E402
+from mhexplain.training.api import run  # noqa: E402
+from mhexplain.training.config import TrainConfig  # noqa: E402
+from tests.helpers import synthetic_posts  # noqa: E402
 from tools.browser import analyze, browser_page, open_page, running_app, wait_idle  # noqa: E402
 
 POST = ("Some weeks I barely sleep and start ten projects at once, then I crash and can't get out of bed. "
@@ -31,10 +36,6 @@ CSV = ("title,text,target\nExams,Deadlines everywhere and my boss keeps adding m
 
 def synthetic_models(out: Path) -> Path:
     """NB + LR trained on the tests' synthetic posts, in a temporary folder: no real post is shown."""
-    from mhexplain.training.api import run
-    from mhexplain.training.config import TrainConfig
-    from tests.helpers import synthetic_posts
-
     tmp = Path(tempfile.mkdtemp(prefix="mhx-screenshots-"))
     synthetic_posts().to_csv(tmp / "synthetic.csv", index=False)
     run(TrainConfig(data=tmp / "synthetic.csv", out=tmp / "models", n_jobs=1, cache_dir=tmp / "cache"))
@@ -72,23 +73,22 @@ def capture(page, path: Path, timeout: float = 120_000) -> None:
     page.set_viewport_size({"width": WIDTH, "height": MIN_HEIGHT})
 
 
-def output_folder(arg: str) -> Path:
-    out = Path(arg)
-    if out.exists() and not out.is_dir():
-        raise SystemExit(f"error: --out {arg!r} is a file; name a folder")
+@dataclass
+class Settings:
+    out: Path = option(help="folder for the PNGs (the README's: docs/screenshots)")
+    folder: ModelsFolder = group(ModelsFolder, "models trained on the real data")
+    explorer_models_dir: Path | None = option(None, "models trained on synthetic posts (default: trained now)")
+
+    def problems(self) -> list[str]:
+        return [f"--out {str(self.out)!r} is a file; name a folder"] if self.out.exists() and not self.out.is_dir() else []
+
+
+def main(argv=None) -> int:
+    a = parse(Settings, argv, description=__doc__.split("\n\n")[0])
+    out = a.out
     out.mkdir(parents=True, exist_ok=True)
-    return out
-
-
-def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--models-dir", default="models")
-    p.add_argument("--explorer-models-dir", help="models trained on synthetic posts (default: trained now)")
-    p.add_argument("--out", required=True, help="folder for the PNGs (the README's: docs/screenshots)")
-    a = p.parse_args()
-    out = output_folder(a.out)
     with browser_page(WIDTH, MIN_HEIGHT) as page:
-        with running_app(Path(a.models_dir).resolve()) as (url, _):
+        with running_app(a.folder.models_dir.resolve()) as (url, _):
             open_page(page, url)
             capture(page, out / "overview.png")
             open_page(page, url, "Analyze a post")
@@ -105,7 +105,7 @@ def main() -> int:
             page.get_by_text("Metrics on this file").wait_for(timeout=60_000)
             upload.unlink()
             capture(page, out / "batch.png")
-        with running_app(Path(a.explorer_models_dir or synthetic_models(out)).resolve()) as (url, _):
+        with running_app((a.explorer_models_dir or synthetic_models(out)).resolve()) as (url, _):
             open_page(page, url, "Error explorer")
             capture(page, out / "errors.png")
     for f in sorted(out.glob("*.png")):

@@ -1,13 +1,12 @@
 """python -m train --data PATH [--models nb,lr,bert] [--out DIR] [--protocol P] [--seed S] ..."""
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 
-from mhexplain.cli.args import add_dataclass, build
-from mhexplain.core.errors import MhxError
+from mhexplain.cli.args import parse
+from mhexplain.cli.command import run_command
 from mhexplain.core.textsafe import printable
 from mhexplain.training.api import run
 from mhexplain.training.config import TrainConfig
@@ -16,12 +15,7 @@ logger = logging.getLogger("mhexplain.train")
 
 
 def parse_args(argv=None) -> TrainConfig:
-    p = argparse.ArgumentParser(prog="python -m train", description="Train mhexplain's classifiers.")
-    add_dataclass(p, TrainConfig)
-    cfg = build(TrainConfig, p.parse_args(argv))
-    for problem in cfg.problems():
-        p.error(problem)
-    return cfg
+    return parse(TrainConfig, argv, "python -m train", "Train mhexplain's classifiers.")
 
 
 class PrintableFormatter(logging.Formatter):
@@ -44,11 +38,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[_log_handler()])
     cfg = parse_args(argv)
     existed = {m for m in cfg.models if (cfg.out / m).is_dir()}
-    try:
-        results = run(cfg)
-    except MhxError as err:
-        print(f"error: {printable(err)}", file=sys.stderr)
-        return 2
+    return run_command(lambda: run(cfg), lambda results: report(cfg, results, existed))
+
+
+def report(cfg: TrainConfig, results: dict, existed: set[str]) -> None:
     for name, m in results.items():
         line = f"{name}: macro-F1 {m['macro_f1']:.3f} (95% CI {m['macro_f1_ci'][0]:.3f}-{m['macro_f1_ci'][1]:.3f})"
         line += f" -> {printable(cfg.out / name)}" + (" (replaced the model that was there)" if name in existed else "")
@@ -56,7 +49,6 @@ def main(argv=None) -> int:
             r = m["seed_repeats"]
             line += f"; over {len(r['seeds'])} split seeds {r['mean']:.3f} ± {r['sd']:.3f}"
         print(line)
-    return 0
 
 
 if __name__ == "__main__":

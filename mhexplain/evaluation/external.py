@@ -1,7 +1,5 @@
-"""External validation: how the trained models do on any labelled CSV the project has never seen.
-
-    python -m mhexplain.evaluate --models-dir DIR --data FILE --text-col COL [--title-col COL]
-        --label-col COL --label-map "their_label=our_class,..." [--json OUT] [--chunk-size N]
+"""External validation: how the trained models do on any labelled CSV the project has never seen
+(the command line: ``mhexplain.cli.evaluate``).
 
 Rows whose label is not in the map are dropped and counted. For each model: n, the recall of
 every mapped class with a Wilson 95% interval, macro-F1 over the classes present, the share of
@@ -11,29 +9,20 @@ joined exactly as in training.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import f1_score
 
-from mhexplain.artifacts.registry import load_models
-from mhexplain.core.errors import DataError, MhxError
+from mhexplain.core.errors import DataError
 from mhexplain.core.labels import DISPLAY_NAMES, LABELS, NUM_LABELS
-from mhexplain.core.outputs import check_output_file, write_atomic
-from mhexplain.core.progress import Progress
-from mhexplain.core.textsafe import printable
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
 from mhexplain.evaluation.metrics import classification_metrics
-from mhexplain.preprocess import clear_memo, parallel
+from mhexplain.preprocess import clear_memo
 from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_inputs
 from mhexplain.scoring.table import predict
 from mhexplain.scoring.upload import ScoredUpload
-from mhexplain.settings import default_models_dir
 from mhexplain.trust.calibration import ece
 
 DEFAULT_CHUNK = 2000
@@ -141,48 +130,3 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
     return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
             "truncated": counts["truncated"],
             "models": [summarise(n, y, np.vstack(probas[n]).astype(float)) for n in models]}
-
-
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mhexplain.evaluate", description=__doc__.splitlines()[0])
-    p.add_argument("--models-dir", default=str(default_models_dir()))
-    p.add_argument("--data", required=True)
-    p.add_argument("--text-col", required=True)
-    p.add_argument("--title-col")
-    p.add_argument("--label-col", required=True)
-    p.add_argument("--label-map", required=True, help='e.g. "Anxiety=anxiety,Depression=depression,BPD=3"')
-    p.add_argument("--models", help="comma-separated subset of the folder's models")
-    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
-    p.add_argument("--json", help="write the results here")
-    a = p.parse_args(argv)
-    t0 = time.perf_counter()
-    try:
-        label_map = parse_label_map(a.label_map)
-        data = Path(a.data)
-        # the header, before any work
-        CsvColumns(data, named_columns(COLUMN_OPTIONS, (a.text_col, a.title_col, a.label_col))).close()
-        if a.json:
-            check_output_file(Path(a.json), "--json", inputs=(data,))
-        models = load_models(Path(a.models_dir), a.models.split(",") if a.models else None)
-        with parallel(), Progress("evaluating", "row") as bar:
-            res = evaluate_file(models, data, a.text_col, a.label_col, label_map, a.title_col,
-                                max(1, a.chunk_size), bar.update)
-        res["seconds"] = time.perf_counter() - t0
-        if a.json:
-            write_atomic(Path(a.json), json.dumps(res, indent=2))
-    except MhxError as err:
-        print(f"error: {printable(err)}", file=sys.stderr)
-        return 2
-    print(f"{res['rows']:,} rows; dropped {res['dropped_unmapped']:,} with unmapped labels and "
-          f"{res['dropped_empty']:,} without text; {res['truncated']:,} {TRUNCATED} ({res['seconds']:.1f} s)")
-    for m in res["models"]:
-        rec = ", ".join(f"{k} {v['recall']:.2f} [{v['ci'][0]:.2f}-{v['ci'][1]:.2f}] (n={v['n']})"
-                        for k, v in m["recall"].items())
-        top = max(m["prediction_share"], key=m["prediction_share"].get)
-        print(f"{m['model']}: macro-F1 {m['macro_f1_present_classes']:.3f} over {len(m['recall'])} classes; "
-              f"ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} ({m['prediction_share'][top]:.0%})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

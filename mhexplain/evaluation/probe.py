@@ -4,18 +4,10 @@ For every model in a models folder, on its test posts: macro-F1, per-class recal
 of predictions per class (1) on the posts as written, (2) with the condition words deleted
 (``shortcuts.CONDITION_WORDS`` or ``--words FILE``), and (3) with the same number of random other
 words deleted from each post (a seeded control: deleting words at all may cost something).
-
-    python -m mhexplain.probe --models-dir DIR [--words FILE] [--json OUT] [--seed S] [--models nb,lr]
-
-A model that cannot be loaded is named on standard error and the others are still probed; the
-command then exits with status 1 (2 when nothing could be probed or the request is unusable).
-``--json`` writes ``{"models": [one result per model probed], "failed": {model: why}}``.
+The command line: ``mhexplain.cli.probe``.
 """
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from pathlib import Path
 
@@ -25,12 +17,8 @@ from mhexplain.artifacts.folder import read_predictions
 from mhexplain.artifacts.registry import discover, load_classifier, select_models
 from mhexplain.core.errors import ArtifactError, MhxError
 from mhexplain.core.labels import LABELS, NUM_LABELS
-from mhexplain.core.outputs import check_output_file, write_atomic
-from mhexplain.core.progress import Progress
-from mhexplain.core.textsafe import printable
 from mhexplain.evaluation.metrics import macro_f1
 from mhexplain.scoring.table import predict
-from mhexplain.settings import default_models_dir
 from mhexplain.trust.shortcuts import WordMask, delete_random_words
 
 VARIANTS = ("as written", "condition words deleted", "random words deleted")
@@ -113,48 +101,3 @@ def table(results: list[dict]) -> list[dict]:
             rows.append({"model": r["model"], "posts": v, "macro F1": s["macro_f1"],
                          **{f"recall {lab}": s["recall"][lab] for lab in LABELS}})
     return rows
-
-
-def main(argv=None) -> int:
-
-    p = argparse.ArgumentParser(prog="python -m mhexplain.probe", description=__doc__.splitlines()[0])
-    p.add_argument("--models-dir", default=str(default_models_dir()))
-    p.add_argument("--words", help="a word list (one per line, * for prefixes); default: the built-in list")
-    p.add_argument("--models", help="comma-separated subset of the folder's models")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random-deletion control")
-    p.add_argument("--json", help="write the full results here")
-    a = p.parse_args(argv)
-    t0 = time.perf_counter()
-    failed: dict[str, str] = {}
-    try:
-        mask = WordMask.from_spec(a.words)
-        if a.json:
-            check_output_file(Path(a.json), "--json")
-        with Progress("probing", "post") as bar:
-            results = probe_folder(Path(a.models_dir), mask, a.seed, a.models.split(",") if a.models else None,
-                                   failed=failed, progress=bar)
-        if a.json and results:
-            write_atomic(Path(a.json), json.dumps({"models": results, "failed": failed}, indent=2))
-    except MhxError as err:
-        print(f"error: {printable(err)}", file=sys.stderr)
-        return 2
-    for name, why in failed.items():
-        print(f"error: {name} was not probed: {printable(why)}", file=sys.stderr)
-    if not results:
-        if not failed:
-            print(f"error: no trained model in {printable(a.models_dir)}", file=sys.stderr)
-        return 2
-    first = results[0]
-    print(f"{first['posts_with_condition_word']} of {first['n_posts']} test posts name a condition "
-          f"({first['condition_words_per_post']:.2f} such words per post)")
-    print(f"{'model':6} {'as written':>10} {'cond. del.':>10} {'random del.':>11}  drop  control")
-    for r in results:
-        f = {v: r["variants"][v]["macro_f1"] for v in VARIANTS}
-        print(f"{r['model']:6} {f[VARIANTS[0]]:10.3f} {f[VARIANTS[1]]:10.3f} {f[VARIANTS[2]]:11.3f}  "
-              f"{r['macro_f1_drop']:+.3f} {r['control_drop']:+.3f}")
-    print(f"({time.perf_counter() - t0:.1f} s)")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,37 +1,26 @@
 """Score a CSV of posts of any size with the trained models, into a predictions CSV.
 
-    python -m mhexplain.score --models-dir DIR --data FILE [--text-col text] [--title-col title]
-        [--id-col COL] [--models nb,lr,bert] [--chunk-size N] --out PRED.csv
-
 The file is read and written a chunk at a time, so memory does not grow with it. Each output
 row is one input row, in order, in the one predictions table (``scoring.table``: the Batch
 page's download is the same): its row number as a spreadsheet shows it, the id column when asked
 for, a note, and for every model the predicted class, its calibrated confidence, whether the
 model abstains, and the calibrated probability of each class. The output is written under a temporary name
 and renamed when complete, so a crash or a malformed row midway leaves no partial file under
-the final name. Under ``accelerate launch -m mhexplain.score ...`` every process scores every
-P-th chunk (on its own GPU where there are several) and the first process puts them together.
+the final name. Several processes (``accelerate launch``) each write every P-th chunk to a part
+file, and the first joins the parts in order; the command line is ``mhexplain.cli.score``.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import os
 import shutil
-import sys
-import time
 from pathlib import Path
 from typing import Callable
 
-from mhexplain.artifacts.registry import load_models
-from mhexplain.core.errors import MhxError
-from mhexplain.core.outputs import atomic_file, check_output_file, create_exclusive, temp_folder_beside
-from mhexplain.core.progress import Progress
-from mhexplain.core.textsafe import printable
+from mhexplain.core.outputs import atomic_file, create_exclusive, temp_folder_beside
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
-from mhexplain.preprocess import clear_memo, parallel
+from mhexplain.preprocess import clear_memo
 from mhexplain.scoring.table import score_rows, write_rows
-from mhexplain.settings import default_models_dir
 
 DEFAULT_CHUNK = 2000
 # The options that name the columns read, in the order their names are passed around.
@@ -49,17 +38,6 @@ def score_chunk(models: dict, chunk, text_col: str, title_col: str | None, id_co
 def header(models: dict, id_col: str | None) -> list[str]:
     """The table's header, for these models (an empty table has the same columns)."""
     return score_rows(models, [], None, [], [] if id_col else None).header()
-
-
-def _distributed():
-    """accelerate's process state under ``accelerate launch`` with several processes, else None."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return None
-    import torch
-    from accelerate import PartialState
-
-    # On a machine without CUDA, accelerate makes a group of CPU processes only when told to.
-    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def score_file(models: dict, data: Path, out: Path, text_col: str = "text", title_col: str | None = "title",
@@ -135,52 +113,3 @@ def _join_parts(parts: list[Path], out: Path, header: list[str], chunk_size: int
         finally:
             for part in files:
                 part.close()
-
-
-def _shared_value(state):
-    """Under several processes, a function giving every process the first process's value."""
-    if state is None:
-        return None
-    from accelerate.utils import broadcast_object_list
-
-    return lambda value: broadcast_object_list([value])[0]
-
-
-def main(argv=None) -> int:
-
-    p = argparse.ArgumentParser(prog="python -m mhexplain.score", description=__doc__.splitlines()[0])
-    p.add_argument("--models-dir", default=str(default_models_dir()))
-    p.add_argument("--data", required=True, help="a CSV with a header row")
-    p.add_argument("--text-col", default="text")
-    p.add_argument("--title-col", default="title", help="'' when the file has no title column")
-    p.add_argument("--id-col", help="a column copied into the output to join on")
-    p.add_argument("--models", help="comma-separated subset of the folder's models (default: all trained)")
-    p.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK)
-    p.add_argument("--out", required=True, help="the predictions CSV to write")
-    a = p.parse_args(argv)
-    t0 = time.perf_counter()
-    try:
-        state = _distributed()
-        rank, world = (state.process_index, state.num_processes) if state else (0, 1)
-        data, columns = Path(a.data), (a.text_col, a.title_col or None, a.id_col)
-        CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)).close()  # its header, before anything else
-        check_output_file(Path(a.out), "--out", inputs=(data,))
-        models = load_models(Path(a.models_dir), a.models.split(",") if a.models else None)
-        jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
-        with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
-            n = score_file(models, data, Path(a.out), *columns, max(1, a.chunk_size), bar.update, rank, world,
-                           state.wait_for_everyone if state else None, _shared_value(state))
-    except MhxError as err:
-        print(f"error: {printable(err)}", file=sys.stderr)
-        return 2
-    except OSError as err:  # the disk filled up, the folder went away while writing...
-        print(f"error: writing {printable(a.out)} failed: {printable(err.strerror or err)}", file=sys.stderr)
-        return 2
-    if rank == 0:
-        print(f"{n:,} rows scored{' by this process' if world > 1 else ''} with {', '.join(models)} "
-              f"in {time.perf_counter() - t0:.1f} s -> {printable(a.out)}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

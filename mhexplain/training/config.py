@@ -1,7 +1,8 @@
-"""Typed training configuration; the command line is generated from these fields (train/cli.py).
+"""Typed training configuration; the command line is generated from these fields (mhexplain.cli.args).
 
 Each field has one default and one help text, in its ``metadata``: ``help``, and where the flag
-is not the field's name, ``flag``; ``choices`` where only some values are allowed.
+is not the field's name, ``flag``; ``choices`` where only some values are allowed; ``min`` and
+``max`` where a number has bounds.
 """
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ class TrainConfig:
                                          "trained replaces its folder there")
     models: tuple[str, ...] = _opt(DEFAULT_MODELS, f"comma-separated subset of {','.join(ALL_MODELS)}")
     protocol: str = _opt(DEFAULT_PROTOCOL, "evaluation protocol", choices=PROTOCOLS)
-    seed: int = _opt(DEFAULT_SEED, "split and training seed")
+    # scikit-learn's and numpy's seeds: 0 to 2**32 - 1 (the generated command line refuses others)
+    seed: int = _opt(DEFAULT_SEED, "split and training seed", min=0, max=2**32 - 1)
     limit: int | None = _opt(None, "train on a stratified sample of N posts")
     repeats: int = _opt(1, "re-run NB/LR over K split seeds (mean ± sd)")
     n_jobs: int = _opt(lambda: os.cpu_count() or 1, "worker processes", flag="--jobs")

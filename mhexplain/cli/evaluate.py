@@ -1,0 +1,76 @@
+"""External validation: how the trained models do on any labelled CSV the project has never seen.
+
+    python -m mhexplain.evaluate --models-dir DIR --data FILE --text-col COL [--title-col COL]
+        --label-col COL --label-map "their_label=our_class,..." [--json OUT] [--chunk-size N]
+
+What is measured, and how the file is read: ``mhexplain.evaluation.external``.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.command import run_command
+from mhexplain.cli.options import CsvInput, ModelsOptions
+from mhexplain.core.outputs import check_output_file, write_atomic
+from mhexplain.core.progress import Progress
+from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.evaluation.external import COLUMN_OPTIONS, evaluate_file, parse_label_map
+from mhexplain.preprocess import parallel
+from mhexplain.scoring.inputs import TRUNCATED
+
+PROG = "python -m mhexplain.evaluate"
+
+
+@dataclass
+class EvaluateSettings:
+    source: CsvInput = group(CsvInput, title="input")
+    text_col: str = option(help="the column of the post's text")
+    label_col: str = option(help="the column of the file's labels")
+    label_map: str = option(help='the file\'s labels as our classes (a name or 0-4); labels left out are dropped '
+                                 'and counted, e.g. "Anxiety=anxiety,Depression=depression,BPD=3"')
+    title_col: str | None = option(None, "the column of the post's title, if the file has one")
+    json: Path | None = option(None, "write the results here")
+    models: ModelsOptions = group(ModelsOptions, title="models")
+
+
+def evaluate(s: EvaluateSettings) -> dict:
+    """Check the label map, the file's header and the output path, then load the models and measure."""
+    t0 = time.perf_counter()
+    label_map = parse_label_map(s.label_map)
+    data = s.source.data
+    CsvColumns(data, named_columns(COLUMN_OPTIONS, (s.text_col, s.title_col, s.label_col))).close()  # the header
+    if s.json:
+        check_output_file(s.json, "--json", inputs=(data,))
+    models = s.models.load()
+    with parallel(), Progress("evaluating", "row") as bar:
+        res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
+                            bar.update)
+    res["seconds"] = time.perf_counter() - t0
+    if s.json:
+        write_atomic(s.json, json.dumps(res, indent=2))
+    return res
+
+
+def report(res: dict) -> None:
+    print(f"{res['rows']:,} rows; dropped {res['dropped_unmapped']:,} with unmapped labels and "
+          f"{res['dropped_empty']:,} without text; {res['truncated']:,} {TRUNCATED} ({res['seconds']:.1f} s)")
+    for m in res["models"]:
+        rec = ", ".join(f"{k} {v['recall']:.2f} [{v['ci'][0]:.2f}-{v['ci'][1]:.2f}] (n={v['n']})"
+                        for k, v in m["recall"].items())
+        top = max(m["prediction_share"], key=m["prediction_share"].get)
+        print(f"{m['model']}: macro-F1 {m['macro_f1_present_classes']:.3f} over {len(m['recall'])} classes; "
+              f"ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} ({m['prediction_share'][top]:.0%})")
+
+
+def main(argv=None) -> int:
+    s = parse(EvaluateSettings, argv, PROG, __doc__.splitlines()[0])
+    return run_command(lambda: evaluate(s), report, writing=[s.json])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

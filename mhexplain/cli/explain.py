@@ -1,0 +1,117 @@
+"""python -m mhexplain.explain [--models-dir DIR] --model lr --method shap [--json F] [--html F] "post text"
+
+Prints the predicted class and the top words with their weights; writes JSON/HTML on request.
+How an explanation is made is set by ``ExplainSettings``, whose fields are the options of the
+group "explanation settings" (their wording for the command line is here, their meaning there).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhexplain.artifacts import registry
+from mhexplain.classifiers.catalog import MODEL_NAMES
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.command import run_command
+from mhexplain.cli.options import ModelsFolder
+from mhexplain.core.classifier import MAX_POST_CHARS
+from mhexplain.core.errors import ArtifactError, InputTextError, train_command
+from mhexplain.core.outputs import check_output_file, write_atomic
+from mhexplain.core.textsafe import printable
+from mhexplain.explain.engine import LIME_FEATURES, METHODS, SHAP_CONTEXTS, ExplainSettings, explain
+from mhexplain.explain.result import Explanation
+
+PROG = "python -m mhexplain.explain"
+# UTF-8 takes at most four bytes a character: more than this is over the post limit for certain.
+_MAX_STDIN_BYTES = 4 * MAX_POST_CHARS
+# numpy's legacy generators (LIME's, shap's) take seeds below 2**32 and nothing negative.
+MAX_SEED = 2**32 - 1
+
+SETTINGS_WORDING = {
+    "budget": {"help": "model evaluations for LIME/SHAP (default: the model's)"},
+    "seed": {"help": "seed of LIME's samples and SHAP's masks", "min": 0, "max": MAX_SEED},
+    "max_units": {"help": "words explained at most", "min": 1},
+    "shap_context": {"help": "words present while SHAP weighs a group: empty (default), full, or both (slower)",
+                     "choices": tuple(SHAP_CONTEXTS)},
+    "lime_features": {"help": "LIME features: one per distinct word (types, default) or per occurrence",
+                      "choices": LIME_FEATURES},
+    "lime_kernel_width": {"help": "LIME's exponential kernel width (LIME's default: 25); default: a flat kernel"},
+    "with_faithfulness": {"cli": False},  # every explanation printed carries its faithfulness
+}
+
+
+@dataclass
+class ExplainCommand:
+    text: str = option(help="the post to explain ('-' reads standard input)", positional=True)
+    folder: ModelsFolder = group(ModelsFolder, title="models")
+    model: str = option("lr", "the model to explain", choices=MODEL_NAMES)
+    method: str = option("shap", "lime, shap, or linear (exact, for NB and LR)", choices=METHODS)
+    target: int | None = option(None, "class id to explain (default: the predicted class)")
+    settings: ExplainSettings = group(ExplainSettings, title="explanation settings", fields=SETTINGS_WORDING)
+    top: int = option(10, "words printed", min=0)
+    json: Path | None = option(None, "write the explanation as JSON here")
+    html: Path | None = option(None, "write a self-contained HTML snippet here")
+
+
+def read_stdin() -> str:
+    """The post on standard input. Bytes that are not UTF-8 become U+FFFD, as they would in a
+    browser, rather than stopping the command; a post longer than the limit is refused unread."""
+    if sys.stdin is None:
+        raise InputTextError("There is no standard input to read the post from.")
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
+    raw = stream.read(_MAX_STDIN_BYTES + 1)
+    if len(raw) > _MAX_STDIN_BYTES:
+        raise InputTextError(f"The post on standard input is longer than the limit of {MAX_POST_CHARS:,} characters.")
+    return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
+
+
+def from_argv(text: str) -> str:
+    """The post as typed: Python keeps argv bytes that are not UTF-8 as lone surrogates, which no
+    tokenizer accepts and no file or terminal can be written; they become U+FFFD, as from stdin."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that did not come from a byte (main() called from Python)
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", errors="replace")
+
+
+def explain_post(c: ExplainCommand) -> Explanation:
+    """Check the output paths and the model folder, read the post, then load the model and explain."""
+    for flag, path in (("--json", c.json), ("--html", c.html)):
+        if path:
+            check_output_file(path, flag)
+    models_dir = c.folder.models_dir
+    if not (models_dir / c.model).exists():
+        raise ArtifactError(f"No {c.model} model in {models_dir}; train one with: {train_command(models_dir, [c.model])}")
+    text = read_stdin() if c.text == "-" else from_argv(c.text)
+    clf = registry.load_classifier(models_dir / c.model)
+    exp = explain(clf, text, c.method, target=c.target, settings=c.settings)
+    if c.json:
+        write_atomic(c.json, exp.to_json())
+    if c.html:
+        write_atomic(c.html, f"<!doctype html><meta charset='utf-8'>{exp.to_html()}")
+    return exp
+
+
+def _evaluations(n: int) -> str:
+    return f"{n:,} evaluation{'' if n == 1 else 's'}"
+
+
+def report(exp: Explanation, method: str, top: int) -> None:
+    print(f"{printable(exp.model)}: predicted {exp.labels[int(exp.proba.argmax())]} "
+          f"(p={exp.proba.max():.3f}); explaining {exp.labels[exp.target]} with {method.upper()}, "
+          f"{_evaluations(exp.n_evals)}, {exp.seconds:.2f} s")
+    for note in (exp.truncated, exp.unseen_note):
+        if note:
+            print(printable(note))
+    for word, w in exp.top(top):
+        print(f"  {w:+.4f}  {printable(word)}")
+    if exp.faithfulness:
+        f = exp.faithfulness
+        print(f"faithfulness: comprehensiveness {f['comprehensiveness']:.3f}, sufficiency {f['sufficiency']:.3f}")
+
+
+def main(argv=None) -> int:
+    c = parse(ExplainCommand, argv, PROG, __doc__.splitlines()[0])
+    return run_command(lambda: explain_post(c), lambda exp: report(exp, c.method, c.top), writing=[c.json, c.html])

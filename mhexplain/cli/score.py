@@ -1,0 +1,97 @@
+"""Score a CSV of posts of any size with the trained models, into a predictions CSV.
+
+    python -m mhexplain.score --models-dir DIR --data FILE [--text-col text] [--title-col title]
+        [--id-col COL] [--models nb,lr,bert] [--chunk-size N] --out PRED.csv
+
+The file and the table it becomes: ``mhexplain.scoring.files``. Under ``accelerate launch -m
+mhexplain.score ...`` every process scores every P-th chunk (on its own GPU where there are
+several) and the first process puts them together.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mhexplain.cli.args import group, option, parse
+from mhexplain.cli.command import run_command
+from mhexplain.cli.options import CsvInput, ModelsOptions
+from mhexplain.core.outputs import check_output_file
+from mhexplain.core.progress import Progress
+from mhexplain.core.textsafe import printable
+from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.preprocess import parallel
+from mhexplain.scoring.files import COLUMN_OPTIONS, score_file
+
+PROG = "python -m mhexplain.score"
+
+
+@dataclass
+class ScoreSettings:
+    source: CsvInput = group(CsvInput, title="input")
+    out: Path = option(help="the predictions CSV to write")
+    text_col: str = option("text", "the column of the post's text")
+    title_col: str = option("title", "the column of the post's title; '' when the file has none")
+    id_col: str | None = option(None, "a column copied into the output to join on")
+    models: ModelsOptions = group(ModelsOptions, title="models")
+
+
+@dataclass
+class Scored:
+    rows: int
+    models: list[str]
+    rank: int
+    world: int
+
+
+def _distributed():
+    """accelerate's process state under ``accelerate launch`` with several processes, else None."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch  # heavy and optional: only a launch of several processes needs them
+    from accelerate import PartialState
+
+    # On a machine without CUDA, accelerate makes a group of CPU processes only when told to.
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def _shared_value(state):
+    """Under several processes, a function giving every process the first process's value."""
+    if state is None:
+        return None
+    from accelerate.utils import broadcast_object_list  # optional, as in _distributed
+
+    return lambda value: broadcast_object_list([value])[0]
+
+
+def score(s: ScoreSettings) -> Scored:
+    """Check the file's header and the output path, then load the models and write the table."""
+    state = _distributed()
+    rank, world = (state.process_index, state.num_processes) if state else (0, 1)
+    data, columns = s.source.data, (s.text_col, s.title_col or None, s.id_col)
+    CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)).close()  # its header, before anything else
+    check_output_file(s.out, "--out", inputs=(data,))
+    models = s.models.load()
+    jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
+    with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
+        n = score_file(models, data, s.out, *columns, s.source.chunk_size, bar.update, rank, world,
+                       state.wait_for_everyone if state else None, _shared_value(state))
+    return Scored(n, list(models), rank, world)
+
+
+def main(argv=None) -> int:
+    s = parse(ScoreSettings, argv, PROG, __doc__.splitlines()[0])
+    t0 = time.perf_counter()
+
+    def report(done: Scored) -> None:
+        if done.rank == 0:
+            print(f"{done.rows:,} rows scored{' by this process' if done.world > 1 else ''} with "
+                  f"{', '.join(done.models)} in {time.perf_counter() - t0:.1f} s -> {printable(s.out)}")
+
+    return run_command(lambda: score(s), report, writing=[s.out])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
