@@ -28,6 +28,7 @@ CACHE_DIR_ENV = "MHX_CACHE_DIR"
 NO_NLTK_DOWNLOAD_ENV = "MHX_NO_NLTK_DOWNLOAD"
 BERT_PRECISION_ENV = "MHX_BERT_PRECISION"
 TORCH_THREADS_ENV = "MHX_TORCH_THREADS"
+CHROMIUM_ENV = "MHX_CHROMIUM"  # the browser the end-to-end test and the screenshots drive
 DATA_ENV = "MHX_DATA"
 ALLOW_TRAINING_ENV = "MHX_ALLOW_TRAINING"
 DEFAULT_MODELS_DIR = "models"
@@ -96,6 +97,10 @@ def bert_precision() -> str | None:
 def torch_threads() -> int | None:
     value = os.environ.get(TORCH_THREADS_ENV, "")
     return int(value) if value.isdigit() else None
+
+
+def chromium() -> str | None:
+    return os.environ.get(CHROMIUM_ENV) or None
 
 
 def training_allowed() -> bool:

@@ -15,13 +15,15 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+from mhexplain import settings
+
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def chromium_path() -> str | None:
-    for cand in (os.environ.get("MHX_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
+    for cand in (settings.chromium(), "/usr/bin/chromium", shutil.which("chromium"),
                  shutil.which("chromium-browser")):
         if cand and Path(cand).exists():
             return cand
