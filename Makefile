@@ -18,7 +18,7 @@ TORCH_INDEX ?= $(if $(HAS_NVIDIA),,https://download.pytorch.org/whl/cpu)
 # (one retry: where that index cannot be reached, pip goes on with the other sources it knows at once)
 TORCH_FROM := $(if $(TORCH_INDEX),--retries 1 --index-url $(TORCH_INDEX),)
 
-.PHONY: run test setup setup-dev train bench clean
+.PHONY: run test test-fast setup setup-dev train bench clean
 
 $(BIN)/.installed: requirements.txt
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,10 @@ train: setup
 
 test: setup-dev
 	$(BIN)/python -m pytest
+
+# Everyday work: the tests not marked slow (no BERT fine-tuning, browser or real dataset), under 2 minutes.
+test-fast: setup-dev
+	$(BIN)/python -m pytest -m "not slow"
 
 bench: setup-dev
 	$(BIN)/python bench/train_classical.py

@@ -1,13 +1,63 @@
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from mhexplain.artifacts.folder import proba_column
+from mhexplain.cli.train import main as train_cli
+from mhexplain.core.errors import NltkDataError
+from mhexplain.core.labels import LABELS
+from mhexplain.evaluation.compare import ModelResults
+from mhexplain.preprocess.nltk_resources import ensure_nltk_data
+
+from .bert_fixtures import make_tiny_bert
 from .helpers import SHARED, synthetic_posts
 
 if "NLTK_DATA" not in os.environ and (SHARED / "nltk_data").is_dir():
     os.environ["NLTK_DATA"] = str(SHARED / "nltk_data")
 os.environ.setdefault("MHX_NO_NLTK_DOWNLOAD", "1")
+
+# The tests marked `slow` (the marker is declared in pyproject.toml; `make test-fast` runs the
+# others). Marked here, by module, by fixture (so that a new test using a slow fixture is marked
+# too) and, for a few, by name. What makes each slow, measured with `pytest --durations` on a
+# 2-core machine:
+SLOW_MODULES = {
+    # a `streamlit run` server per test and Chromium driving it: about 45 s
+    "test_e2e_browser.py": "starts the app and a browser",
+    # trains NB and LR on the whole real dataset, under both protocols: about 40 s
+    "test_real_data.py": "trains on the real dataset",
+    # fine-tunes BERT in two processes under accelerate, in bf16, and waits out hub timeouts: about 75 s
+    "test_bert_scale.py": "fine-tunes BERT at scale",
+}
+SLOW_FIXTURES = {
+    # fine-tunes a tiny BERT beside NB and LR (about 7 s, once), and the tests using it load torch
+    # and run BERT through the app's pages, explanations and CLIs (about 60 s in all)
+    "three_models_dir": "uses a fine-tuned BERT",
+}
+SLOW_TESTS = {
+    # starts `accelerate launch` with two scoring processes: about 10 s
+    "test_score.py::test_two_processes_write_what_one_does": "two processes under accelerate",
+    # 12 and 5 runs of `python -m train` in a fresh process, about 1.4 s each
+    "test_train.py::test_bad_data_one_line_error_and_nothing_written": "a train process per case",
+    "test_train.py::test_unusable_outputs_are_refused_before_any_work": "a train process per case",
+}
+
+
+def slow_reason(item: pytest.Item) -> str | None:
+    """Why ``item`` belongs to the slow subset, or None. ``fixturenames`` holds every fixture the
+    test uses, the ones its fixtures use included."""
+    module = Path(str(item.fspath)).name
+    why = SLOW_MODULES.get(module) or SLOW_TESTS.get(f"{module}::{getattr(item, 'originalname', item.name)}")
+    return why or next((why for name, why in SLOW_FIXTURES.items() if name in item.fixturenames), None)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        why = slow_reason(item)
+        if why:
+            item.add_marker(pytest.mark.slow(reason=why))
 
 
 @pytest.fixture(scope="session")
@@ -20,40 +70,48 @@ def fixture_csv(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_dir(fixture_csv, tmp_path_factory) -> Path:
     """NB and LR trained once per test session on the fixture CSV."""
-    from mhexplain.cli.train import main
-
     out = tmp_path_factory.mktemp("models")
     cache = tmp_path_factory.mktemp("cache")
-    rc = main(["--data", str(fixture_csv), "--out", str(out), "--cache-dir", str(cache), "--jobs", "1"])
+    rc = train_cli(["--data", str(fixture_csv), "--out", str(out), "--cache-dir", str(cache), "--jobs", "1"])
     assert rc == 0
     return out
 
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> Path:
-    from .bert_fixtures import make_tiny_bert
-
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
 
 
 @pytest.fixture(scope="session")
 def three_models_dir(tiny_encoder, fixture_csv, tmp_path_factory) -> Path:
     """NB, LR and a tiny random-init BERT (a few steps) trained on the fixture CSV."""
-    from mhexplain.cli.train import main
-
     out = tmp_path_factory.mktemp("three-models")
-    rc = main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr,bert", "--jobs", "1",
-               "--cache-dir", str(out / ".cache"), "--bert-model", str(tiny_encoder), "--epochs", "2",
-               "--max-steps", "22", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
+    rc = train_cli(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr,bert", "--jobs", "1",
+                    "--cache-dir", str(out / ".cache"), "--bert-model", str(tiny_encoder), "--epochs", "2",
+                    "--max-steps", "22", "--max-length", "32", "--stride", "8", "--batch-size", "8"])
     assert rc == 0
     return out
 
 
+@pytest.fixture
+def results_from_labels():
+    """Builds a model's test results from labels alone: ``build(name, y, pred)`` gives a
+    ModelResults for posts 0..n-1 whose true labels are ``y`` and that the model predicted as
+    ``pred``, each with probability 1. For comparisons whose answer is known by hand."""
+
+    def build(name: str, y, pred) -> ModelResults:
+        y, pred = np.asarray(y), np.asarray(pred)
+        predictions = pd.DataFrame({"post_id": np.arange(len(y)), "text": [f"post {i}" for i in range(len(y))],
+                                    "true_label": y, "pred_label": pred})
+        for c, label in enumerate(LABELS):
+            predictions[proba_column(label)] = (pred == c).astype(float)
+        return ModelResults(name, {}, predictions, {"name": name})
+
+    return build
+
+
 def pytest_sessionstart(session):
     """Without NLTK's data most tests cannot run: say so once, in NLTK's own one line, and stop."""
-    from mhexplain.core.errors import NltkDataError
-    from mhexplain.preprocess.nltk_resources import ensure_nltk_data
-
     try:
         ensure_nltk_data()
     except NltkDataError as err:

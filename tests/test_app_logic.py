@@ -65,10 +65,31 @@ def test_mcnemar_known_values():
     assert mcnemar(y, a, a)["p_value"] == 1.0
 
 
-def test_pairwise_tests_cover_every_pair(results):
-    pt = pairwise_tests(results)
-    assert len(pt) == 3 and set(pt["model A"]) == {"nb", "lr"}
-    assert (pt["posts"] == len(results[0].predictions)).all()
+def test_pairwise_tests_cover_every_pair(results_from_labels):
+    """Three models on 50 posts, 10 of each class, each wrong on posts chosen so that every pair's
+    McNemar counts and p-value are known: nb is wrong on posts 0-9, lr on 0-8 and 10-15, bert on 20-39."""
+    y = np.arange(50) % 5
+    wrong = {"nb": range(10), "lr": [*range(9), *range(10, 16)], "bert": range(20, 40)}
+    models = []
+    for name, posts in wrong.items():
+        pred = y.copy()
+        pred[list(posts)] = (y[list(posts)] + 1) % 5
+        models.append(results_from_labels(name, y, pred))
+    pt = pairwise_tests(models).set_index(["model A", "model B"])
+    assert pt.index.tolist() == [("nb", "lr"), ("nb", "bert"), ("lr", "bert")]  # each pair once, in order
+    assert (pt["posts"] == 50).all()
+    counts = pt[["A right, B wrong", "A wrong, B right"]].to_numpy().tolist()
+    assert counts == [[6, 1], [20, 10], [20, 15]]
+    # 7 discordant posts: exact binomial, 2 * (1 + 7) / 2**7; 30 and 35: chi-squared with continuity
+    # correction, (20 - 10 - 1)**2 / 30 = 2.7 and (20 - 15 - 1)**2 / 35 = 0.457, on one degree of freedom
+    assert pt["McNemar p"].tolist() == ["0.125", "0.100", "0.499"]
+    # nb gets 8 of each class's 10 posts right and puts 2 others in it: F1 0.8 for every class; bert 6 and 4: 0.6
+    f1_diff = pt["macro-F1 A − B"]
+    assert f1_diff["nb", "bert"] == pytest.approx(0.2)
+    assert f1_diff["lr", "bert"] == pytest.approx(f1_diff["nb", "bert"] - f1_diff["nb", "lr"])
+    for diff, ci in zip(f1_diff, pt["A − B 95% CI (paired bootstrap)"]):
+        lo, hi = (float(x) for x in ci.split(" to "))
+        assert lo <= diff <= hi
 
 
 def test_explorer_flags_and_filters(results):

@@ -1,14 +1,24 @@
+import hashlib
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from mhexplain.artifacts.registry import load_classifier
+from mhexplain.classifiers.linear import decision_scores, lemmas_with_sources
+from mhexplain.cli.train import main as train_cli
+from mhexplain.core.classifier import fingerprint, visible_units
 from mhexplain.core.errors import ConfigError, InputTextError
-from mhexplain.explain import Explanation, ExplanationCache, Units, explain, faithfulness, rank_agreement
+from mhexplain.explain import Explanation, ExplanationCache, Units, engine, explain, faithfulness, rank_agreement
 from mhexplain.explain.__main__ import main as explain_cli
 from mhexplain.explain.units import UnitTokenizer
+from mhexplain.preprocess import preprocess_text
+from mhexplain.trust.shortcuts import MaskedInput, WordMask
+
+from .helpers import CLASS_WORDS, ROOT
 
 LABELS = ("stress", "depression", "bipolar", "personality disorder", "anxiety")
 
@@ -76,8 +86,6 @@ def test_rank_agreement():
 
 @pytest.mark.parametrize("method", ["lime", "shap"])
 def test_toy_model_attributions_find_the_keyword(method, monkeypatch):
-    from mhexplain.explain import engine
-
     toy = KeywordClassifier()
     exp = explain(toy, "sad day at work , sad again", method, target=1, budget=200)
     top2 = {exp.units[i] for i in np.argsort(-exp.target_weights())[:2]}
@@ -160,9 +168,6 @@ def test_bipolar_ranks_high_for_the_bipolar_class(lr, method):
 
 
 def test_linear_contributions_add_up_to_the_model_score(lr, nb):
-    from mhexplain.classifiers.linear import decision_scores, lemmas_with_sources
-    from mhexplain.preprocess import preprocess_text
-
     text = "Worries, worries: I can't stop feeling anxious and my heart races at work!!"
     for clf in (lr, nb):
         exp = explain(clf, text, "linear")
@@ -185,24 +190,65 @@ def test_same_seed_same_explanation(lr):
     np.testing.assert_array_equal(c.weights, d.weights)
 
 
-def test_any_class_can_be_asked_for(lr):
-    text = "I am so stressed about my exams and my boss"
-    exp = explain(lr, text, "lime", target=4, budget=150)
-    assert exp.target == 4 and exp.weights.shape == (len(exp.units), 5)
+# Two or three of each class's words (the synthetic posts' class words), in one post that LR
+# predicts as personality disorder (p 0.64) and as anxiety at p 0.003.
+EVERY_CLASS_POST = ("My boss moved the deadline again and I feel hopeless and worthless. Off my lithium, manic for "
+                    "days, afraid of rejection, avoidant with friends, and the panic makes me nervous.")
 
 
-def test_cache_makes_a_repeat_instant(lr, tmp_path):
+@pytest.mark.parametrize("method", ["lime", "shap", "linear"])
+def test_any_class_can_be_asked_for(lr, method):
+    """Asked for class k, the explanation is of class k: k's own words weigh most toward it,
+    whatever the model predicts, and the weights add up to k's own output."""
+    scores = decision_scores(lr.base.pipeline, EVERY_CLASS_POST)
+    toward = []
+    for k in range(len(LABELS)):
+        exp = explain(lr, EVERY_CLASS_POST, method, target=k, budget=300)
+        w = exp.target_weights()
+        assert exp.target == k and exp.weights.shape == (len(exp.units), len(LABELS))
+        words = [u.lower() for u in exp.units]
+        own = [w[i] for i, u in enumerate(words) if u in CLASS_WORDS[k]]
+        others = [w[i] for i, u in enumerate(words) if any(u in CLASS_WORDS[j] for j in CLASS_WORDS if j != k)]
+        assert len(own) >= 2 and len(others) >= 8 and min(own) > max(others), (k, exp.top(5))
+        if method == "linear":  # exactly class k's terms of the decision function
+            assert w.sum() + exp.base_value[k] == pytest.approx(scores[k], abs=1e-9)
+        if method == "shap":  # exactly additive in class k's probability
+            assert w.sum() + exp.base_value[k] == pytest.approx(exp.proba[k], abs=1e-9)
+        # dropping the words ranked highest toward k lowers the probability of k
+        assert exp.faithfulness["comprehensiveness"] > 0
+        toward.append(w)
+    assert len({tuple(w) for w in toward}) == len(LABELS)
+
+
+def test_a_repeat_is_served_from_the_cache_and_callers_cannot_change_it(lr, tmp_path, monkeypatch):
+    scored = []
+    predict = lr.predict_proba
+    monkeypatch.setattr(lr, "predict_proba", lambda texts: scored.append(len(texts)) or predict(texts))
     cache = ExplanationCache(directory=tmp_path)
     text = "lonely and afraid of rejection by friends"
     first = explain(lr, text, "shap", budget=150, cache=cache)
+    assert not first.cached and sum(scored) == first.n_evals + first.faithfulness["n_evals"]
+    as_computed = first.to_dict()
+    scored.clear()
     second = explain(lr, text, "shap", budget=150, cache=cache)
-    assert second.cached and second is first
+    assert second.cached and scored == []  # the model was not asked again
+    assert second.to_dict() == {**as_computed, "cached": True}
+    # What a caller does to the explanation it got (the first caller's included) reaches no other caller.
+    for got in (first, second):
+        got.weights[:] = 99.0
+        got.spans.pop()
+        got.faithfulness.clear()
+        got.target = 0
+    third = explain(lr, text, "shap", budget=150, cache=cache)
+    assert third.cached and scored == [] and third.to_dict() == {**as_computed, "cached": True}
     other = explain(lr, text, "shap", budget=160, cache=cache)
-    assert not other.cached
+    assert not other.cached and scored
+    scored.clear()
     fresh = ExplanationCache(directory=tmp_path)  # from disk
     again = explain(lr, text, "shap", budget=150, cache=fresh)
-    assert again.cached
-    np.testing.assert_array_equal(again.weights, first.weights)
+    assert again.cached and scored == [] and again.to_dict() == {**as_computed, "cached": True}
+    again.weights[:] = 99.0
+    assert explain(lr, text, "shap", budget=150, cache=fresh).to_dict() == {**as_computed, "cached": True}
 
 
 def test_json_round_trip_and_escaped_html(lr):
@@ -276,13 +322,6 @@ def test_cli_escapes_terminal_control_characters(trained_dir, capsys):
 def test_cli_process_matches_the_in_process_explanation(trained_dir, tmp_path):
     """The CLI runs shap's numba kernels as plain Python (NUMBA_DISABLE_JIT): same numbers as the app's
     compiled ones."""
-    import subprocess
-    import sys
-
-    from mhexplain.artifacts.registry import load_classifier
-
-    from .helpers import ROOT
-
     post = "so anxious before the exam, panic attack and my heart racing again"
     out = tmp_path / "e.json"
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_JIT"}
@@ -302,10 +341,8 @@ SEEN_POST = "I feel my heart is racing, and I panic... My anxiety is back! Is it
 @pytest.fixture(scope="module")
 def masked_dir(fixture_csv, tmp_path_factory):
     """NB and LR trained with the default condition-word mask."""
-    from mhexplain.cli.train import main
-
     out = tmp_path_factory.mktemp("masked")
-    assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr", "--mask-words", "--jobs", "1",
+    assert train_cli(["--data", str(fixture_csv), "--out", str(out), "--models", "nb,lr", "--mask-words", "--jobs", "1",
                  "--cache-dir", str(out / ".cache")]) == 0
     return out
 
@@ -346,9 +383,6 @@ def test_a_masked_model_gives_its_masked_words_exactly_zero(masked_dir, method):
 
 def test_masked_words_are_unseen_whatever_the_model_inside():
     """A model that declares nothing (as BERT) sees every word; behind the mask it sees all but the masked ones."""
-    from mhexplain.core.classifier import visible_units
-    from mhexplain.trust.shortcuts import MaskedInput, WordMask
-
     toy = KeywordClassifier()
     units = Units.of("sad: anxiety-ridden, Panic sad")
     assert visible_units(toy, units.text, units.spans).all()
@@ -363,8 +397,6 @@ def test_masked_words_are_unseen_whatever_the_model_inside():
 
 def test_masked_linear_contributions_follow_the_deletion(masked_dir):
     """The mask deletes words, so "worried,anxiety,heart" reaches the model as one token "worriedheart"."""
-    from mhexplain.classifiers.linear import decision_scores
-
     clf = load_classifier(masked_dir / "lr")
     post = "worried,anxiety,heart racing and nervous"
     exp = explain(clf, post, "linear")
@@ -418,10 +450,6 @@ def test_rank_agreement_among_chosen_units():
 
 def test_an_explanation_cached_before_words_were_left_out_is_not_served(lr, tmp_path):
     """A disk cache written by the previous engine (every unit a feature) must not answer."""
-    import hashlib
-
-    from mhexplain.core.classifier import fingerprint
-
     post = "my heart is racing, panic"
     stale = explain(lr, post, "shap", budget=150)
     stale.weights = np.ones_like(stale.weights)
@@ -435,9 +463,6 @@ def test_an_explanation_cached_before_words_were_left_out_is_not_served(lr, tmp_
 
 def test_a_unit_glued_to_another_by_punctuation_counts_as_seen(lr):
     """ "heart,qqq" reaches the model as one token "heartqqq": deleting "qqq" would turn it into "heart"."""
-    from mhexplain.core.classifier import visible_units
-    from mhexplain.preprocess import preprocess_text
-
     units = Units.of("my heart,qqq racing qqq")
     seen = dict(zip(range(len(units)), visible_units(lr, units.text, units.spans).tolist()))
     assert units.words == ["my", "heart", ",", "qqq", "racing", "qqq"]

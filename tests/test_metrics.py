@@ -31,7 +31,11 @@ def test_bootstrap_matches_binomial_interval():
 def test_bootstrap_is_seeded():
     rng = np.random.default_rng(3)
     y, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+    # the same seed draws the same resamples; each other seed its own (these five are known to differ)
     assert bootstrap_ci(y, p, macro_f1, seed=7) == bootstrap_ci(y, p, macro_f1, seed=7)
+    assert bootstrap_ci(y, p, macro_f1) == bootstrap_ci(y, p, macro_f1, seed=0)  # the default seed is 0
+    intervals = {tuple(bootstrap_ci(y, p, macro_f1, seed=s)) for s in (0, 1, 2, 7, 123)}
+    assert len(intervals) == 5
 
 
 def test_classification_metrics_contents():

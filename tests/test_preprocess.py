@@ -4,6 +4,11 @@ import subprocess
 import sys
 
 import pytest
+from nltk import pos_tag, word_tokenize
+from nltk.corpus import stopwords, wordnet
+from nltk.stem import WordNetLemmatizer
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.pipeline import Pipeline
 
 from mhexplain.preprocess import NltkPreprocessor, preprocess_many, preprocess_text, tokenize_letters
 
@@ -157,8 +162,44 @@ def test_a_parallel_block_preprocesses_once_for_every_model():
     assert pp._POOL is None
 
 
+# Posts written for this test (none from the dataset), with what the preprocessing must get right:
+# contractions, irregular forms, plurals, comparatives, adverbs, HTML entities, numbers, links,
+# emoji, capitals, line breaks and tabs.
+POSTS = [
+    "I can't sleep anymore. My heart races every night & I'm gonna fail the exams, I just know it...",
+    "Lately I've been feeling so EMPTY.\nI cried for hours, ran out of tears, and the leaves outside look "
+    "greyer every day",
+    "Diagnosed bipolar II in 2019 — the manic episodes were better than the crashes, honestly. Lithium "
+    "helps but I wanna quit it",
+    "Does anyone else avoid parties because of the fear of rejection?? Friends say I'm shy; I think it's "
+    "worse than that &amp; it hurts",
+    "panic attack at work AGAIN 😭 my boss noticed, I couldn't breathe, mice running in my chest\t(lol)",
+    "Cannot stop worrying. Gotta finish 3 deadlines by Friday: https://example.invalid/plan   lemme know "
+    "how you cope, geese are happier than me",
+]
+
+
+def _notebook_preprocessing(text: str) -> str:
+    """The reference notebook's steps, written with NLTK's own functions (the library's fast
+    tokenizer, tagger and lemmatizer are none of them)."""
+    stop = set(stopwords.words("english"))
+    lemmatizer = WordNetLemmatizer()
+    tokens = word_tokenize(re.sub(r"[^a-z\s]", "", text.lower()))
+    return " ".join(lemmatizer.lemmatize(word, NOTEBOOK_POS.get(tag[0], wordnet.NOUN))
+                    for word, tag in pos_tag(tokens) if word not in stop)
+
+
+NOTEBOOK_POS = {"J": wordnet.ADJ, "V": wordnet.VERB, "N": wordnet.NOUN, "R": wordnet.ADV}
+
+
 def test_transformer_in_sklearn_pipeline():
-    assert NltkPreprocessor().fit_transform(["Feeling worries"]) == [preprocess_text("Feeling worries")]
+    expected = [_notebook_preprocessing(p) for p in POSTS]
+    pipe = Pipeline([("lemmas", NltkPreprocessor()), ("counts", CountVectorizer(analyzer=str.split))])
+    pipe.fit(POSTS)
+    assert pipe[:-1].transform(POSTS) == expected
+    assert set(pipe[-1].vocabulary_) == {w for text in expected for w in text.split()}
+    # a lemma of each kind: by its verb or adjective tag, from WordNet's lists of irregular forms
+    assert {"feel", "cry", "run", "grey", "happy", "good", "mouse", "leaf"} <= set(pipe[-1].vocabulary_)
 
 
 def test_missing_nltk_data_gives_clear_message(tmp_path):
