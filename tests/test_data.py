@@ -126,13 +126,14 @@ def test_the_dataset_is_looked_for_by_one_rule(tmp_path, monkeypatch):
 def test_train_the_app_and_the_benchmarks_read_the_same_dataset(tmp_path, monkeypatch):
     """The benchmarks had a rule of their own (data.default_data_path): an MHX_DATA naming no file
     was skipped there and another file benchmarked, while train named the missing file."""
-    from bench._proc import default_data
+    from bench._proc import Dataset
+    from mhexplain.cli.args import parse
     from mhexplain.cli.train import parse_args
     from mhexplain.settings import ServerSettings
 
     for given in (tmp_path / "absent.csv", tmp_path / "mine.csv"):
         monkeypatch.setenv("MHX_DATA", str(given))
-        assert default_data() == str(given)
+        assert parse(Dataset, [], "bench").data == given
         assert parse_args([]).data == ServerSettings.from_env().data_path == given
 
 
