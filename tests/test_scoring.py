@@ -103,8 +103,9 @@ def test_the_table_names_a_models_own_classes_and_is_spreadsheet_safe():
     assert [c for c in back.columns if c.startswith("own_p_")][:2] == ["own_p_worried", "own_p_calm"]
     assert back["own_uncertain"].tolist() == ["", "", ""]  # no threshold: the model always answers
     assert all(not str(c).startswith(("=", "+", "-", "@")) for c in back.columns)
-    shown = scored.frame()
+    shown = scored.frame(text_chars=1)
     assert shown["own_confidence"].dtype == float and shown["row"].tolist() == [2, 3, 4]
+    assert list(shown.columns[:4]) == ["row", "id", "note", "text"] and shown["text"].tolist() == ["a", "b", "c"]
 
 
 def test_an_upload_with_targets_gets_metrics_over_its_rows_with_text(trained_dir):

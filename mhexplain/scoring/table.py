@@ -95,12 +95,15 @@ class Scored:
         write_rows(buf, [self.header()] + self.table_rows())
         return buf.getvalue()
 
-    def frame(self) -> pd.DataFrame:
-        """The table for display: the same columns, numbers as numbers."""
+    def frame(self, text_chars: int = 0) -> pd.DataFrame:
+        """The table for display: the same columns, numbers as numbers; with ``text_chars``, the
+        first characters of what the models read, after the note."""
         df = pd.DataFrame(self.table_rows(), columns=self.header())
         for col in df.columns:
             if col == "row" or col.endswith(("_confidence", "_uncertain")) or "_p_" in col:
                 df[col] = pd.to_numeric(df[col].replace("", np.nan))
+        if text_chars:
+            df.insert(df.columns.get_loc("note") + 1, "text", [t[:text_chars] for t in self.inputs])
         return df
 
 

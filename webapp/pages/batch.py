@@ -41,7 +41,7 @@ def score_tab() -> None:
     if notes := notes_text(scored):
         st.warning(escape_markdown(f"Rows with a note: {notes} Rows are numbered as in a spreadsheet (the header "
                                    "is row 1)."))
-    ui.table(scored.frame().assign(text=[t[:200] for t in scored.inputs]).head(200))
+    ui.table(scored.frame(text_chars=200).head(200))
     st.download_button("Download predictions (CSV)", scored.csv_text(), file_name="predictions.csv", mime="text/csv")
     metrics = upload_metrics(result)
     if metrics:
