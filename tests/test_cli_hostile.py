@@ -226,10 +226,15 @@ def test_explain_cli_process_with_raw_bytes_in_argv(three_models_dir, tmp_path):
     assert r.stdout.startswith(b"bert: predicted")
 
 
-def test_explain_refuses_a_post_on_stdin_over_the_limit(trained_dir, capsys, monkeypatch):
-    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a" * (4 * 200_000 + 10))))
-    assert explain_cli.main(["--models-dir", str(trained_dir), "-"]) == 2
-    _one_error(capsys, "longer than the limit")
+def test_explain_reads_a_post_as_score_and_the_app_do(trained_dir, capsys, monkeypatch):
+    """explain refused a post over 200,000 characters that score and Analyze cut with a note, and
+    explained "&amp;#x200B;", which they read as no text."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"panic attacks " * 70_000)))
+    assert explain_cli.main(["--models-dir", str(trained_dir), "--method", "linear", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The post was truncated to its first 200,000 characters, as the models read it.\n")
+    assert explain_cli.main(["--models-dir", str(trained_dir), "&amp;#x200B; "]) == 2
+    _one_error(capsys, "The post is empty")
 
 
 def _slowed(function):

@@ -113,11 +113,23 @@ def test_an_upload_with_targets_gets_metrics_over_its_rows_with_text(trained_dir
     seen = []
     result = score_upload(raw, "posts.csv", _models(trained_dir), progress=seen.append)
     assert seen[-1] == pytest.approx(1.0)
-    assert result.scored.notes == ["", NO_TEXT, ""] and result.target.tolist() == [0, 2]
+    assert result.scored.notes == ["", NO_TEXT, ""] and result.target.tolist() == [0, -1, 2]
+    assert result.unlabelled_rows() == []  # row 3 has no text: nothing to leave out
     m = upload_metrics(result)
     assert set(m) == {"nb", "lr"} and np.asarray(m["lr"]["confusion_matrix"]).sum() == 2
     assert m["lr"]["averaged_over"] == ["stress", "bipolar"]
     assert "row 3 (no text)" in notes_text(result.scored)
+
+
+def test_an_upload_whose_target_has_gaps_is_scored_and_measured_on_the_rest(trained_dir):
+    """A blank or non-numeric target refused the whole upload, which score scored."""
+    raw = b"text,target\nso much pressure at work,0\nmanic again,\npanic attack,anxiety\nlithium and mania,2\n,1\n"
+    result = score_upload(raw, "gaps.csv", _models(trained_dir))
+    assert result.scored.rows == [2, 3, 4, 5, 6] and result.unlabelled_rows() == [3, 4]
+    m = upload_metrics(result)
+    assert np.asarray(m["lr"]["confusion_matrix"]).sum() == 2 and m["lr"]["averaged_over"] == ["stress", "bipolar"]
+    empty = score_upload(b"text\n\n   \n", "empty.csv", _models(trained_dir))  # as score writes it: notes
+    assert empty.scored.notes == [NO_TEXT] and upload_metrics(empty) == {}
 
 
 def test_upload_metrics_average_over_the_classes_in_the_file():
@@ -142,8 +154,6 @@ def test_upload_metrics_average_over_the_classes_in_the_file():
 @pytest.mark.parametrize("raw, needle", [
     (b"\x00\x01\x02binary", "binary"),
     (b"body,label\nx,1\n", "no column named 'text'"),
-    (b"text,target\nhello,9\n", "not a class id"),
-    (b"text\n\n   \n", "no row with text"),
     (b"text\n" + b"post\n" * (MAX_ROWS + 1), "limit"),
 ])
 def test_bad_uploads_are_refused_in_one_line(raw, needle):
@@ -195,6 +205,9 @@ def test_models_is_read_one_way_by_every_command(trained_dir, tmp_path, capsys):
     with pytest.raises(DataError, match="No trained model bert in"):
         select_models(trained_dir, ["bert"])
     assert [m.name for m in select_models(trained_dir, ["lr"])] == ["lr"]
+    assert [m.name for m in select_models(trained_dir, ["lr", " lr"])] == ["lr"]
+    with pytest.raises(DataError, match="^--models names no model"):
+        select_models(trained_dir, ["", " "])
     data = tmp_path / "posts.csv"
     data.write_bytes(b"text,label\nso much pressure,a\nmanic again,b\n")
     common = ["--models-dir", str(trained_dir), "--data", str(data), "--models", "nb,gpt"]
@@ -206,4 +219,48 @@ def test_models_is_read_one_way_by_every_command(trained_dir, tmp_path, capsys):
         assert run() == 2, name
         err = capsys.readouterr().err.strip().splitlines()
         assert err == ["error: --models: gpt is not a model name; the models are nb, lr, bert."], name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["posts.csv"]
+
+
+def test_a_line_break_in_an_id_keeps_every_row_one_record(trained_dir, tmp_path):
+    """A bare CR was written unquoted: re-read, it split a row in two and shifted every row after it,
+    and the part after it (a formula) reached the spreadsheet unescaped."""
+    ids = [f"p{i}" for i in range(25)]
+    ids[3], ids[11] = "\r=HYPERLINK(\"http://x\")", "a\nb\r\nc"
+    data, out = tmp_path / "posts.csv", tmp_path / "pred.csv"
+    with open(data, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["id", "text"])
+        w.writerows([i, f"so much pressure number {k}"] for k, i in enumerate(ids))
+    assert score_cli.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out),
+                           "--id-col", "id", "--chunk-size", "4"]) == 0
+    with open(out, newline="", encoding="utf-8") as f:
+        back = list(csv.reader(f))[1:]
+    assert [r[0] for r in back] == [str(k) for k in range(2, 27)]
+    assert [r[1] for r in back] == ["'" + ids[3] if k == 3 else i for k, i in enumerate(ids)]
+
+
+def test_score_reads_a_file_without_titles_as_the_batch_page_does(trained_dir, tmp_path, capsys):
+    data, out = tmp_path / "posts.csv", tmp_path / "pred.csv"
+    raw = b"text\nso much pressure at work\nmanic again\n"
+    data.write_bytes(raw)
+    assert score_cli.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out)]) == 0
+    assert out.read_bytes() == score_upload(raw, "posts.csv", load_models(trained_dir)).scored.csv_text().encode()
+    named = ["--models-dir", str(trained_dir), "--data", str(data), "--out", str(tmp_path / "o.csv")]
+    assert score_cli.main(named + ["--title-col", "heading"]) == 2  # a title column asked for by name must be there
+    assert "no column named 'heading'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, flags, message", [
+    ("score", ["--text-col", " "], "--text-col names no column"),
+    ("evaluate", ["--text-col", "text", "--label-col", "", "--label-map", "a=0"], "--label-col names no column"),
+])
+def test_an_empty_column_name_is_refused_before_any_work(trained_dir, tmp_path, capsys, command, flags, message):
+    data = tmp_path / "posts.csv"
+    data.write_bytes(b"text,label\nso much pressure,a\n")
+    run = {"score": score_cli.main, "evaluate": evaluate_cli.main}[command]
+    extra = ["--out", str(tmp_path / "o.csv")] if command == "score" else []
+    with pytest.raises(SystemExit) as stop:
+        run(["--models-dir", str(trained_dir), "--data", str(data)] + extra + flags)
+    assert stop.value.code == 2 and message in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["posts.csv"]

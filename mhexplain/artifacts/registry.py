@@ -45,7 +45,10 @@ def select_models(models_dir: Path, names=None) -> list[ModelInfo]:
     command reads it). A name that is not trained there, or not a model at all, is refused in one
     line naming the command that trains it. A trained folder that cannot be used is returned with
     its ``error``: the caller says what it does without it."""
-    names = [n.strip() for n in names or () if n.strip()] or None
+    if names is not None:
+        names = list(dict.fromkeys(n.strip() for n in names if n.strip()))
+        if not names:
+            raise DataError(f"--models names no model; the models are {', '.join(MODEL_NAMES)}.")
     infos = discover(Path(models_dir))
     found = [m for m in infos if m.path.exists() and (names is None or m.name in names)]
     missing = [n for n in names or [] if n not in {m.name for m in found}]

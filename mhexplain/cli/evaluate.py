@@ -37,6 +37,10 @@ class EvaluateSettings:
     json: Path | None = option(None, "write the results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
 
+    def problems(self) -> list[str]:
+        return [f"{flag} names no column" for flag, name in (("--text-col", self.text_col),
+                                                              ("--label-col", self.label_col)) if not name.strip()]
+
 
 def evaluate(s: EvaluateSettings) -> dict:
     """Check the label map, the file's header and the output path, then load the models and measure."""

@@ -1,6 +1,9 @@
-"""python -m mhexplain.explain [--models-dir DIR] --model lr --method shap [--json F] [--html F] "post text"
+"""Explain one post's prediction: the words that pushed the model toward a class, by LIME, SHAP or exactly.
 
-Prints the predicted class and the top words with their weights; writes JSON/HTML on request.
+    python -m mhexplain.explain [--models-dir DIR] --model lr --method shap [--json F] [--html F] "post text"
+
+The post is read as every way in reads it (``scoring.inputs``: cleaned, and cut where the models
+stop reading, with a note). Prints the predicted class and the top words with their weights; writes JSON/HTML on request.
 How an explanation is made is set by ``ExplainSettings``, whose fields are the options of the
 group "explanation settings" (their wording for the command line is here, their meaning there).
 """
@@ -21,6 +24,7 @@ from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.textsafe import printable
 from mhexplain.explain.engine import LIME_FEATURES, METHODS, SHAP_CONTEXTS, ExplainSettings, explain
 from mhexplain.explain.result import Explanation
+from mhexplain.scoring.inputs import model_input
 
 PROG = "python -m mhexplain.explain"
 # UTF-8 takes at most four bytes a character: more than this is over the post limit for certain.
@@ -56,13 +60,11 @@ class ExplainCommand:
 
 def read_stdin() -> str:
     """The post on standard input. Bytes that are not UTF-8 become U+FFFD, as they would in a
-    browser, rather than stopping the command; a post longer than the limit is refused unread."""
+    browser, rather than stopping the command; past the length the models read, nothing is read."""
     if sys.stdin is None:
         raise InputTextError("There is no standard input to read the post from.")
     stream = getattr(sys.stdin, "buffer", sys.stdin)
-    raw = stream.read(_MAX_STDIN_BYTES + 1)
-    if len(raw) > _MAX_STDIN_BYTES:
-        raise InputTextError(f"The post on standard input is longer than the limit of {MAX_POST_CHARS:,} characters.")
+    raw = stream.read(_MAX_STDIN_BYTES)  # the rest is past what the models read: never read at all
     return raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
 
 
@@ -76,7 +78,7 @@ def from_argv(text: str) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def explain_post(c: ExplainCommand) -> Explanation:
+def explain_post(c: ExplainCommand) -> tuple[Explanation, str]:
     """Check the output paths and the model folder, read the post, then load the model and explain."""
     for flag, path in (("--json", c.json), ("--html", c.html)):
         if path:
@@ -84,21 +86,26 @@ def explain_post(c: ExplainCommand) -> Explanation:
     models_dir = c.folder.models_dir
     if not (models_dir / c.model).exists():
         raise ArtifactError(f"No {c.model} model in {models_dir}; train one with: {train_command(models_dir, [c.model])}")
-    text = read_stdin() if c.text == "-" else from_argv(c.text)
+    text, note = model_input("", read_stdin() if c.text == "-" else from_argv(c.text))
+    if not text:
+        raise InputTextError("The post is empty: give some text to explain.")
     clf = registry.load_classifier(models_dir / c.model)
     exp = explain(clf, text, c.method, target=c.target, settings=c.settings)
     if c.json:
         write_atomic(c.json, exp.to_json())
     if c.html:
         write_atomic(c.html, f"<!doctype html><meta charset='utf-8'>{exp.to_html()}")
-    return exp
+    return exp, note
 
 
 def _evaluations(n: int) -> str:
     return f"{n:,} evaluation{'' if n == 1 else 's'}"
 
 
-def report(exp: Explanation, method: str, top: int) -> None:
+def report(explained: tuple[Explanation, str], method: str, top: int) -> None:
+    exp, note = explained
+    if note:
+        print(f"The post was {note}, as the models read it.")
     print(f"{printable(exp.model)}: predicted {exp.labels[int(exp.proba.argmax())]} "
           f"(p={exp.proba.max():.3f}); explaining {exp.labels[exp.target]} with {method.upper()}, "
           f"{_evaluations(exp.n_evals)}, {exp.seconds:.2f} s")
@@ -114,4 +121,4 @@ def report(exp: Explanation, method: str, top: int) -> None:
 
 def main(argv=None) -> int:
     c = parse(ExplainCommand, argv, PROG, __doc__.splitlines()[0])
-    return run_command(lambda: explain_post(c), lambda exp: report(exp, c.method, c.top), writing=[c.json, c.html])
+    return run_command(lambda: explain_post(c), lambda done: report(done, c.method, c.top), writing=[c.json, c.html])

@@ -21,9 +21,9 @@ from mhexplain.cli.options import CsvInput, ModelsOptions
 from mhexplain.core.outputs import check_output_file
 from mhexplain.core.progress import Progress
 from mhexplain.core.textsafe import printable
-from mhexplain.datasets.csvfile import CsvColumns, named_columns
 from mhexplain.preprocess import parallel
-from mhexplain.scoring.files import COLUMN_OPTIONS, score_file
+from mhexplain.scoring.files import file_columns, score_file
+from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
 
 PROG = "python -m mhexplain.score"
 
@@ -32,10 +32,14 @@ PROG = "python -m mhexplain.score"
 class ScoreSettings:
     source: CsvInput = group(CsvInput, title="input")
     out: Path = option(help="the predictions CSV to write")
-    text_col: str = option("text", "the column of the post's text")
-    title_col: str = option("title", "the column of the post's title; '' when the file has none")
+    text_col: str = option(TEXT_COLUMN, "the column of the post's text")
+    title_col: str = option(TITLE_COLUMN, "the column of the post's title ('' for none; the default is used "
+                                          "only where the file has it, as on the Batch page)")
     id_col: str | None = option(None, "a column copied into the output to join on")
     models: ModelsOptions = group(ModelsOptions, title="models")
+
+    def problems(self) -> list[str]:
+        return [] if self.text_col.strip() else ["--text-col names no column"]
 
 
 @dataclass
@@ -70,8 +74,8 @@ def score(s: ScoreSettings) -> Scored:
     """Check the file's header and the output path, then load the models and write the table."""
     state = _distributed()
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
-    data, columns = s.source.data, (s.text_col, s.title_col or None, s.id_col)
-    CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)).close()  # its header, before anything else
+    data = s.source.data
+    columns = file_columns(data, s.text_col, s.title_col or None, s.id_col)  # its header, before anything else
     check_output_file(s.out, "--out", inputs=(data,))
     models = s.models.load()
     jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes

@@ -215,8 +215,8 @@ class CsvColumns:
         self._file = _open_csv_file(self.path)
         try:
             self._records = iter_csv(self._file, str(self.path))
-            _, header = next(self._records)
-            self._index = column_indexes(header, columns, str(self.path))
+            _, self.header = next(self._records)
+            self._index = column_indexes(self.header, columns, str(self.path))
         except BaseException:
             self._file.close()
             raise

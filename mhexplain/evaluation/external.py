@@ -92,14 +92,17 @@ def summarise(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
 
 
 def upload_metrics(upload: ScoredUpload) -> dict[str, dict]:
-    """Metrics per model for an uploaded file that carries a target, over its rows with text. Each
+    """Metrics per model for an uploaded file that carries a target, over its rows with text and a
+    class id (``ScoredUpload.labelled``). Each
     model's classes are its own; macro averages are over the classes the file's target holds
     (``averaged_over``), never over classes absent from the file."""
-    if upload.target is None:
+    keep = upload.labelled
+    if not keep.any():
         return {}
-    scored, present = upload.scored, sorted(set(upload.target.tolist()))
-    return {n: classification_metrics(upload.target, p[scored.has_text], list(scored.labels[n]), n_resamples=200,
-                                      average_over=present) for n, p in scored.proba.items()}
+    y = upload.target[keep]
+    present = sorted(set(y.tolist()))
+    return {n: classification_metrics(y, p[keep], list(upload.scored.labels[n]), n_resamples=200,
+                                      average_over=present) for n, p in upload.scored.proba.items()}
 
 
 def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:

@@ -114,7 +114,7 @@ def condition_words_on_top(explanations: dict, k: int = 3, mask=None) -> dict[st
     mask = mask or WordMask()
     out = {}
     for name, exp in explanations.items():
-        words = [w for w, weight in exp.top(k) if weight > 0 and mask.matches(w)]
+        words = list(dict.fromkeys(w for w, weight in exp.top(k) if weight > 0 and mask.matches(w)))
         if words:
             out[name] = words
     return out

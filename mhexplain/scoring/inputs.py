@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from mhexplain.core.classifier import MAX_POST_CHARS
 from mhexplain.datasets.posts import post_text
 
+TEXT_COLUMN, TITLE_COLUMN = "text", "title"  # what a file's columns are called unless said otherwise
 NO_TEXT = "no text"
 TRUNCATED = f"truncated to its first {MAX_POST_CHARS:,} characters"
 

@@ -108,8 +108,9 @@ class Scored:
 
 
 def write_rows(f, rows: list[list[str]]) -> None:
-    """CSV rows with one line ending (\\n) for every line, header included."""
-    csv.writer(f, lineterminator="\n").writerows(rows)
+    """CSV rows ending in CRLF, as RFC 4180 has them: the writer then quotes every cell that holds
+    a CR or an LF (an id may), so each row stays one record whatever its cells hold."""
+    csv.writer(f, lineterminator="\r\n").writerows(rows)
 
 
 def score_rows(models: dict[str, Classifier], rows: Sequence[int], titles: Sequence[str] | None,

@@ -9,14 +9,15 @@ import numpy as np
 
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import DataError
+from mhexplain.core.labels import NUM_LABELS
 from mhexplain.datasets.csvfile import column_indexes, read_table_upload
-from mhexplain.datasets.posts import parse_labels
+from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
 from mhexplain.scoring.table import Scored, score_rows
 from mhexplain.settings import MAX_UPLOAD_MB
 
 MAX_ROWS = 2000
 UPLOAD_LIMITS = f"at most {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows"
-TEXT_COLUMN, TITLE_COLUMN, TARGET_COLUMN = "text", "title", "target"
+TARGET_COLUMN = "target"
 
 
 def check_upload(name: str) -> None:
@@ -33,28 +34,46 @@ def check_upload(name: str) -> None:
 @dataclass
 class ScoredUpload:
     scored: Scored
-    target: np.ndarray | None  # the file's class ids, for the rows with text, where it has a target
+    # the class id the file's ``target`` gives each row, -1 where it gives none or none that is a
+    # class id; None when the file has no target at all
+    target: np.ndarray | None = None
+
+    @property
+    def labelled(self) -> np.ndarray:
+        """The rows a metric can count: with text and a class id."""
+        if self.target is None:
+            return np.zeros(len(self.scored.rows), dtype=bool)
+        return self.scored.has_text & (self.target >= 0)
+
+    def unlabelled_rows(self) -> list[int]:
+        """Rows with text whose target is blank or not a class id (left out of the metrics)."""
+        if self.target is None:
+            return []
+        return [r for r, t, ok in zip(self.scored.rows, self.scored.has_text, self.labelled) if t and not ok]
 
 
 def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
                  progress: Callable[[float], None] | None = None) -> ScoredUpload:
-    """Score an uploaded CSV with a ``text`` column (and optional ``title`` and ``target``);
-    ``progress`` is told the share of the work done, from 0 to 1."""
+    """Score an uploaded CSV with a ``text`` column (and optional ``title`` and ``target``) as
+    ``python -m mhexplain.score`` scores a file; ``progress`` is told the share of the work done."""
     check_upload(name)
     table = read_table_upload(raw, name, MAX_ROWS)
     column_indexes(list(table.columns), {"the posts": TEXT_COLUMN}, name)  # one line naming its columns
     titles = table[TITLE_COLUMN] if TITLE_COLUMN in table.columns else None
     scored = score_rows(models, table.index, titles, table[TEXT_COLUMN],
                         progress=_shares(progress, len(table) * len(models)))
-    if not scored.has_text.any():
-        raise DataError(f"{name} has no row with text.")
     if progress is not None:
         progress(1.0)  # rows without text took no work
     target = None
     if TARGET_COLUMN in table.columns and (table[TARGET_COLUMN].str.strip() != "").any():
-        with_text = table[scored.has_text]
-        target = parse_labels(with_text[TARGET_COLUMN], name, with_text.index.tolist())
+        target = np.array([class_id(cell) for cell in table[TARGET_COLUMN]], dtype=int)
     return ScoredUpload(scored, target)
+
+
+def class_id(cell: str) -> int:
+    """The class id a target cell holds (0 to NUM_LABELS - 1), else -1."""
+    cell = str(cell).strip()
+    return int(cell) if cell.isdigit() and int(cell) < NUM_LABELS else -1
 
 
 def _shares(progress: Callable[[float], None] | None, total: int) -> Callable[[int], None] | None:

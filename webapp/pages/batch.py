@@ -43,6 +43,11 @@ def score_tab() -> None:
                                    "is row 1)."))
     ui.table(scored.frame(text_chars=200).head(200))
     st.download_button("Download predictions (CSV)", scored.csv_text(), file_name="predictions.csv", mime="text/csv")
+    if unlabelled := result.unlabelled_rows():
+        shown = ", ".join(map(str, unlabelled[:10])) + (f" and {len(unlabelled) - 10:,} more" if len(unlabelled) > 10
+                                                        else "")
+        st.warning(escape_markdown(f"Left out of the metrics: row(s) {shown}, whose target is blank or not a class "
+                                   "id 0–4."))
     metrics = upload_metrics(result)
     if metrics:
         file_metrics_section(metrics)
