@@ -1,9 +1,11 @@
 """Every command line is generated from its settings dataclass (mhexplain.cli.args): each field type,
 the options the commands share, the bounds refused before any work, and the flags the README shows."""
 import importlib.util
+import math
 import re
 import subprocess
 import sys
+from argparse import ArgumentTypeError
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
@@ -13,11 +15,15 @@ import pytest
 from mhexplain.artifacts import registry
 from mhexplain.cli import evaluate, explain, probe, score, train
 from mhexplain.cli.args import group, option, parse, parse_known, parser_for
+from mhexplain.cli.args import problems as args_problems
 from mhexplain.cli.command import run_command
+from mhexplain.cli.evaluate import EvaluateSettings
 from mhexplain.cli.explain import SETTINGS_WORDING, ExplainCommand
+from mhexplain.cli.probe import ProbeSettings
 from mhexplain.cli.score import ScoreSettings
-from mhexplain.core.errors import DataError
-from mhexplain.explain.engine import DEFAULT_MAX_UNITS, ExplainSettings
+from mhexplain.core.errors import ConfigError, DataError
+from mhexplain.explain.engine import DEFAULT_MAX_UNITS, MAX_BUDGET, ExplainSettings
+from mhexplain.training.config import TrainConfig
 
 from .helpers import ROOT, synthetic_posts
 
@@ -91,7 +97,67 @@ def test_every_field_type_reads_its_option():
 def test_an_optional_text_or_path_given_empty_is_none():
     s = parse(Everything, BASE + ["--maybe", "", "--label", ""])
     assert s.maybe is None and s.inner.label is None
-    assert parse(Everything, BASE + ["--where", ""]).where == Path("")  # not optional: kept as given
+    assert parse(Everything, BASE + ["--name", ""]).name == ""  # a required text: kept as given
+
+
+@dataclass
+class Strict:
+    where: Path = option(Path("out"), "a path that cannot be none")
+    cache: Path | None = option(None, "none means a default, so empty may not", empty=False)
+    words: str | None = option(None, "a text that may not be empty", empty=False, const="all")
+    rate: float = option(0.5, "a float")
+    odds: float = option(math.inf, "a float that may be infinite", finite=False)
+    weights: tuple[float, ...] = option((1.0,), "a list of floats")
+
+
+@pytest.mark.parametrize("argv", [["--where", ""], ["--where", "  "], ["--cache", ""], ["--words", ""]])
+def test_an_empty_value_that_would_silently_mean_something_else_is_refused(capsys, argv):
+    """`python -m train --out ''` wrote ./nb into the working folder; `--cache-dir ''` and
+    `--mask-words ''` silently meant the default cache and no mask."""
+    assert _refused(capsys, Strict, argv).endswith(f"error: argument {argv[0]}: expected a value, got an empty one")
+    assert parse(Strict, ["--words"]).words == "all" and parse(Strict, ["--cache", "c"]).cache == Path("c")
+
+
+@pytest.mark.parametrize("argv", [["--rate", "nan"], ["--rate", "inf"], ["--rate=-Infinity"],
+                                  ["--weights", "1,nan"]])
+def test_a_float_that_is_not_a_number_is_refused(capsys, argv):
+    """nan passed every bound (each comparison with it is False): `--epochs nan` started training."""
+    line = _refused(capsys, Strict, argv)
+    assert "is not a finite number" in line and line.startswith("prog: error: argument "), line
+
+
+def test_a_float_field_may_allow_infinity_and_a_value_set_in_code_is_checked_too():
+    assert parse(Strict, ["--odds=-inf"]).odds == -math.inf and parse(Strict, []).odds == math.inf
+    assert parse(Strict, ["--rate", "1e-3", "--weights", "0.5,2"]).weights == (0.5, 2.0)
+    assert args_problems(Strict(rate=math.nan)) == ["--rate must be a finite number"]
+
+
+def _float_options(parser) -> list[str]:
+    """The options of ``parser`` that read a float."""
+    found = []
+    for action in parser._actions:
+        try:
+            value = action.type("1.5") if action.option_strings and callable(action.type) else None
+        except (ValueError, TypeError, ArgumentTypeError):
+            continue
+        if isinstance(value, float):
+            found.append(action.option_strings[0])
+    return found
+
+
+COMMANDS = [(TrainConfig, ["--data", "x.csv"]), (ExplainCommand, ["post"]), (ProbeSettings, []),
+            (ScoreSettings, ["--data", "x.csv", "--out", "y.csv"]),
+            (EvaluateSettings, ["--data", "x.csv", "--text-col", "t", "--label-col", "l", "--label-map", "a=0"])]
+
+
+@pytest.mark.parametrize("cls, base", COMMANDS, ids=lambda c: getattr(c, "__name__", ""))
+def test_every_float_option_of_every_command_refuses_nan_and_inf(cls, base, capsys):
+    floats = _float_options(parser_for(cls))
+    if cls in (TrainConfig, ExplainCommand):  # the test would pass vacuously if no option were found
+        assert {"--epochs", "--lr", "--weight-decay", "--max-grad-norm", "--lime-kernel-width"} & set(floats)
+    for flag in floats:
+        for bad in ("nan", "inf", "-inf"):
+            assert "is not a finite number" in _refused(capsys, cls, base + [f"{flag}={bad}"]), (flag, bad)
 
 
 @pytest.mark.parametrize("argv, says", [
@@ -166,6 +232,8 @@ def test_explains_options_are_explain_settings_fields():
     assert set(SETTINGS_WORDING) == {f.name for f in fields(ExplainSettings)}
 
 
+
+
 @pytest.mark.parametrize("main, argv, says", [
     (explain.main, ["post", "--max-units", "0"], "--max-units must be at least 1"),
     (explain.main, ["post", "--top", "-1"], "--top must be at least 0"),
@@ -174,8 +242,15 @@ def test_explains_options_are_explain_settings_fields():
     (score.main, ["--chunk-size", "0"], "--chunk-size must be at least 1"),
     (evaluate.main, ["--text-col", "t", "--label-col", "l", "--label-map", "a=0", "--chunk-size", "0"],
      "--chunk-size must be at least 1"),
-    (probe.main, ["--seed", "-1"], "--seed must be at least 0"),
+    (probe.main, ["--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (probe.main, ["--seed", str(10**20)], "--seed must be between 0 and 4294967295"),
     (train.main, ["--data", "x.csv", "--seed", "-1"], "--seed must be between 0 and 4294967295"),
+    (train.main, ["--data", "x.csv", "--out", ""], "argument --out: expected a value, got an empty one"),
+    (train.main, ["--data", "x.csv", "--epochs", "nan"], "argument --epochs: 'nan' is not a finite number"),
+    (explain.main, ["post", "--budget", "100000000", "--method", "lime"], "--budget must be between 10 and 100000"),
+    (explain.main, ["post", "--budget", "0"], "--budget must be between 10 and 100000"),
+    (explain.main, ["post", "--lime-kernel-width", "nan"],
+     "argument --lime-kernel-width: 'nan' is not a finite number"),
 ])
 def test_new_bounds_are_refused_before_any_work(main, argv, says, tmp_path, capsys, monkeypatch):
     def refuse(*args, **kwargs):
@@ -194,6 +269,35 @@ def test_new_bounds_are_refused_before_any_work(main, argv, says, tmp_path, caps
     assert stop.value.code == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].endswith(f"error: {says}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+
+
+@pytest.mark.parametrize("change, says", [
+    ({"budget": 0}, "evaluation budget"), ({"budget": 9}, "evaluation budget"),
+    ({"budget": MAX_BUDGET + 1}, "evaluation budget"), ({"budget": 10**8}, "evaluation budget"),
+    ({"budget": 500.5}, "evaluation budget"), ({"seed": -1}, "seed"), ({"seed": 2**32}, "seed"),
+    ({"seed": True}, "seed"), ({"max_units": 0}, "max_units"), ({"lime_kernel_width": math.inf}, "kernel width"),
+    ({"lime_kernel_width": math.nan}, "kernel width"),
+])
+def test_library_callers_get_the_command_lines_bounds(change, says):
+    """`explain(..., budget=10**8)` ran for minutes at 5 GB, and budget 0 silently meant the model's default."""
+    settings = ExplainSettings(**change)
+    assert len(settings.problems()) == 1 and says in settings.problems()[0]
+    with pytest.raises(ConfigError, match=re.escape(settings.problems()[0])):
+        settings.checked(_BudgetOf(1000))
+
+
+class _BudgetOf:
+    def __init__(self, budget: int) -> None:
+        self.explain_budget = budget
+
+
+def test_settings_within_the_bounds_are_kept_and_none_is_the_models_budget():
+    assert ExplainSettings(budget=None).checked(_BudgetOf(700)).budget == 700
+    edges = ExplainSettings(budget=MAX_BUDGET, seed=2**32 - 1, max_units=1, lime_kernel_width=25)
+    assert edges.problems() == [] and edges.checked(_BudgetOf(700)) == ExplainSettings(
+        budget=MAX_BUDGET, seed=2**32 - 1, max_units=1, lime_kernel_width=25.0)
+    with pytest.raises(ConfigError, match="model's own evaluation budget"):
+        ExplainSettings().checked(_BudgetOf(MAX_BUDGET * 10))
 
 
 def test_label_map_may_name_labels_the_file_lacks(trained_dir, tmp_path, capsys):

@@ -1,5 +1,8 @@
 import dataclasses
 import json
+import math
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,10 +16,11 @@ from mhexplain.artifacts import folder as artifacts
 from mhexplain.artifacts.folder import artifact_hash, verify_artifact
 from mhexplain.artifacts.registry import discover
 from mhexplain.cli.train import main, parse_args
+from mhexplain.core.errors import ConfigError
 from mhexplain.datasets.posts import normalise_key
 from mhexplain.settings import ServerSettings
 from mhexplain.training import classical
-from mhexplain.training.api import run
+from mhexplain.training.api import check_config, check_replaceable, run
 from mhexplain.training.config import BertTrainConfig, TrainConfig
 
 from .helpers import ROOT, rescore, synthetic_posts
@@ -245,3 +249,122 @@ def test_control_characters_in_paths_are_escaped_in_trains_output(fixture_csv, t
     assert r.returncode == 0, r.stderr
     assert "\x1b" not in r.stdout + r.stderr and "\x07" not in r.stdout + r.stderr
     assert "posts\\x1b[31m.csv" in r.stderr and "out\\x1b[0m\\x07" in r.stdout + r.stderr
+
+
+OUT_OF_RANGE = [
+    (["--epochs", "0"], "--epochs must be greater than 0"),
+    (["--epochs", "nan"], "argument --epochs: 'nan' is not a finite number"),
+    (["--lr", "0"], "--lr must be greater than 0"),
+    (["--lr", "nan"], "argument --lr: 'nan' is not a finite number"),
+    (["--weight-decay", "-0.1"], "--weight-decay must be at least 0"),
+    (["--weight-decay", "nan"], "argument --weight-decay: 'nan' is not a finite number"),
+    (["--max-grad-norm", "0"], "--max-grad-norm must be greater than 0"),
+    (["--max-grad-norm", "inf"], "argument --max-grad-norm: 'inf' is not a finite number"),
+    (["--warmup-ratio", "1"], "--warmup-ratio must be at least 0 and less than 1"),
+    (["--warmup-ratio", "-0.1"], "--warmup-ratio must be at least 0 and less than 1"),
+    (["--max-length", "7"], "--max-length must be between 8 and 8192"),
+    (["--max-length", "100000"], "--max-length must be between 8 and 8192"),
+    (["--threads", "0"], "--threads must be between 1 and 1024"),
+    (["--threads", "5000"], "--threads must be between 1 and 1024"),
+    (["--max-steps", "0"], "--max-steps must be -1 (no limit) or at least 1"),
+    (["--max-steps", "-5"], "--max-steps must be -1 (no limit) or at least 1"),
+    (["--loader-workers", "40000"], "--loader-workers must be between 0 and 64"),
+    (["--loader-workers", "-1"], "--loader-workers must be between 0 and 64"),
+    (["--jobs", "100000"], f"--jobs must be between 1 and {4 * (os.cpu_count() or 1)}"),
+    (["--jobs", "0"], f"--jobs must be between 1 and {4 * (os.cpu_count() or 1)}"),
+    (["--batch-size", "100000"], "--batch-size may be at most 1024"),
+    (["--seed", str(2**32 - 1), "--repeats", "2"], "--seed + --repeats - 1 must be at most 4294967295"),
+    (["--mask-words", ""], "argument --mask-words: expected a value, got an empty one"),
+    (["--cache-dir", ""], "argument --cache-dir: expected a value, got an empty one"),
+    (["--out", ""], "argument --out: expected a value, got an empty one"),
+]
+
+
+@pytest.mark.parametrize("argv, says", OUT_OF_RANGE, ids=[" ".join(a) for a, _ in OUT_OF_RANGE])
+def test_a_setting_out_of_range_is_refused_in_one_line_before_any_work(argv, says, capsys):
+    """Each was accepted: silently (--max-steps 0 meant no limit, --out '' wrote ./nb), or until
+    training failed with a traceback (--lr nan, --max-length 100000), or forking 100,000 workers."""
+    with pytest.raises(SystemExit) as stop:
+        parse_args(["--data", "x.csv", "--models", "nb,lr,bert"] + argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"python -m train: error: {says}" and not any("Traceback" in line for line in err)
+
+
+def test_the_edges_of_each_range_are_accepted():
+    cfg = parse_args(["--data", "x.csv", "--max-length", "8192", "--threads", "1", "--max-steps", "1",
+                      "--loader-workers", "64", "--warmup-ratio", "0", "--weight-decay", "0", "--seed", str(2**32 - 1),
+                      "--jobs", "1"])
+    b = cfg.bert
+    assert (b.max_length, b.threads, b.max_steps, b.loader_workers, b.warmup_ratio) == (8192, 1, 1, 64, 0.0)
+    assert parse_args(["--data", "x.csv", "--max-steps", "-1", "--max-length", "8"]).bert.max_steps == -1
+
+
+@pytest.mark.parametrize("bert, says", [
+    ({"epochs": math.nan}, "--epochs must be a finite number"),
+    ({"learning_rate": math.inf}, "--lr must be a finite number"),
+    ({"max_steps": 0}, "--max-steps must be -1"),
+    ({"loader_workers": 40}, None),
+    ({"loader_workers": 65}, "--loader-workers must be between 0 and 64"),
+])
+def test_library_callers_get_the_same_refusals(bert, says, tmp_path):
+    """The app's in-app training builds a TrainConfig without the command line: run() checks it too."""
+    cfg = TrainConfig(data=tmp_path / "x.csv", out=tmp_path / "m", n_jobs=1, bert=BertTrainConfig(**bert))
+    if says is None:
+        check_config(cfg)
+    else:
+        with pytest.raises(ConfigError, match=re.escape(says)):
+            run(cfg)
+    with pytest.raises(ConfigError, match="--mask-words takes 'default' or a word-list file"):
+        check_config(dataclasses.replace(cfg, mask_words=" "))
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_folder_that_is_not_a_model_is_never_replaced(fixture_csv, tmp_path, capsys):
+    """`--out DIR` deleted DIR/nb holding someone's important.txt and said it replaced a model."""
+    out = tmp_path / "models"
+    (out / "nb").mkdir(parents=True)
+    (out / "nb" / "important.txt").write_text("keep me")
+    assert main(["--data", str(fixture_csv), "--out", str(out), "--jobs", "1", "--cache-dir", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"error: {out / 'nb'} is not a model folder (it holds important.txt), so training will not "
+                   "replace it; move it away, or choose another --out.\n")
+    assert (out / "nb" / "important.txt").read_text() == "keep me"
+    assert sorted(p.name for p in out.iterdir()) == ["nb"] and not (tmp_path / "c").exists()  # nothing was read
+
+
+def _folder(path, files: dict[str, str], dirs=()):
+    path.mkdir(parents=True)
+    for name, text in files.items():
+        (path / name).write_text(text)
+    for name in dirs:
+        (path / name).mkdir()
+    return path
+
+
+@pytest.mark.parametrize("files, dirs, says", [
+    ({"manifest.json": "{broken", "model.skops": "x", "metrics.json": "{}", ".DS_Store": ""}, (), None),
+    ({"manifest.json": json.dumps({"files": {"vocab.txt": "ab"}}), "vocab.txt": "x", "config.json": "{}"}, (), None),
+    ({}, (), None),
+    ({"manifest.json": "{broken", "vocab.txt": "x"}, (), "it holds vocab.txt"),
+    ({"manifest.json": json.dumps({"files": {}}), "notes.txt": "x"}, (), "it holds notes.txt"),
+    ({"model.skops": "x", "metrics.json": "{}"}, (), "it has no manifest.json"),
+    ({"manifest.json": "{}"}, ("photos",), "it holds photos"),
+    ({"manifest.json": "{}", "a.txt": "", "b.txt": "", "c.txt": "", "d.txt": ""}, (),
+     "it holds a.txt, b.txt, c.txt, ..."),
+])
+def test_a_model_folder_of_ours_is_told_by_its_files(files, dirs, says, tmp_path):
+    """A damaged model folder (its manifest unreadable) is still replaced; anything else is named and kept."""
+    folder = _folder(tmp_path / "nb", files, dirs)
+    if says is None:
+        check_replaceable(folder)
+    else:
+        with pytest.raises(ConfigError, match=re.escape(f"{folder} is not a model folder ({says})")):
+            check_replaceable(folder)
+
+
+def test_a_file_where_a_model_folder_goes_is_refused(tmp_path):
+    (tmp_path / "nb").write_text("mine")
+    with pytest.raises(ConfigError, match="is a file, not a model folder"):
+        check_replaceable(tmp_path / "nb")
+    check_replaceable(tmp_path / "lr")  # nothing there: nothing to replace

@@ -10,6 +10,8 @@ of that class's fields. A field says the rest in its ``metadata``:
 - ``choices``: the values allowed (for a list, each item); a ``Literal[...]`` annotation says the same.
 - ``const``: the value of the option given alone (``--mask-words`` without a file).
 - ``min``, ``max``: the bounds of a number, refused in one line before any work.
+- ``finite``: False lets a float be ``nan`` or ``inf`` (refused otherwise, wherever a float is read).
+- ``empty``: False refuses an empty text or path where it would otherwise mean none (see Types).
 - ``cli``: False keeps the field off the command line (its dataclass default is used).
 - ``default``: a default in place of the dataclass's (given for a group's member, see below).
 - on a group's field, ``title`` (the group's heading; default: the field's name in capitals) and
@@ -18,8 +20,10 @@ of that class's fields. A field says the rest in its ``metadata``:
 
 Types: str, int, float, Path, bool (``--flag``/``--no-flag``), ``X | None`` (an empty str or Path
 is None, as ``--title-col ""`` is no column), ``tuple[X, ...]`` (comma-separated: ``--models nb,lr``)
-and ``Literal``. A field without a default is required. Defaults are read when the parser is built,
-so a default that comes from the environment (``default_models_dir``) is the one of that moment.
+and ``Literal``. An empty (or blank) value for a Path that cannot be None is refused: it would
+silently mean the current folder. A float is never ``nan`` or ``inf`` unless its field allows it.
+A field without a default is required. Defaults are read when the parser is built, so a default
+that comes from the environment (``default_models_dir``) is the one of that moment.
 
 After parsing, the bounds and every settings object's ``problems()`` (sentences naming what cannot
 work) are checked; the first is refused with ``parser.error`` (usage, one error line, status 2).
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import functools
+import math
 import types
 import typing
 from collections.abc import Callable, Iterator
@@ -103,18 +108,32 @@ def _without_none(annotation) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _reader(tp, choices=None) -> Callable[[str], Any]:
-    """The function argparse turns the option's text into a value with."""
+def _reader(tp, choices=None, finite: bool = True) -> Callable[[str], Any]:
+    """The function argparse turns the option's text into a value with (``finite``: a float must be)."""
     if typing.get_origin(tp) is tuple:
         item_type, *rest = typing.get_args(tp)
         if rest != [Ellipsis]:
             raise TypeError(f"{tp} is not a list the command line can read: write tuple[X, ...]")
-        return _comma_list(_reader(item_type), choices)
+        return _comma_list(_reader(item_type, finite=finite), choices)
     if typing.get_origin(tp) is Literal:
         return type(typing.get_args(tp)[0])
+    if tp is float and finite:
+        return _finite_float
     if tp in _SCALARS:
         return tp
     raise TypeError(f"{tp!r} is not a type the command line can read")
+
+
+def _finite_float(text: str) -> float:
+    """A float that is a number: Python reads "nan" and "inf" as floats, which no bound or
+    training step can use (every comparison with nan is False, so it passes any bound)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+_finite_float.__name__ = "float"  # argparse's "invalid float value: 'x'"
 
 
 def _comma_list(item: Callable[[str], Any], choices) -> Callable[[str], tuple]:
@@ -128,6 +147,26 @@ def _comma_list(item: Callable[[str], Any], choices) -> Callable[[str], tuple]:
 
     read.__name__ = f"comma-separated {getattr(item, '__name__', 'value')} list"  # named in argparse's errors
     return read
+
+
+def _given(read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A text or path that may not be empty: ``--out ""`` would be the current folder, and
+    ``--cache-dir ""`` the default cache, neither of which the user typed."""
+    def read_given(text: str):
+        if not text.strip():
+            raise argparse.ArgumentTypeError("expected a value, got an empty one")
+        return read(text)
+
+    read_given.__name__ = getattr(read, "__name__", "value")
+    return read_given
+
+
+def _text_reader(spec: _Spec, read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """How a str or Path option reads an empty value: refused (a Path that cannot be None, or
+    ``empty`` False), None (an optional one), or as given (a required text)."""
+    if spec.meta.get("empty", True) is False or (read is Path and not spec.optional):
+        return _given(read)
+    return _or_none(read) if spec.optional else read
 
 
 def _or_none(read: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -163,8 +202,8 @@ def _argument(spec: _Spec, dest: str, default) -> tuple[list[str], dict]:
         names, kw["action"] = [spec.flag], argparse.BooleanOptionalAction
     else:
         choices = _choices(spec)
-        read = _reader(spec.type, choices)
-        kw["type"] = _or_none(read) if spec.optional and read in (str, Path) else read
+        read = _reader(spec.type, choices, spec.meta.get("finite", True))
+        kw["type"] = _text_reader(spec, read) if read in (str, Path) else read
         if choices is not None and typing.get_origin(spec.type) is not tuple:
             kw["choices"] = choices
         elif choices is not None:  # a list: argparse would compare the whole tuple with each choice
@@ -230,6 +269,8 @@ def build(cls, namespace: argparse.Namespace, prefix: str = "", extra: dict[str,
 
 
 def _out_of_bounds(spec: _Spec, value) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value) and spec.meta.get("finite", True):
+        return f"{spec.flag} must be a finite number"  # a default or a value set in code, not read
     low, high = spec.meta.get("min"), spec.meta.get("max")
     if value is None or (low is None or value >= low) and (high is None or value <= high):
         return None

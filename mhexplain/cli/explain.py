@@ -22,18 +22,26 @@ from mhexplain.core.classifier import MAX_POST_CHARS
 from mhexplain.core.errors import ArtifactError, InputTextError, train_command
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.textsafe import printable
-from mhexplain.explain.engine import LIME_FEATURES, METHODS, SHAP_CONTEXTS, ExplainSettings, explain
+from mhexplain.explain.engine import (
+    LIME_FEATURES,
+    MAX_BUDGET,
+    MAX_SEED,
+    METHODS,
+    MIN_BUDGET,
+    SHAP_CONTEXTS,
+    ExplainSettings,
+    explain,
+)
 from mhexplain.explain.result import Explanation
 from mhexplain.scoring.inputs import model_input
 
 PROG = "python -m mhexplain.explain"
 # UTF-8 takes at most four bytes a character: more than this is over the post limit for certain.
 _MAX_STDIN_BYTES = 4 * MAX_POST_CHARS
-# numpy's legacy generators (LIME's, shap's) take seeds below 2**32 and nothing negative.
-MAX_SEED = 2**32 - 1
 
 SETTINGS_WORDING = {
-    "budget": {"help": "model evaluations for LIME/SHAP (default: the model's)"},
+    "budget": {"help": f"model evaluations for LIME/SHAP, {MIN_BUDGET} to {MAX_BUDGET:,} (default: the model's)",
+               "min": MIN_BUDGET, "max": MAX_BUDGET},
     "seed": {"help": "seed of LIME's samples and SHAP's masks", "min": 0, "max": MAX_SEED},
     "max_units": {"help": "words explained at most", "min": 1},
     "shap_context": {"help": "words present while SHAP weighs a group: empty (default), full, or both (slower)",

@@ -30,7 +30,7 @@ PROG = "python -m mhexplain.probe"
 class ProbeSettings:
     # text, not a path: "default" names the built-in list
     words: str | None = option(None, "a word list (one per line, * for prefixes); default: the built-in list")
-    seed: int = option(0, "seed of the random-deletion control", min=0)
+    seed: int = option(0, "seed of the random-deletion control", min=0, max=2**32 - 1)
     json: Path | None = option(None, "write the full results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
 

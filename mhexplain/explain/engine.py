@@ -7,6 +7,8 @@ weigh exactly 0, as a word that cannot change the prediction must (the dummy pro
 """
 from __future__ import annotations
 
+import math
+import numbers
 import time
 from dataclasses import dataclass, replace
 from typing import Sequence
@@ -37,6 +39,13 @@ SHAP_CONTEXTS = {"empty": 0, "full": 1, "both": None}
 DEFAULT_SHAP_CONTEXT = "empty"
 DEFAULT_MAX_UNITS = 300
 DEFAULT_SEED = 0
+# numpy's legacy generators (LIME's, shap's) take seeds from 0 to 2**32 - 1.
+MAX_SEED = 2**32 - 1
+# Model evaluations per explanation. Fewer than 10 fit nothing. The ceiling is 50 times the app's
+# largest choice (2,000) and 25 times the benchmarks' (4,000): LIME builds all its perturbed posts
+# at once, so memory and time grow with the budget (LIME on LR, a 300-word post, 2 cores: 0.34 GB
+# and 18 s at 10,000; 1.0 GB and 2.7 min at 100,000), and a mistyped budget must not take the machine.
+MIN_BUDGET, MAX_BUDGET = 10, 100_000
 
 
 # Perturbations handed to predict_proba per call. Whole sets rather than one batch at a time, so a
@@ -178,11 +187,11 @@ def _linear(clf, units: Units):
 class ExplainSettings:
     """Everything that shapes an explanation besides the model, the post and the class.
 
-    ``budget``: model evaluations LIME/SHAP may spend (None: the model's ``explain_budget``).
-    Posts longer than ``max_units`` words are explained over their first ``max_units`` words,
-    and the result says so. ``shap_context`` picks the Partition explainer's context (see
-    ``SHAP_CONTEXTS``); ``lime_features`` and ``lime_kernel_width`` set LIME's features and
-    kernel (see ``LIME_FEATURES``).
+    ``budget``: model evaluations LIME/SHAP may spend, ``MIN_BUDGET`` to ``MAX_BUDGET`` (None: the
+    model's ``explain_budget``). ``seed``: 0 to ``MAX_SEED``. Posts longer than ``max_units`` (at
+    least 1) words are explained over their first ``max_units`` words, and the result says so.
+    ``shap_context`` picks the Partition explainer's context (see ``SHAP_CONTEXTS``);
+    ``lime_features`` and ``lime_kernel_width`` set LIME's features and kernel (see ``LIME_FEATURES``).
     """
 
     budget: int | None = None
@@ -193,26 +202,45 @@ class ExplainSettings:
     lime_kernel_width: float | None = DEFAULT_LIME_KERNEL_WIDTH
     with_faithfulness: bool = True
 
+    def problems(self) -> list[str]:
+        """What cannot work in these settings, in sentences: what ``checked`` refuses, and what the
+        command line refuses before it loads a model."""
+        out = []
+        if self.budget is not None and not _whole_within(self.budget, MIN_BUDGET, MAX_BUDGET):
+            out.append(f"The evaluation budget must be a whole number from {MIN_BUDGET} to {MAX_BUDGET:,} (or none, "
+                       "for the model's own).")
+        if not _whole_within(self.seed, 0, MAX_SEED):
+            out.append(f"The seed must be a whole number from 0 to {MAX_SEED}.")
+        if not _whole_within(self.max_units, 1, math.inf):
+            out.append("The number of words explained (max_units) must be a whole number, at least 1.")
+        if self.shap_context not in SHAP_CONTEXTS:
+            out.append(f"Unknown SHAP context {self.shap_context!r}; choose one of {', '.join(SHAP_CONTEXTS)}.")
+        if self.lime_features not in LIME_FEATURES:
+            out.append(f"Unknown LIME features {self.lime_features!r}; choose one of {', '.join(LIME_FEATURES)}.")
+        if self.lime_kernel_width is not None and not _positive_finite(self.lime_kernel_width):
+            out.append("The LIME kernel width must be a positive number, finite (or None for a flat kernel).")
+        return out
+
     def checked(self, clf: Classifier) -> "ExplainSettings":
         """These settings with the model's budget filled in and the kernel width as a float, or a
         ConfigError naming what cannot work."""
-        budget = int(self.budget or explain_budget(clf))
-        if budget < 10:
-            raise ConfigError("The evaluation budget must be at least 10.")
-        if self.shap_context not in SHAP_CONTEXTS:
-            raise ConfigError(f"Unknown SHAP context {self.shap_context!r}; choose one of {', '.join(SHAP_CONTEXTS)}.")
-        if self.lime_features not in LIME_FEATURES:
-            raise ConfigError(f"Unknown LIME features {self.lime_features!r}; choose one of "
-                              f"{', '.join(LIME_FEATURES)}.")
-        width = self.lime_kernel_width
-        if width is not None:
-            try:
-                width = float(width)  # 25 and 25.0 are one cache entry
-            except (TypeError, ValueError):
-                width = float("nan")
-            if not width > 0:
-                raise ConfigError("The LIME kernel width must be a positive number (or None for a flat kernel).")
-        return replace(self, budget=budget, lime_kernel_width=width)
+        found = self.problems()
+        if found:
+            raise ConfigError(found[0])
+        budget = int(self.budget if self.budget is not None else explain_budget(clf))
+        if not MIN_BUDGET <= budget <= MAX_BUDGET:
+            raise ConfigError(f"The model's own evaluation budget ({budget:,}) is not from {MIN_BUDGET:,} to "
+                              f"{MAX_BUDGET:,}; give a budget.")
+        width = None if self.lime_kernel_width is None else float(self.lime_kernel_width)  # 25 and 25.0: one entry
+        return replace(self, budget=budget, seed=int(self.seed), max_units=int(self.max_units), lime_kernel_width=width)
+
+
+def _whole_within(value, low, high) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and low <= value <= high
+
+
+def _positive_finite(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 class LimeExplainer:
