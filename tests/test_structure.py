@@ -161,3 +161,15 @@ def test_the_import_scanner_sees_what_it_checks(tmp_path):
     assert _imports(f) == [("mhexplain.settings", False, 1), ("mhexplain.core", True, 4),
                            ("mhexplain.core.errors", True, 4)]
     assert "mhexplain.core.errors" in _project_imports("mhexplain.core.classifier")
+
+
+def test_every_kind_names_a_loader_and_a_trainer_that_exist():
+    """Trainers are named by path (the catalog sits under the training layer): an import the
+    checks above cannot see, so each is resolved here."""
+    from mhexplain.classifiers.catalog import KINDS, MODELS, resolve
+
+    for kind in KINDS.values():
+        trainer = resolve(kind.trainer)
+        assert callable(kind.loader) and callable(trainer.train) and callable(trainer.stages), kind.name
+        assert trainer.__name__ in MODULES and kind.model_files
+    assert {m.kind for m in MODELS.values()} == set(KINDS)

@@ -86,7 +86,7 @@ def coverage_plot(results, points: pd.DataFrame) -> go.Figure:
         fig.add_trace(go.Scatter(x=[c["coverage"] for c in curve], y=[c["accuracy"] for c in curve],
                                  mode="lines", name=title(r.name), line={"color": colour(r.name)}))
         pt = points[points["model"] == r.name]
-        if len(pt):
+        if len(pt) and pt["threshold"].notna().iloc[0]:  # a model without a threshold always answers
             fig.add_trace(go.Scatter(x=pt["coverage"], y=pt["accuracy answered"], mode="markers",
                                      marker={"color": colour(r.name), "size": 12, "symbol": "diamond"},
                                      name=f"{title(r.name)}: abstains below {float(pt['threshold'].iloc[0]):.3f}"))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from mhexplain.artifacts.folder import MANIFEST, artifact_hash, read_json, read_manifest, verify_artifact
 from mhexplain.artifacts.schema import CALIBRATION_SPEC
-from mhexplain.classifiers.catalog import KINDS, MODEL_NAMES, resolve
+from mhexplain.classifiers.catalog import KINDS, MODEL_NAMES
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import ArtifactError, DataError, train_command
 from mhexplain.trust.calibration import CALIBRATION_FILE, Calibrated, Calibration
@@ -93,7 +93,7 @@ def load_classifier(model_dir: Path) -> Classifier:
     wrapped: masked where it was trained so, and always calibrated."""
     model_dir = Path(model_dir)
     manifest = verify_artifact(model_dir)
-    clf = resolve(KINDS[manifest["kind"]].loader)(model_dir, manifest)
+    clf = KINDS[manifest["kind"]].loader(model_dir, manifest)
     if manifest.get("masking") and MASKING_FILE not in manifest["files"]:
         raise ArtifactError(f"{model_dir / MANIFEST} records training with masked words but does not list "
                             f"{MASKING_FILE}; retrain this model.")

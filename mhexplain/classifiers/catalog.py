@@ -1,26 +1,29 @@
 """The models mhexplain knows, in one place: each model's name, title, plot colour and kind, and
 for each kind the files its folders hold, the function that loads one and the module that trains it.
 
-Adding a model of a kind that exists is one entry in ``MODELS`` (and the estimator in its
-trainer). A new kind is its classifier module (with a loader), its trainer module (with ``train``
-and ``stages``) and its entries here. Loaders and trainers are named by path, not imported: this
-module sits under the layers that hold them (artifacts, training) and imports none of them.
+See docs/ARCHITECTURE.md, "Adding a model". Trainers are named by their module's path, not
+imported: they live in the training layer, above this one (tests/test_structure.py checks that
+each one resolves and has ``train`` and ``stages``).
 """
 from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from mhexplain.classifiers.bert import BERT_FILES
+from mhexplain.classifiers.bert import BERT_FILES, BertClassifier
+from mhexplain.classifiers.sklearn_model import load_sklearn
 from mhexplain.classifiers.skops_files import SKOPS_FILE
+from mhexplain.core.classifier import Classifier
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
     model_files: tuple[str, ...]  # what every folder of this kind lists, besides calibration, metrics, predictions
-    loader: str  # "module:function", called with (model folder, checked manifest), returns a Classifier
+    loader: Callable[[Path, dict], Classifier]  # (model folder, checked manifest) -> the model
     trainer: str  # a module with train(cfg, prep, progress) -> {name: metrics} and stages(cfg) -> [stage names]
     training_time: str  # for the app's help text
     default: bool  # trained when no --models is given
@@ -35,9 +38,9 @@ class ModelSpec:
 
 
 KINDS = {
-    "sklearn": Kind("sklearn", (SKOPS_FILE,), "mhexplain.classifiers.sklearn_model:load_sklearn",
+    "sklearn": Kind("sklearn", (SKOPS_FILE,), load_sklearn,
                     "mhexplain.training.classical", "seconds", True),
-    "bert": Kind("bert", BERT_FILES, "mhexplain.classifiers.bert:BertClassifier.from_artifact",
+    "bert": Kind("bert", BERT_FILES, BertClassifier.from_artifact,
                  "mhexplain.training.bert", "a GPU takes minutes; two CPU cores about 26 minutes with the offline "
                  "encoder", False),
 }
@@ -75,7 +78,7 @@ def kinds_of(names) -> list[Kind]:
 
 
 def resolve(ref: str):
-    """The object a loader or trainer reference names: "package.module" or "package.module:attr.attr"."""
+    """The object a trainer reference names: "package.module" or "package.module:attr.attr"."""
     module, _, attrs = ref.partition(":")
     found = importlib.import_module(module)
     for attr in filter(None, attrs.split(".")):

@@ -19,7 +19,7 @@ from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
 from mhexplain.cli.options import ModelsFolder
 from mhexplain.core.classifier import MAX_POST_CHARS
-from mhexplain.core.errors import ArtifactError, InputTextError, train_command
+from mhexplain.core.errors import InputTextError
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.textsafe import printable
 from mhexplain.explain.engine import (
@@ -92,8 +92,7 @@ def explain_post(c: ExplainCommand) -> tuple[Explanation, str]:
         if path:
             check_output_file(path, flag)
     models_dir = c.folder.models_dir
-    if not (models_dir / c.model).exists():
-        raise ArtifactError(f"No {c.model} model in {models_dir}; train one with: {train_command(models_dir, [c.model])}")
+    registry.select_models(models_dir, [c.model])  # as every command reads a model name: one line if untrained
     text, note = model_input("", read_stdin() if c.text == "-" else from_argv(c.text))
     if not text:
         raise InputTextError("The post is empty: give some text to explain.")

@@ -1,4 +1,4 @@
-"""The one SHA-256 of a file, for manifests, data hashes and caches."""
+"""The one SHA-256 of a file or of bytes, for manifests, data hashes and caches."""
 from __future__ import annotations
 
 import hashlib
@@ -11,3 +11,7 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

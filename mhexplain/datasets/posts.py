@@ -60,18 +60,25 @@ def read_upload(raw: bytes, name: str, require_target: bool = True) -> pd.DataFr
     return read_posts_bytes(raw, name, require_target=require_target)
 
 
+def class_ids(col: pd.Series) -> np.ndarray:
+    """The class id each cell of a target column holds (a whole number 0 to NUM_LABELS - 1, written
+    as "2" or "2.0"), -1 where it holds none: the one reading of a target, for training and uploads."""
+    nums = pd.to_numeric(col.astype(str).str.strip(), errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(nums) & (nums == np.floor(nums)) & (nums >= 0) & (nums < NUM_LABELS)
+    return np.where(ok, np.nan_to_num(nums), -1).astype(int)
+
+
 def parse_labels(col: pd.Series, source: str = "the file", row_numbers=None) -> np.ndarray:
-    stripped = col.astype(str).str.strip()
-    nums = pd.to_numeric(stripped, errors="coerce")
-    bad = nums.isna() | (nums != np.floor(nums)) | (nums < 0) | (nums >= NUM_LABELS)
+    ids = class_ids(col)
+    bad = ids < 0
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(bad)[0])
         row = row_numbers[i] if row_numbers is not None else i + 2
         raise DataError(
             f"{source} row {row}: the target is not a class id 0-{NUM_LABELS - 1} "
             f"({int(bad.sum())} bad label(s) in all; rows count from the header, row 1)."
         )
-    return nums.astype(int).to_numpy()
+    return ids
 
 
 def read_posts(path: str | os.PathLike, require_target: bool = True) -> pd.DataFrame:

@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from mhexplain.core.errors import DataError
+from mhexplain.core.hashing import sha256_bytes
 from mhexplain.datasets.posts import Corpus, build_corpus
 
 PROTOCOLS = ("leakage-free", "reference")
@@ -61,9 +62,7 @@ class Split:
 
 
 def _ids_hash(ids: pd.Series) -> str:
-    import hashlib
-
-    return hashlib.sha256(",".join(map(str, sorted(ids.tolist()))).encode()).hexdigest()
+    return sha256_bytes(",".join(map(str, sorted(ids.tolist()))).encode())
 
 
 def stratified_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from mhexplain.artifacts.folder import read_metrics, read_predictions
 from mhexplain.classifiers.catalog import title
+from mhexplain.core.classifier import abstains
 from mhexplain.core.labels import DISPLAY_NAMES, LABELS
 from mhexplain.evaluation.metrics import macro_f1
 
@@ -28,9 +29,10 @@ class ModelResults:
         return [c for c in self.predictions.columns if c.startswith("p_")]
 
     @property
-    def threshold(self) -> float:
-        """Calibrated confidence below which the model abstains (0.0: it always answers)."""
-        return float(self.manifest.get("calibration", {}).get("threshold", 0.0))
+    def threshold(self) -> float | None:
+        """Calibrated confidence below which the model abstains (None: it always answers)."""
+        value = self.manifest.get("calibration", {}).get("threshold")
+        return None if value is None else float(value)
 
 
 def load_results(model_dir: Path, manifest: dict) -> ModelResults:
@@ -207,7 +209,7 @@ def operating_points(results: list[ModelResults]) -> pd.DataFrame:
         p = r.predictions
         conf = p[r.proba_columns].max(axis=1).to_numpy()
         right = (p["pred_label"] == p["true_label"]).to_numpy()
-        answered = conf >= r.threshold
+        answered = ~abstains(conf, r.threshold)
         rows.append({"model": r.name, "threshold": r.threshold, "coverage": float(answered.mean()),
                      "accuracy answered": float(right[answered].mean()) if answered.any() else math.nan,
                      "accuracy all": float(right.mean()),

@@ -20,12 +20,12 @@ from mhexplain.core.labels import DISPLAY_NAMES, LABELS, NUM_LABELS
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
 from mhexplain.evaluation.metrics import classification_metrics
 from mhexplain.preprocess import clear_memo
+from mhexplain.scoring.files import DEFAULT_CHUNK
 from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_inputs
 from mhexplain.scoring.table import predict
 from mhexplain.scoring.upload import ScoredUpload
 from mhexplain.trust.calibration import ece
 
-DEFAULT_CHUNK = 2000
 # The options that name the columns read, in the order their names are passed around.
 COLUMN_OPTIONS = ("--text-col", "--title-col", "--label-col")
 

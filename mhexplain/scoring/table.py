@@ -76,8 +76,8 @@ class Scored:
 
     def table_rows(self) -> list[list[str]]:
         """The table's rows as the cells written to a CSV file (numbers to six decimals)."""
-        out = [[str(r)] + ([neutralise_formula(i) for i in [self.ids[k]]] if self.ids is not None else [])
-               + [self.notes[k]] for k, r in enumerate(self.rows)]
+        out = [[str(r)] + ([neutralise_formula(self.ids[k])] if self.ids is not None else []) + [self.notes[k]]
+               for k, r in enumerate(self.rows)]
         for m, labels in self.labels.items():
             pred, unsure, threshold = self.predicted(m), self.uncertain(m), self.thresholds[m]
             for k, row in enumerate(out):
@@ -99,9 +99,10 @@ class Scored:
         """The table for display: the same columns, numbers as numbers; with ``text_chars``, the
         first characters of what the models read, after the note."""
         df = pd.DataFrame(self.table_rows(), columns=self.header())
-        for col in df.columns:
-            if col == "row" or col.endswith(("_confidence", "_uncertain")) or "_p_" in col:
-                df[col] = pd.to_numeric(df[col].replace("", np.nan))
+        numbers = ["row"] + [c for m, labels in self.labels.items() for c in
+                             [f"{m}_confidence", f"{m}_uncertain"] + [proba_column(m, lab) for lab in labels]]
+        for col in numbers:
+            df[col] = pd.to_numeric(df[col].replace("", np.nan))
         if text_chars:
             df.insert(df.columns.get_loc("note") + 1, "text", [t[:text_chars] for t in self.inputs])
         return df

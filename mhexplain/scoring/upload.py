@@ -9,8 +9,8 @@ import numpy as np
 
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import DataError
-from mhexplain.core.labels import NUM_LABELS
 from mhexplain.datasets.csvfile import column_indexes, read_table_upload
+from mhexplain.datasets.posts import class_ids
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
 from mhexplain.scoring.table import Scored, score_rows
 from mhexplain.settings import MAX_UPLOAD_MB
@@ -66,14 +66,8 @@ def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
         progress(1.0)  # rows without text took no work
     target = None
     if TARGET_COLUMN in table.columns and (table[TARGET_COLUMN].str.strip() != "").any():
-        target = np.array([class_id(cell) for cell in table[TARGET_COLUMN]], dtype=int)
+        target = class_ids(table[TARGET_COLUMN])
     return ScoredUpload(scored, target)
-
-
-def class_id(cell: str) -> int:
-    """The class id a target cell holds (0 to NUM_LABELS - 1), else -1."""
-    cell = str(cell).strip()
-    return int(cell) if cell.isdigit() and int(cell) < NUM_LABELS else -1
 
 
 def _shares(progress: Callable[[float], None] | None, total: int) -> Callable[[int], None] | None:

@@ -6,7 +6,6 @@ progress callback, and writes ``models/<name>/`` folders atomically (see artifac
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 from mhexplain.artifacts.folder import MANIFEST, REQUIRED_FILES, move_into_place
 from mhexplain.classifiers.catalog import DEFAULT_MODELS, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
+from mhexplain.core.hashing import sha256_bytes
 from mhexplain.core.outputs import check_output_dir
 from mhexplain.datasets.posts import read_upload
 from mhexplain.preprocess import memory_only
@@ -148,4 +148,4 @@ def train_upload(raw: bytes, name: str, out: Path, models=DEFAULT_MODELS, progre
     """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the models)."""
     frame = read_upload(raw, name, require_target=True)
     cfg = TrainConfig(data=Path(Path(name).name or "upload.csv"), out=Path(out), models=tuple(models), **options)
-    return run(cfg, progress, frame=frame, data_sha256=hashlib.sha256(raw).hexdigest())
+    return run(cfg, progress, frame=frame, data_sha256=sha256_bytes(raw))

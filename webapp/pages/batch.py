@@ -9,6 +9,7 @@ from mhexplain.core.labels import DISPLAY_NAMES
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
 from mhexplain.evaluation.external import evaluate_rows, prepare_rows, upload_metrics
+from mhexplain.scoring.inputs import TRUNCATED
 from mhexplain.scoring.upload import MAX_ROWS, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
 from webapp import ui
@@ -108,7 +109,7 @@ def external_tab() -> None:
         return
     results = evaluate_rows({n: models[n] for n in chosen}, inputs, y)
     st.caption(f"{len(y):,} posts; dropped {counts['unmapped']:,} with unmapped labels and {counts['empty']:,} "
-               "without text.")
+               f"without text; {counts['truncated']:,} {TRUNCATED}.")
     ui.table(pd.DataFrame([{"model": r["model"], "posts": r["n"], "macro F1 (classes present)":
                             r["macro_f1_present_classes"], "ECE": r["ece"],
                             **{f"recall {k} [95% CI]": f"{v['recall']:.3f} [{v['ci'][0]:.3f}–{v['ci'][1]:.3f}]"
