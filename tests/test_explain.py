@@ -297,7 +297,7 @@ def test_cli_prints_top_words_and_writes_files(trained_dir, tmp_path, capsys):
     assert json.loads(out_json.read_text())["method"] == "lime"
     assert "mhx-explanation" in out_html.read_text()
     assert explain_cli(["--models-dir", str(tmp_path), "--model", "lr", "hello"]) == 2
-    assert "No lr model in" in capsys.readouterr().err
+    assert "No trained model lr in" in capsys.readouterr().err
     rc = explain_cli(["--models-dir", str(trained_dir), "--model", "lr", "--method", "lime", "--budget", "100",
                       "--lime-features", "positions", "--lime-kernel-width", "25", "--json", str(out_json),
                       "so anxious, panic attack"])
