@@ -13,14 +13,14 @@ import pytest
 
 from mhexplain import settings
 from mhexplain.artifacts import folder as artifacts
-from mhexplain.artifacts.folder import artifact_hash, verify_artifact
+from mhexplain.artifacts.folder import artifact_hash, check_replaceable, verify_artifact
 from mhexplain.artifacts.registry import discover
 from mhexplain.cli.train import main, parse_args
 from mhexplain.core.errors import ConfigError
 from mhexplain.datasets.posts import normalise_key
 from mhexplain.settings import ServerSettings
 from mhexplain.training import classical
-from mhexplain.training.api import check_config, check_replaceable, run
+from mhexplain.training.api import check_config, run
 from mhexplain.training.config import BertTrainConfig, TrainConfig
 
 from .helpers import ROOT, rescore, synthetic_posts

@@ -24,9 +24,10 @@ import pandas as pd
 from mhexplain import __version__
 from mhexplain.artifacts.schema import MANIFEST_SPEC, check, check_metrics
 from mhexplain.classifiers.catalog import KINDS
-from mhexplain.core.errors import ArtifactError
+from mhexplain.core.errors import ArtifactError, ConfigError
 from mhexplain.core.hashing import sha256_file
 from mhexplain.core.labels import LABELS
+from mhexplain.trust.shortcuts import MASKING_FILE
 
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
@@ -36,6 +37,11 @@ FORMAT_VERSION = 1
 # otherwise switch the integrity check off for what it leaves out.
 CALIBRATION = "calibration.json"  # mhexplain.trust.calibration.CALIBRATION_FILE
 REQUIRED_FILES = {name: kind.model_files + (CALIBRATION, METRICS, PREDICTIONS) for name, kind in KINDS.items()}
+# Every name a model folder of ours may hold whatever its manifest says: a folder whose manifest
+# cannot be read (an older or damaged model) is still recognised by its files (check_replaceable).
+MODEL_FOLDER_FILES = frozenset({MANIFEST, MASKING_FILE}.union(*REQUIRED_FILES.values()))
+# A manifest lists a dozen files in a few kilobytes; a larger one is not read to decide.
+MAX_MANIFEST_BYTES = 1_000_000
 
 TRACKED_PACKAGES = ("mhexplain", "numpy", "pandas", "scikit-learn", "nltk", "skops", "torch",
                     "transformers", "accelerate", "safetensors", "tokenizers")
@@ -103,6 +109,48 @@ def move_into_place(folder: Path, final: Path) -> None:
     folder.rename(final)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def check_replaceable(folder: Path) -> None:
+    """Refuse, naming ``folder``, to replace anything that is not a model folder of ours.
+
+    A run deletes what sits at ``--out/<model>``. It may when that is nothing, an empty folder,
+    or a folder holding a ``manifest.json`` and, besides it, only plain files that are either
+    listed in that manifest (when it reads as JSON) or named as model folders name theirs
+    (``MODEL_FOLDER_FILES``), or dotfiles (file managers' leftovers, which loading ignores too). So a
+    damaged model folder of ours is replaced, and a folder of someone's own files never is.
+    """
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a model folder, so training will not replace it; move it away, "
+                          "or choose another --out.")
+    entries = list(folder.iterdir())
+    if not entries:
+        return
+    ours = MODEL_FOLDER_FILES | _listed_files(folder / MANIFEST)
+    foreign = sorted(p.name for p in entries
+                     if p.is_symlink() or not p.is_file() or (p.name not in ours and not p.name.startswith(".")))
+    if foreign:
+        why = f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}"
+    elif not (folder / MANIFEST).is_file():
+        why = f"it has no {MANIFEST}"
+    else:
+        return
+    raise ConfigError(f"{folder} is not a model folder ({why}), so training will not replace it; move it away, "
+                      "or choose another --out.")
+
+
+def _listed_files(manifest: Path) -> set[str]:
+    """The file names a manifest lists; none when it cannot be read (a damaged model folder)."""
+    try:
+        if manifest.stat().st_size > MAX_MANIFEST_BYTES:
+            return set()
+        content = _load_json(manifest, "is corrupt.")
+    except (OSError, ArtifactError):
+        return set()
+    files = content.get("files") if isinstance(content, dict) else None
+    return {f for f in files if isinstance(f, str)} if isinstance(files, dict) else set()
 
 
 def read_manifest(model_dir: Path) -> dict:

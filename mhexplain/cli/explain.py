@@ -22,10 +22,10 @@ from mhexplain.core.classifier import MAX_POST_CHARS
 from mhexplain.core.errors import InputTextError
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.textsafe import printable
+from mhexplain.datasets.split import MAX_SEED
 from mhexplain.explain.engine import (
     LIME_FEATURES,
     MAX_BUDGET,
-    MAX_SEED,
     METHODS,
     MIN_BUDGET,
     SHAP_CONTEXTS,

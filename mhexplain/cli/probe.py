@@ -20,6 +20,7 @@ from mhexplain.cli.command import refuse, run_command
 from mhexplain.cli.options import ModelsOptions
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
+from mhexplain.datasets.split import MAX_SEED
 from mhexplain.evaluation.probe import VARIANTS, probe_folder
 from mhexplain.trust.shortcuts import WordMask
 
@@ -30,7 +31,7 @@ PROG = "python -m mhexplain.probe"
 class ProbeSettings:
     # text, not a path: "default" names the built-in list
     words: str | None = option(None, "a word list (one per line, * for prefixes); default: the built-in list")
-    seed: int = option(0, "seed of the random-deletion control", min=0, max=2**32 - 1)
+    seed: int = option(0, "seed of the random-deletion control", min=0, max=MAX_SEED)
     json: Path | None = option(None, "write the full results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
 

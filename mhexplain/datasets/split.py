@@ -19,6 +19,8 @@ from mhexplain.datasets.posts import Corpus, build_corpus
 PROTOCOLS = ("leakage-free", "reference")
 DEFAULT_PROTOCOL = "leakage-free"
 DEFAULT_SEED = 42
+# numpy's and scikit-learn's seeds (and LIME's and shap's): every seed the project takes is 0 to this.
+MAX_SEED = 2**32 - 1
 TEST_SIZE = 0.2
 
 

@@ -65,7 +65,6 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
 def prepare_rows(titles, texts, labels, label_map: dict[str, int]) -> tuple[list[str], np.ndarray, dict]:
     """Model inputs (``scoring.inputs``, as for every way posts come in) and our class ids for the
     rows whose label is mapped and whose text is not empty; how many were dropped or truncated."""
-    texts = list(texts)
     inputs, notes = model_inputs(titles, texts)
     classes = [label_map.get(str(label).strip()) for label in labels]
     counts = {"unmapped": sum(c is None for c in classes),
@@ -93,9 +92,8 @@ def summarise(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
 
 def upload_metrics(upload: ScoredUpload) -> dict[str, dict]:
     """Metrics per model for an uploaded file that carries a target, over its rows with text and a
-    class id (``ScoredUpload.labelled``). Each
-    model's classes are its own; macro averages are over the classes the file's target holds
-    (``averaged_over``), never over classes absent from the file."""
+    class id (``ScoredUpload.labelled``). Each model's classes are its own; macro averages are over
+    the classes the file's target holds (``averaged_over``), never over classes absent from the file."""
     keep = upload.labelled
     if not keep.any():
         return {}
@@ -116,7 +114,7 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
     with CsvColumns(path, named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col))) as table:
         for chunk in table.chunks(chunk_size):
             rows += len(chunk)
-            titles = chunk[title_col] if title_col else [""] * len(chunk)
+            titles = chunk[title_col] if title_col else None
             inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map)
             counts = {k: counts[k] + c[k] for k in counts}
             if len(y):

@@ -23,6 +23,7 @@ from mhexplain.core.classifier import (
     visible_units,
 )
 from mhexplain.core.errors import ConfigError, InputTextError
+from mhexplain.datasets.split import MAX_SEED
 from mhexplain.explain.cache import ExplanationCache
 from mhexplain.explain.faithfulness import faithfulness
 from mhexplain.explain.result import Explanation
@@ -39,8 +40,6 @@ SHAP_CONTEXTS = {"empty": 0, "full": 1, "both": None}
 DEFAULT_SHAP_CONTEXT = "empty"
 DEFAULT_MAX_UNITS = 300
 DEFAULT_SEED = 0
-# numpy's legacy generators (LIME's, shap's) take seeds from 0 to 2**32 - 1.
-MAX_SEED = 2**32 - 1
 # Model evaluations per explanation. Fewer than 10 fit nothing. The ceiling is 50 times the app's
 # largest choice (2,000) and 25 times the benchmarks' (4,000): LIME builds all its perturbed posts
 # at once, so memory and time grow with the budget (LIME on LR, a 300-word post, 2 cores: 0.34 GB

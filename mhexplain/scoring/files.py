@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from mhexplain.core.outputs import atomic_file, create_exclusive, temp_folder_beside
-from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.datasets.csvfile import CsvColumns, column_indexes, named_columns
 from mhexplain.preprocess import clear_memo
 from mhexplain.scoring.inputs import TITLE_COLUMN
 from mhexplain.scoring.table import score_rows, write_rows
@@ -32,12 +32,12 @@ def file_columns(data: Path, text_col: str, title_col: str | None, id_col: str |
     """The columns ``score_file`` reads, checked against the file's header (one line naming what is
     missing). The default title column is optional, as on the Batch page: a file without one holds
     posts without titles."""
-    if title_col == TITLE_COLUMN:
-        with CsvColumns(data, {}) as table:
-            if TITLE_COLUMN not in table.header:
-                title_col = None
+    with CsvColumns(data, {}) as table:
+        header = table.header
+    if title_col == TITLE_COLUMN and TITLE_COLUMN not in header:
+        title_col = None
     columns = (text_col, title_col, id_col)
-    CsvColumns(data, named_columns(COLUMN_OPTIONS, columns)).close()
+    column_indexes(header, named_columns(COLUMN_OPTIONS, columns), str(data))
     return columns
 
 

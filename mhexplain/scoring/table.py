@@ -44,6 +44,12 @@ def proba_column(model: str, label: str) -> str:
     return f"{model}_p_{label.replace(' ', '_')}"
 
 
+def model_columns(model: str, labels) -> tuple[str, list[str]]:
+    """A model's columns: its prediction, then the ones that hold numbers (confidence, abstention,
+    a probability per class)."""
+    return f"{model}_pred", [f"{model}_confidence", f"{model}_uncertain"] + [proba_column(model, lab) for lab in labels]
+
+
 @dataclass
 class Scored:
     """Rows scored by several models. ``proba[m]`` has a row per input row: NaN where it has no text."""
@@ -71,7 +77,8 @@ class Scored:
     def header(self) -> list[str]:
         cols = ["row"] + (["id"] if self.ids is not None else []) + ["note"]
         for m, labels in self.labels.items():
-            cols += [f"{m}_pred", f"{m}_confidence", f"{m}_uncertain"] + [proba_column(m, lab) for lab in labels]
+            pred, numbers = model_columns(m, labels)
+            cols += [pred] + numbers
         return [neutralise_formula(c) for c in cols]
 
     def table_rows(self) -> list[list[str]]:
@@ -99,9 +106,8 @@ class Scored:
         """The table for display: the same columns, numbers as numbers; with ``text_chars``, the
         first characters of what the models read, after the note."""
         df = pd.DataFrame(self.table_rows(), columns=self.header())
-        numbers = ["row"] + [c for m, labels in self.labels.items() for c in
-                             [f"{m}_confidence", f"{m}_uncertain"] + [proba_column(m, lab) for lab in labels]]
-        for col in numbers:
+        numbers = ["row"] + [c for m, labels in self.labels.items() for c in model_columns(m, labels)[1]]
+        for col in map(neutralise_formula, numbers):
             df[col] = pd.to_numeric(df[col].replace("", np.nan))
         if text_chars:
             df.insert(df.columns.get_loc("note") + 1, "text", [t[:text_chars] for t in self.inputs])

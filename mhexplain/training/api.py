@@ -6,7 +6,6 @@ progress callback, and writes ``models/<name>/`` folders atomically (see artifac
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import secrets
@@ -14,7 +13,7 @@ import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
-from mhexplain.artifacts.folder import MANIFEST, REQUIRED_FILES, move_into_place
+from mhexplain.artifacts.folder import check_replaceable, move_into_place
 from mhexplain.classifiers.catalog import DEFAULT_MODELS, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
 from mhexplain.core.hashing import sha256_bytes
@@ -23,14 +22,9 @@ from mhexplain.datasets.posts import read_upload
 from mhexplain.preprocess import memory_only
 from mhexplain.training.common import Progress, prepare, stage
 from mhexplain.training.config import TrainConfig
-from mhexplain.trust.shortcuts import MASKING_FILE, WordMask
+from mhexplain.trust.shortcuts import WordMask
 
 logger = logging.getLogger("mhexplain.train")
-# Every name a model folder of ours may hold whatever its manifest says: a folder whose manifest
-# cannot be read (an older or damaged model) is still recognised by its files.
-MODEL_FOLDER_FILES = frozenset({MANIFEST, MASKING_FILE}.union(*REQUIRED_FILES.values()))
-# A manifest lists a dozen files in a few kilobytes; a larger one is not read to decide.
-MAX_MANIFEST_BYTES = 1_000_000
 
 
 def check_config(cfg: TrainConfig) -> None:
@@ -48,47 +42,6 @@ def check_config(cfg: TrainConfig) -> None:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if "bert" in cfg.models and cfg.bert.model_name_or_path:
         check_encoder_path(cfg.bert.model_name_or_path)
-
-
-def check_replaceable(folder: Path) -> None:
-    """Refuse, naming ``folder``, to replace anything that is not a model folder of ours.
-
-    A run deletes what sits at ``--out/<model>``. It may when that is nothing, an empty folder,
-    or a folder holding a ``manifest.json`` and, besides it, only plain files that are either
-    listed in that manifest (when it reads as JSON) or named as model folders name theirs
-    (``MODEL_FOLDER_FILES``), or dotfiles (file managers' leftovers, which loading ignores too). So a
-    damaged model folder of ours is replaced, and a folder of someone's own files never is.
-    """
-    if not folder.exists():
-        return
-    if not folder.is_dir():
-        raise ConfigError(f"{folder} is a file, not a model folder, so training will not replace it; move it away, "
-                          "or choose another --out.")
-    entries = list(folder.iterdir())
-    if not entries:
-        return
-    ours = MODEL_FOLDER_FILES | _listed_files(folder / MANIFEST)
-    foreign = sorted(p.name for p in entries
-                     if p.is_symlink() or not p.is_file() or (p.name not in ours and not p.name.startswith(".")))
-    if foreign:
-        why = f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}"
-    elif not (folder / MANIFEST).is_file():
-        why = f"it has no {MANIFEST}"
-    else:
-        return
-    raise ConfigError(f"{folder} is not a model folder ({why}), so training will not replace it; move it away, "
-                      "or choose another --out.")
-
-
-def _listed_files(manifest: Path) -> set[str]:
-    """The file names a manifest lists; none when it cannot be read (a damaged model folder)."""
-    try:
-        if manifest.stat().st_size > MAX_MANIFEST_BYTES:
-            return set()
-        files = json.loads(manifest.read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError, RecursionError):
-        return set()
-    return {f for f in files if isinstance(f, str)} if isinstance(files, dict) else set()
 
 
 def check_encoder_path(name: str) -> None:

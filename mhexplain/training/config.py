@@ -14,12 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mhexplain.classifiers.catalog import DEFAULT_MODELS, MODEL_NAMES
-from mhexplain.datasets.split import DEFAULT_PROTOCOL, DEFAULT_SEED, PROTOCOLS
+from mhexplain.datasets.split import DEFAULT_PROTOCOL, DEFAULT_SEED, MAX_SEED, PROTOCOLS
 from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, dataset_path, default_models_dir
 
 ALL_MODELS = MODEL_NAMES
-# scikit-learn's and numpy's seeds: 0 to 2**32 - 1
-MAX_SEED = 2**32 - 1
 # The longest window any encoder we would fine-tune takes (the encoder's own
 # max_position_embeddings is checked when it is loaded); beyond it, a typo.
 MAX_LENGTH_LIMIT = 8192
