@@ -79,9 +79,13 @@ def score(s: ScoreSettings) -> Scored:
     check_output_file(s.out, "--out", inputs=(data,))
     models = s.models.load()
     jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
-    with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
-        n = score_file(models, data, s.out, *columns, s.source.chunk_size, bar.update, rank, world,
-                       state.wait_for_everyone if state else None, _shared_value(state))
+    try:
+        with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
+            n = score_file(models, data, s.out, *columns, s.source.chunk_size, bar.update, rank, world,
+                           state.wait_for_everyone if state else None, _shared_value(state))
+    finally:
+        if state is not None:  # leave the group before exiting, as training does
+            state.destroy_process_group()
     return Scored(n, list(models), rank, world)
 
 

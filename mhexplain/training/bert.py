@@ -580,6 +580,12 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
     run = setup(cfg, prep)
     result = fine_tune_and_score(run, prep.split.test, progress)
     run.accel.wait_for_everyone()
-    if not run.accel.is_main_process:  # the first process alone writes the artifact
-        return {}
-    return {"bert": save(run, prep, result, progress)}
+    try:
+        if not run.accel.is_main_process:  # the first process alone writes the artifact
+            return {}
+        return {"bert": save(run, prep, result, progress)}
+    finally:
+        # Each process leaves its group before exiting: one that exits with the group alive can
+        # abort in the collective library's teardown while the first is still writing, and the
+        # launcher then kills the whole run.
+        run.accel.end_training()
