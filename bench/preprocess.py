@@ -15,7 +15,7 @@ from nltk.tag.perceptron import PerceptronTagger
 from nltk.tokenize import word_tokenize
 
 from mhexplain.cli.args import parse
-from mhexplain.datasets.posts import read_posts
+from mhexplain.datasets.dataset import DatasetSpec, read_dataset
 from mhexplain.preprocess import preprocess_many, tokenize_letters
 from mhexplain.preprocess.fast_tagger import FastPerceptronTagger
 
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
              "WordNetLemmatizer().lemmatize('dogs', 'n'); print(time.perf_counter()-t)")
     wn = float(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout)
     print(f"WordNet load (once per process): {wn:.2f} s")
-    df = read_posts(a.data)
+    df = read_dataset(a.data, DatasetSpec()).frame
     texts = (df["title"] + " " + df["text"]).tolist()
     letters = [re.sub(r"[^a-z\s]", "", t.lower()) for t in texts]
     print(f"{len(texts)} posts, {os.cpu_count()} cores")

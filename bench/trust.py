@@ -22,7 +22,6 @@ from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.options import ModelsFolder
 from mhexplain.evaluation.compare import load_results, operating_points
 from mhexplain.evaluation.probe import VARIANTS, probe_folder
-from mhexplain.trust.shortcuts import WordMask
 
 
 @dataclass
@@ -68,7 +67,7 @@ def main(argv=None) -> int:
               f"{times['calibrated'] * 1e3:.1f} ms (median of 5)")
     if a.probe:
         t0 = time.perf_counter()
-        res = probe_folder(models_dir, WordMask(), seed=0)
+        res = probe_folder(models_dir, (), seed=0)
         print(f"probe: {time.perf_counter() - t0:.1f} s for {', '.join(r['model'] for r in res)} "
               f"(models loaded and every variant scored); "
               f"{res[0]['posts_with_condition_word']} of {res[0]['n_posts']} test posts name a condition")

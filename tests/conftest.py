@@ -8,12 +8,12 @@ import pytest
 from mhexplain.artifacts.folder import proba_column
 from mhexplain.cli.train import main as train_cli
 from mhexplain.core.errors import NltkDataError
-from mhexplain.core.labels import LABELS
+from mhexplain.datasets.dataset import KAGGLE_LABELS
 from mhexplain.evaluation.compare import ModelResults
 from mhexplain.preprocess.nltk_resources import ensure_nltk_data
 
 from .bert_fixtures import make_tiny_bert
-from .helpers import SHARED, synthetic_posts
+from .helpers import SHARED, labelled_posts, synthetic_posts
 
 if "NLTK_DATA" not in os.environ and (SHARED / "nltk_data").is_dir():
     os.environ["NLTK_DATA"] = str(SHARED / "nltk_data")
@@ -77,6 +77,66 @@ def trained_dir(fixture_csv, tmp_path_factory) -> Path:
     return out
 
 
+BINARY_LABELS = ("no risk", "at risk")
+MANY_LABELS = ("art", "biology", "chess", "dance", "economics", "film", "gardening", "history", "islands",
+               "jazz", "knitting", "law", "music", "nursing", "opera", "poetry", "quilting", "rowing", "sailing",
+               "tennis")
+CODERS = ("coder_a", "coder_b", "coder_c")
+
+
+def with_coders(df, labels, label_col: str = "label", seed: int = 0):
+    """Three coders who agree with ``label_col`` most of the time and leave a few posts uncoded."""
+    rng = np.random.default_rng(seed)
+    out = df.copy()
+    for k, coder in enumerate(CODERS):
+        flip = rng.random(len(df)) < 0.1 + 0.05 * k
+        other = [labels[(labels.index(v) + 1) % len(labels)] for v in df[label_col]]
+        out[coder] = np.where(flip, other, df[label_col])
+        out.loc[rng.random(len(df)) < 0.05, coder] = ""
+    return out
+
+
+@pytest.fixture(scope="session")
+def binary_csv(tmp_path_factory) -> Path:
+    """A binary dataset in its own columns: body, headline, label ("no risk"/"at risk"), author
+    (three posts each) and three coders' labels."""
+    p = tmp_path_factory.mktemp("binary") / "risk.csv"
+    with_coders(labelled_posts(BINARY_LABELS, per_class=45, title_col="headline", group_col="author"),
+                BINARY_LABELS).to_csv(p, index=False)
+    return p
+
+
+BINARY_ARGS = ("--text-col", "body", "--title-col", "headline", "--label-col", "label", "--labels", "no risk,at risk",
+               "--group-col", "author", "--coder-cols", ",".join(CODERS))
+
+
+@pytest.fixture(scope="session")
+def binary_dir(binary_csv, tmp_path_factory) -> Path:
+    """NB and LR trained on the binary dataset, split by author, with coder agreement."""
+    out = tmp_path_factory.mktemp("binary-models")
+    rc = train_cli(["--data", str(binary_csv), "--out", str(out), "--cache-dir", str(out / ".cache"), "--jobs", "1",
+                    *BINARY_ARGS])
+    assert rc == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def many_csv(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("many") / "topics.csv"
+    labelled_posts(MANY_LABELS, per_class=15).to_csv(p, index=False)
+    return p
+
+
+@pytest.fixture(scope="session")
+def many_dir(many_csv, tmp_path_factory) -> Path:
+    """NB and LR trained on a 20-class dataset (labels sorted from the column)."""
+    out = tmp_path_factory.mktemp("many-models")
+    rc = train_cli(["--data", str(many_csv), "--out", str(out), "--cache-dir", str(out / ".cache"), "--jobs", "1",
+                    "--text-col", "body", "--label-col", "label"])
+    assert rc == 0
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory) -> Path:
     return make_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
@@ -103,9 +163,9 @@ def results_from_labels():
         y, pred = np.asarray(y), np.asarray(pred)
         predictions = pd.DataFrame({"post_id": np.arange(len(y)), "text": [f"post {i}" for i in range(len(y))],
                                     "true_label": y, "pred_label": pred})
-        for c, label in enumerate(LABELS):
+        for c, label in enumerate(KAGGLE_LABELS):
             predictions[proba_column(label)] = (pred == c).astype(float)
-        return ModelResults(name, {}, predictions, {"name": name})
+        return ModelResults(name, {}, predictions, {"name": name, "labels": list(KAGGLE_LABELS)})
 
     return build
 

@@ -52,6 +52,47 @@ def synthetic_posts(per_class: int = 40, seed: int = 0) -> pd.DataFrame:
     return df
 
 
+def class_word(k: int, j: int) -> str:
+    """A made-up word of letters only (preprocessing drops digits), distinct for each (k, j)."""
+    letters = "bcdfghjklmnprstvz"
+    out, n = [], k * 8 + j
+    while True:
+        out.append(letters[n % len(letters)] + "aeiou"[n // len(letters) % 5])
+        n //= len(letters) * 5
+        if not n:
+            break
+    return "zo" + "".join(out) + "x"
+
+
+def labelled_posts(labels, per_class: int = 30, seed: int = 0, text_col: str = "body", label_col: str = "label",
+                   title_col: str | None = None, group_col: str | None = None, per_group: int = 3) -> pd.DataFrame:
+    """Posts for any label set, in columns named as asked: each class has its own made-up words,
+    mixed into filler; with ``group_col``, ``per_group`` consecutive posts of a class share a group
+    (an author with several posts)."""
+    rng = random.Random(seed)
+    rows = []
+    for k, label in enumerate(labels):
+        words = [class_word(k, j) for j in range(8)]
+        for i in range(per_class):
+            body = " ".join(rng.choice(words if rng.random() < 0.08 else FILLER) for _ in range(rng.randint(12, 40)))
+            row = {text_col: f"{body} number {k} {i}", label_col: label}
+            if title_col:
+                row[title_col] = f"{rng.choice(words)} title"
+            if group_col:
+                row[group_col] = f"author-{k}-{i // per_group}"
+            rows.append(row)
+    return pd.DataFrame(rows).sample(frac=1, random_state=seed).reset_index(drop=True)
+
+
+def read_kaggle(source, name: str = "posts.csv") -> pd.DataFrame:
+    """A Kaggle-format file (a path, or CSV bytes) read as training reads it, with the preset's columns."""
+    from mhexplain.datasets.dataset import DatasetSpec, parse_dataset, read_dataset
+
+    if isinstance(source, bytes):
+        return parse_dataset(source, name, DatasetSpec()).frame
+    return read_dataset(source, DatasetSpec()).frame
+
+
 def real_csv() -> Path | None:
     """The Kaggle CSV where ``python -m train`` finds it (mhexplain.settings.dataset_path: MHX_DATA,
     data/ in the project, or ../shared/data beside it); None when there is no file there."""

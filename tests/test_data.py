@@ -4,16 +4,18 @@ import pytest
 
 from mhexplain.core.errors import DataError
 from mhexplain.datasets.csvfile import read_table_upload
-from mhexplain.datasets.posts import (
-    build_corpus,
-    clean_text,
-    normalise_key,
-    read_posts,
-    read_posts_bytes,
-    read_upload,
-)
+from mhexplain.datasets.dataset import DatasetSpec, read_dataset_upload
+from mhexplain.datasets.posts import build_corpus, clean_text, normalise_key
 
-from .helpers import synthetic_posts
+from .helpers import read_kaggle, synthetic_posts
+
+
+def read_posts_bytes(raw: bytes, source: str = "posts.csv"):
+    return read_kaggle(raw, source)
+
+
+def read_upload(raw: bytes, name: str):
+    return read_dataset_upload(raw, name, DatasetSpec()).frame
 
 
 def test_clean_text_unescapes_entities_and_zero_width():
@@ -27,7 +29,7 @@ def test_normalise_key_casefolds_and_collapses_whitespace():
 
 
 def test_true_title_stays_a_string(fixture_csv):
-    df = read_posts(fixture_csv)
+    df = read_kaggle(fixture_csv)
     assert "True" in df["title"].tolist()
     assert df["title"].map(type).eq(str).all()
 
@@ -44,7 +46,7 @@ def test_dedup_keeps_one_same_label_copy_and_drops_conflicts():
         ("", " ", 4),  # nothing at all: dropped
         ("D", "unique", 4),
     ])
-    corpus = build_corpus(df, dedup=True, clean=True)
+    corpus = build_corpus(df, dedup=True, clean=True, n_labels=5)
     r = corpus.report
     assert r.duplicate_copies_dropped == 1
     assert r.conflicting_label_texts == 1 and r.conflicting_label_rows_dropped == 2
@@ -57,7 +59,7 @@ def test_dedup_keeps_one_same_label_copy_and_drops_conflicts():
 
 def test_reference_corpus_keeps_raw_text_and_duplicates():
     df = _frame([("A", "x &amp; y", 1), ("A", "x &amp; y", 1)])
-    corpus = build_corpus(df, dedup=False, clean=False)
+    corpus = build_corpus(df, dedup=False, clean=False, n_labels=5)
     assert corpus.frame["input"].tolist() == ["A x &amp; y"] * 2
 
 
@@ -66,10 +68,10 @@ def test_reference_corpus_keeps_raw_text_and_duplicates():
     (b"text,title,target\n", "no rows"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00binary", "binary"),
     ("text,title,target\ncaf\xe9,t,1\n".encode("latin-1"), "UTF-8"),
-    (b"body,heading,label\nx,y,1\n", "lacks the column(s) text, title, target"),
-    (b"text,title,target\nx,y,7\n", "not a class id"),
-    (b"text,title,target\nx,y,bipolar\n", "not a class id"),
-    (b"text,title,target\nx,y,1.5\n", "not a class id"),
+    (b"body,heading,label\nx,y,1\n", "has no column named 'text' (--text-col) or 'title' (--title-col) or 'target'"),
+    (b"text,title,target\nx,y,7\n", "none of the 5 classes"),
+    (b"text,title,target\nx,y,sad\n", "none of the 5 classes"),
+    (b"text,title,target\nx,y,1.5\n", "none of the 5 classes"),
     (b'text,title,target\n"unclosed,y,1\nx,y\n', "not a readable CSV"),
 ])
 def test_bad_csv_gives_clear_error(content, needle):
@@ -81,18 +83,18 @@ def test_bad_csv_gives_clear_error(content, needle):
 
 def test_missing_file(tmp_path):
     with pytest.raises(DataError, match="not found"):
-        read_posts(tmp_path / "nope.csv")
+        read_kaggle(tmp_path / "nope.csv")
 
 
 def test_labels_parse_to_ints(fixture_csv):
-    df = read_posts(fixture_csv)
+    df = read_kaggle(fixture_csv)
     assert df["target"].dtype.kind == "i"
     assert set(np.unique(df["target"])) == {0, 1, 2, 3, 4}
 
 
 def test_synthetic_fixture_has_the_known_dirt():
     df = synthetic_posts()
-    corpus = build_corpus(df.assign(target=df["target"].astype(int)), dedup=True, clean=True)
+    corpus = build_corpus(df.assign(target=df["target"].astype(int)), dedup=True, clean=True, n_labels=5)
     assert corpus.report.duplicate_copies_dropped >= 1
     assert corpus.report.conflicting_label_texts == 1
     assert corpus.report.html_entity_bodies == 5
@@ -149,7 +151,7 @@ def test_errors_never_quote_the_file(raw, tmp_path):
     p = tmp_path / "f.csv"
     p.write_bytes(raw)
     with pytest.raises(DataError) as err:
-        read_posts(p)
+        read_kaggle(p)
     message = str(err.value).replace(str(p), "FILE")
     assert message.startswith("FILE") and "SECRET" not in message and "root" not in message
 
@@ -157,7 +159,8 @@ def test_errors_never_quote_the_file(raw, tmp_path):
 def test_row_numbers_count_as_a_spreadsheet_does():
     df = read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,2\n')
     assert df["row"].tolist() == [2, 4]  # the blank line is row 3
-    with pytest.raises(DataError, match="row 4: the target is not a class id"):
+    with pytest.raises(DataError, match="row 4, column 'target' holds a label that is none of the 5 classes .* nor a class number 0-4 "
+                                         r"\(1 such row\(s\)\)"):
         read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,7\n')
 
 
@@ -171,7 +174,7 @@ def test_a_limit_sample_names_its_posts_as_the_full_run_does(fixture_csv, traine
     assert main(["--data", str(fixture_csv), "--out", str(out), "--models", "nb", "--limit", "120", "--jobs", "1",
                  "--cache-dir", str(tmp_path / "cache")]) == 0
     full, limited = read_predictions(trained_dir / "nb"), read_predictions(out / "nb")
-    source = build_corpus(read_posts(fixture_csv), dedup=True, clean=True).frame.set_index("post_id")["input"]
+    source = build_corpus(read_kaggle(fixture_csv), dedup=True, clean=True, n_labels=5).frame.set_index("post_id")["input"]
     for preds in (full, limited):
         assert source.loc[preds["post_id"]].tolist() == preds["text"].tolist()
     same_posts = limited.merge(full, on=["text", "true_label"], suffixes=("_limited", "_full"))

@@ -28,7 +28,6 @@ from mhexplain.settings import MAX_UPLOAD_MB, ServerSettings
 from mhexplain.training.api import run, train_upload
 from mhexplain.training.common import planned_stages
 from mhexplain.training.config import TrainConfig
-from mhexplain.trust.shortcuts import WordMask
 
 logger = logging.getLogger("mhexplain.app")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -248,7 +247,7 @@ def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> tuple
 
     # why a model could not be probed is cached with the results: a cached rerun must say it too
     failed: dict[str, str] = {}
-    return probe_folder(Path(path), WordMask(), seed=0, models=_models, failed=failed), failed
+    return probe_folder(Path(path), (), seed=0, models=_models, failed=failed), failed
 
 
 def shortcut_probe() -> tuple[list[dict], dict[str, str]]:

@@ -24,9 +24,9 @@ import pandas as pd
 from mhexplain import __version__
 from mhexplain.artifacts.schema import MANIFEST_SPEC, check, check_metrics
 from mhexplain.classifiers.catalog import KINDS
-from mhexplain.core.errors import ArtifactError, ConfigError
+from mhexplain.core.errors import ArtifactError, ConfigError, DataError
 from mhexplain.core.hashing import sha256_file
-from mhexplain.core.labels import LABELS
+from mhexplain.core.labels import check_label_set
 from mhexplain.trust.shortcuts import MASKING_FILE
 
 MANIFEST = "manifest.json"
@@ -62,7 +62,7 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels=LABELS, raw: np.ndarray | None = None,
+def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels, raw: np.ndarray | None = None,
                       has_train_copy=None) -> pd.DataFrame:
     """The test posts with the (calibrated) probabilities the app shows as ``p_*`` and, when
     given, the model's raw ones as ``raw_p_*`` and whether each post has a verbatim copy in training."""
@@ -167,9 +167,14 @@ def read_manifest(model_dir: Path) -> dict:
     kind = manifest["kind"]
     if kind not in REQUIRED_FILES:
         raise ArtifactError(f"{mpath} names an unknown model kind; retrain this model.")
-    if manifest["labels"] != list(LABELS):
-        raise ArtifactError(f"{mpath} lists {len(manifest['labels'])} labels, not this app's "
-                            f"{len(LABELS)} classes; retrain this model.")
+    try:
+        check_label_set(manifest["labels"], f"{mpath}: labels")
+    except DataError as err:
+        raise ArtifactError(f"{err} Retrain this model.") from None
+    per_class = manifest["cleaning"].get("posts_per_class")
+    if per_class is not None and len(per_class) != len(manifest["labels"]):
+        raise ArtifactError(f"{mpath}: cleaning.posts_per_class does not count its {len(manifest['labels'])} "
+                            "labels; retrain this model.")
     unlisted = [f for f in REQUIRED_FILES[kind] if f not in manifest["files"]]
     if unlisted:
         raise ArtifactError(f"{mpath} does not list {', '.join(unlisted)}; retrain this model.")
@@ -238,7 +243,7 @@ def read_json(model_dir: Path, name: str, spec) -> dict:
 def read_metrics(model_dir: Path) -> dict:
     path = Path(model_dir) / METRICS
     metrics = _load_json(path, "is missing or corrupt.")
-    check_metrics(metrics, list(LABELS), str(path))
+    check_metrics(metrics, read_manifest(model_dir)["labels"], str(path))
     return metrics
 
 
@@ -259,24 +264,25 @@ def read_predictions(model_dir: Path) -> pd.DataFrame:
         df = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in ("text",) + WHOLE_COLUMNS})
     except (OSError, ValueError, pd.errors.ParserError):
         raise ArtifactError(f"{path} is missing or corrupt.") from None
-    needed = ["post_id", "text", "true_label", "pred_label"] + [proba_column(lab) for lab in LABELS]
+    labels = read_manifest(model_dir)["labels"]
+    needed = ["post_id", "text", "true_label", "pred_label"] + [proba_column(lab) for lab in labels]
     missing = [c for c in needed if c not in df.columns]
     if missing:
         raise ArtifactError(f"{path} lacks the column(s) {', '.join(missing)}; retrain this model.")
-    found = _predictions_problem(df)
+    found = _predictions_problem(df, labels)
     if found:
         raise ArtifactError(f"{path} is not a valid mhexplain file: {found}; retrain this model.")
     return df.astype({c: int for c in WHOLE_COLUMNS})
 
 
-def _predictions_problem(df: pd.DataFrame) -> str | None:
+def _predictions_problem(df: pd.DataFrame, labels: list[str]) -> str | None:
     if df.empty:
         return "it has no rows"
-    known = {proba_column(lab) for lab in LABELS}
+    known = {proba_column(lab) for lab in labels}
     unknown = [c for c in df.columns if c.startswith("p_") and c not in known]
     if unknown:  # the pages take every p_ column as a class probability
-        return f"column {unknown[0]} is not a probability of this app's classes"
-    checks = [("post_id", 0, None)] + [(c, 0, len(LABELS) - 1) for c in LABEL_COLUMNS]
+        return f"column {unknown[0]} is not a probability of the model's classes"
+    checks = [("post_id", 0, None)] + [(c, 0, len(labels) - 1) for c in LABEL_COLUMNS]
     checks += [(c, 0.0, 1.0) for c in df.columns if c in known or (c.startswith("raw_") and c[4:] in known)]
     for col, low, high in checks:
         found = _column_problem(df[col], col, low, high)

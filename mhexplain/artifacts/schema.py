@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from mhexplain.core.errors import ArtifactError
-from mhexplain.core.labels import LABELS, NUM_LABELS
 
 Number = (int, float)
 # Rounding can put a mean of values in [0, 1] one ulp outside it; a tampered value is far outside.
@@ -53,7 +52,8 @@ COUNT = bounded(0, integer=True)
 
 _CLEANING = {"rows_read": COUNT, "rows_kept": COUNT, "duplicate_copies_dropped": COUNT, "empty_bodies": COUNT,
              "html_entity_bodies": COUNT, "conflicting_label_texts": COUNT, "conflicting_label_rows_dropped": COUNT,
-             "posts_per_class": optional(list_of(COUNT, NUM_LABELS))}
+             "posts_per_class": optional(list_of(COUNT)),
+             "test_copies_of_train_dropped": optional(COUNT)}
 MANIFEST_SPEC = {
     "kind": str,
     "name": str,
@@ -75,7 +75,7 @@ _PER_CLASS = {"precision": SHARE, "recall": SHARE, "f1": SHARE}
 _BIN = {"count": COUNT, "confidence": nullable(SHARE), "accuracy": nullable(SHARE)}
 
 
-def metrics_spec(labels=LABELS) -> dict:
+def metrics_spec(labels) -> dict:
     """metrics.json: what the pages read, with per-class scores and a confusion matrix over ``labels``."""
     n = len(labels)
     return {

@@ -23,7 +23,6 @@ import numpy as np
 from mhexplain import settings
 from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, validate_texts
 from mhexplain.core.errors import ArtifactError, ConfigError
-from mhexplain.core.labels import LABELS
 from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT
 
 BERT_WEIGHTS = "model.safetensors"
@@ -340,7 +339,7 @@ class BertClassifier:
 
     explain_budget = DEFAULT_EXPLAIN_BUDGET
 
-    def __init__(self, model, tokenizer, name: str = "bert", labels: Sequence[str] = LABELS,
+    def __init__(self, model, tokenizer, name: str = "bert", labels: Sequence[str] | None = None,
                  config: InferenceConfig | None = None, device=None, threads: int | None = None) -> None:
         import torch
 
@@ -354,7 +353,8 @@ class BertClassifier:
         self.model = model.to(self.device).eval()
         self.tokenizer = tokenizer
         self.name = name
-        self.labels = tuple(labels)
+        self.labels = tuple(labels) if labels is not None else tuple(
+            model.config.id2label[i] for i in range(model.config.num_labels))
         self.config = config or InferenceConfig()
         self.batch_size = self.config.batch_size
         self.precision = resolve_precision(self.config.precision, self.device)
@@ -381,7 +381,9 @@ class BertClassifier:
         (Path(directory) / BERT_CONFIG_FILE).write_text(json.dumps(asdict(self.config), indent=2))
 
     @classmethod
-    def load(cls, directory: Path, name: str = "bert", device=None, threads: int | None = None) -> BertClassifier:
+    def load(cls, directory: Path, name: str = "bert", device=None, threads: int | None = None,
+             expected: Sequence[str] | None = None) -> BertClassifier:
+        """A saved model; ``expected``: the labels its folder's manifest lists, which its config must hold."""
         directory = Path(directory)
         if not (directory / BERT_WEIGHTS).is_file():
             raise ArtifactError(f"{directory} has no {BERT_WEIGHTS}; it is not a saved BERT model.")
@@ -400,14 +402,14 @@ class BertClassifier:
             raise ArtifactError(f"{directory / BERT_CONFIG_FILE} is not usable: {found}; retrain this model.")
         if settings.bert_precision():  # checked by resolve_precision below
             cfg.precision = settings.bert_precision()
-        if model.config.num_labels != len(LABELS):
-            raise ArtifactError(f"{directory} holds a {model.config.num_labels}-class model, not this app's "
-                                f"{len(LABELS)} classes; retrain this model.")
-        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        labels = [str(model.config.id2label.get(i, "")) for i in range(model.config.num_labels)]
+        if expected is not None and labels != list(expected):
+            raise ArtifactError(f"{directory} holds a model of {len(labels)} classes that are not the "
+                                f"{len(expected)} its manifest lists; retrain this model.")
         return cls(model, tokenizer, name=name, labels=labels, config=cfg, device=device,
                    threads=threads or settings.torch_threads())
 
     @classmethod
     def from_artifact(cls, directory: Path, manifest: dict) -> BertClassifier:
-        return cls.load(directory, name=manifest.get("name", "bert"))
+        return cls.load(directory, name=manifest.get("name", "bert"), expected=manifest["labels"])
 

@@ -12,7 +12,6 @@ from mhexplain.classifiers.skops_files import SKOPS_FILE, load_skops
 from mhexplain.classifiers.steps import PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, full_proba, validate_texts
 from mhexplain.core.errors import ArtifactError
-from mhexplain.core.labels import LABELS
 from mhexplain.preprocess import NltkPreprocessor
 
 # How the TF-IDF step reads text: training never changes these, and a model folder that does (a
@@ -37,7 +36,7 @@ def pipeline_problem(pipeline) -> str | None:
 class SklearnClassifier:
     """A fitted scikit-learn pipeline that takes raw post text (preprocessing included)."""
 
-    def __init__(self, pipeline, name: str, labels: Sequence[str] = LABELS, batch_size: int = 256) -> None:
+    def __init__(self, pipeline, name: str, labels: Sequence[str], batch_size: int = 256) -> None:
         self.pipeline = pipeline
         self.name = name
         self.labels = tuple(labels)
@@ -77,7 +76,7 @@ def load_sklearn(model_dir: Path, manifest: dict) -> SklearnClassifier:
     classes = getattr(pipeline, "classes_", None)
     if (not hasattr(pipeline, "predict_proba") or classes is None
             or not set(np.asarray(classes).tolist()) <= set(range(len(labels)))):
-        raise ArtifactError(f"{Path(model_dir) / SKOPS_FILE} does not predict this app's {len(labels)} classes; "
+        raise ArtifactError(f"{Path(model_dir) / SKOPS_FILE} does not predict the {len(labels)} classes its manifest lists; "
                             "retrain this model.")
     problem = pipeline_problem(pipeline)
     if problem:

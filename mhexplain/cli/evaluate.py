@@ -19,7 +19,7 @@ from mhexplain.cli.options import CsvInput, ModelsOptions
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
-from mhexplain.evaluation.external import COLUMN_OPTIONS, evaluate_file, parse_label_map
+from mhexplain.evaluation.external import COLUMN_OPTIONS, evaluate_file, models_labels, parse_label_map
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
 
@@ -31,8 +31,9 @@ class EvaluateSettings:
     source: CsvInput = group(CsvInput, title="input")
     text_col: str = option(help="the column of the post's text")
     label_col: str = option(help="the column of the file's labels")
-    label_map: str = option(help='the file\'s labels as our classes (a name or 0-4); labels left out are dropped '
-                                 'and counted, e.g. "Anxiety=anxiety,Depression=depression,BPD=3"')
+    label_map: str = option(help='the file\'s labels as the models\' classes (a class name or its number 0..K-1); '
+                                 'labels left out are dropped and counted, e.g. '
+                                 '"Anxiety=anxiety,Depression=depression,BPD=3"')
     title_col: str | None = option(None, "the column of the post's title, if the file has one")
     json: Path | None = option(None, "write the results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
@@ -45,12 +46,12 @@ class EvaluateSettings:
 def evaluate(s: EvaluateSettings) -> dict:
     """Check the label map, the file's header and the output path, then load the models and measure."""
     t0 = time.perf_counter()
-    label_map = parse_label_map(s.label_map)
     data = s.source.data
     CsvColumns(data, named_columns(COLUMN_OPTIONS, (s.text_col, s.title_col, s.label_col))).close()  # the header
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,))
     models = s.models.load()
+    label_map = parse_label_map(s.label_map, models_labels(models))
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
                             bar.update)

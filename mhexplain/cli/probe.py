@@ -22,7 +22,7 @@ from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
 from mhexplain.datasets.split import MAX_SEED
 from mhexplain.evaluation.probe import VARIANTS, probe_folder
-from mhexplain.trust.shortcuts import WordMask
+from mhexplain.trust.shortcuts import read_word_list
 
 PROG = "python -m mhexplain.probe"
 
@@ -30,7 +30,8 @@ PROG = "python -m mhexplain.probe"
 @dataclass
 class ProbeSettings:
     # text, not a path: "default" names the built-in list
-    words: str | None = option(None, "a word list (one per line, * for prefixes); default: the built-in list")
+    words: str | None = option(None, "a word list (one per line, * for prefixes) deleted besides the words of "
+                                     "each model's label names (for the Kaggle file's five: a curated list)")
     seed: int = option(0, "seed of the random-deletion control", min=0, max=MAX_SEED)
     json: Path | None = option(None, "write the full results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
@@ -45,11 +46,11 @@ class Probed:
 def probe(s: ProbeSettings) -> Probed:
     """Read the word list and check the output path, then probe every model asked for that loads."""
     done = Probed([])
-    mask = WordMask.from_spec(s.words)
+    words = read_word_list(s.words) if s.words not in (None, "", "default") else ()
     if s.json:
         check_output_file(s.json, "--json")
     with Progress("probing", "post") as bar:
-        done.results = probe_folder(s.models.models_dir, mask, s.seed, s.models.models, failed=done.failed,
+        done.results = probe_folder(s.models.models_dir, words, s.seed, s.models.models, failed=done.failed,
                                     progress=bar)
     if s.json and done.results:
         write_atomic(s.json, json.dumps({"models": done.results, "failed": done.failed}, indent=2))
@@ -62,7 +63,7 @@ def report(done: Probed, models_dir: Path, t0: float) -> int:
     if not done.results:
         return 2 if done.failed else refuse(f"no trained model in {models_dir}")
     first = done.results[0]
-    print(f"{first['posts_with_condition_word']} of {first['n_posts']} test posts name a condition "
+    print(f"{first['posts_with_condition_word']} of {first['n_posts']} test posts hold a word that names a class "
           f"({first['condition_words_per_post']:.2f} such words per post)")
     print(f"{'model':6} {'as written':>10} {'cond. del.':>10} {'random del.':>11}  drop  control")
     for r in done.results:

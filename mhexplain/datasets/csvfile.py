@@ -189,13 +189,16 @@ def named_columns(options, names) -> dict[str, str]:
     return {option: name for option, name in zip(options, names) if name}
 
 
-def column_indexes(header: list[str], columns: dict[str, str], source: str) -> dict[str, int]:
+def column_indexes(header: list[str], columns: dict[str, str], source: str,
+                   quote_header: bool = True) -> dict[str, int]:
     """Where each wanted column is; ``columns`` maps what a column is for (an option's name, say)
-    to its name in the file. Missing or repeated columns are refused in one sentence."""
+    to its name in the file. Missing or repeated columns are refused in one sentence, which lists
+    the file's columns unless ``quote_header`` is False (a file that may not be the user's own:
+    training data named by a path is never quoted)."""
     missing = [f"{name!r} ({role})" for role, name in columns.items() if name not in header]
     if missing:
-        raise DataError(f"{source} has no column named {' or '.join(missing)}; its columns are "
-                        f"{_shown_columns(header)}.")
+        shown = f"its columns are {_shown_columns(header)}" if quote_header else f"its header has {len(header)} column(s)"
+        raise DataError(f"{source} has no column named {' or '.join(missing)}; {shown}.")
     repeated = [name for name in dict.fromkeys(columns.values()) if header.count(name) > 1]
     if repeated:
         raise DataError(f"{source} has {header.count(repeated[0])} columns named {repeated[0]!r}; "

@@ -3,6 +3,11 @@
 ``leakage-free`` (default) cleans, deduplicates and splits so that no normalised text is in
 both train and test. ``reference`` is the notebook's protocol: raw text, no dedup,
 ``train_test_split(test_size=0.2, stratify=target, random_state=seed)``.
+
+Which posts go to test: a stratified 80/20 draw of posts by default; of whole groups when the
+data has a ``group`` column (authors, threads: scikit-learn's ``StratifiedGroupKFold``, one fold
+of five held out, so no group is on both sides); the data's own ``split`` column when it has one
+(a benchmark's official split, or a separate test file).
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from mhexplain.core.errors import DataError
 from mhexplain.core.hashing import sha256_bytes
@@ -22,6 +27,7 @@ DEFAULT_SEED = 42
 # numpy's and scikit-learn's seeds (and LIME's and shap's): every seed the project takes is 0 to this.
 MAX_SEED = 2**32 - 1
 TEST_SIZE = 0.2
+GROUP_FOLDS = round(1 / TEST_SIZE)  # one fold of five held out: the same 20% as a row-level split
 
 
 @dataclass
@@ -51,16 +57,41 @@ class Split:
         """Test posts whose normalised text also appears in train."""
         return int(self.test_has_train_copy.sum())
 
+    @property
+    def method(self) -> str:
+        frame = self.corpus.frame
+        return "fixed" if "split" in frame.columns else "group" if "group" in frame.columns else "stratified"
+
     def describe(self) -> dict:
-        return {
+        out = {
             "protocol": self.protocol,
             "seed": self.seed,
-            "test_size": TEST_SIZE,
+            "method": self.method,
+            "test_size": TEST_SIZE if self.method != "fixed" else None,
             "n_train": int(len(self.train_idx)),
             "n_test": int(len(self.test_idx)),
             "train_test_overlap": self.train_test_overlap,
             "test_post_ids_sha256": _ids_hash(self.corpus.frame["post_id"].iloc[self.test_idx]),
         }
+        if "group" in self.corpus.frame.columns:
+            out["grouping"] = self.grouping()
+        return out
+
+    def grouping(self) -> dict:
+        """Groups on both sides of this split (0 for a group split), and what a row-level split of
+        the same posts with the same seed would have put on both sides: the leak it avoids."""
+        groups = self.corpus.frame["group"].to_numpy()
+        tr, te = train_test_split(np.arange(len(groups)), test_size=TEST_SIZE, stratify=self.corpus.targets,
+                                  random_state=self.seed)
+        return {"groups": int(len(set(groups.tolist()))), **_group_overlap(groups, self.train_idx, self.test_idx),
+                "row_level_split": _group_overlap(groups, tr, te)}
+
+
+def _group_overlap(groups: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray) -> dict:
+    """Groups with rows on both sides, and the test rows belonging to them."""
+    shared = set(groups[train_idx].tolist()) & set(groups[test_idx].tolist())
+    return {"groups_in_both": len(shared), "test_rows_in_shared_groups": int(np.isin(groups[test_idx],
+                                                                                     list(shared)).sum())}
 
 
 def _ids_hash(ids: pd.Series) -> str:
@@ -68,37 +99,74 @@ def _ids_hash(ids: pd.Series) -> str:
 
 
 def stratified_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """A stratified sample of ``n`` rows (for ``--limit``), keeping the original order."""
+    """A stratified sample of ``n`` rows (for ``--limit``), keeping the original order; with a
+    fixed split, stratified by class and side together, so both sides keep their share."""
     if n >= len(df):
         return df
-    if n < 2 * df["target"].nunique():
+    strata = df["target"] if "split" not in df.columns else df["target"].astype(str) + "|" + df["split"]
+    if n < 2 * strata.nunique():
         raise DataError(f"--limit {n} is too small: need at least two posts per class.")
-    idx, _ = train_test_split(np.arange(len(df)), train_size=n, stratify=df["target"], random_state=seed)
+    idx, _ = train_test_split(np.arange(len(df)), train_size=n, stratify=strata, random_state=seed)
     return df.iloc[np.sort(idx)].reset_index(drop=True)
 
 
-def make_split(df: pd.DataFrame, protocol: str = DEFAULT_PROTOCOL, seed: int = DEFAULT_SEED) -> Split:
+def make_split(df: pd.DataFrame, labels: tuple[str, ...], protocol: str = DEFAULT_PROTOCOL,
+               seed: int = DEFAULT_SEED) -> Split:
+    """Clean (per ``protocol``) the dataset frame ``df`` (``datasets.dataset.Dataset.frame``) and split it."""
     if protocol not in PROTOCOLS:
         raise DataError(f"Unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
-    corpus = build_corpus(df, dedup=protocol == "leakage-free", clean=protocol == "leakage-free")
-    y = corpus.targets
-    counts = np.bincount(y, minlength=int(y.max()) + 1 if len(y) else 0)
-    present = counts[counts > 0]
-    if len(present) < 2:
-        raise DataError("The data has fewer than two classes; nothing to classify.")
-    if present.min() < 5:
-        cls = int(np.flatnonzero((counts > 0) & (counts < 5))[0])
-        raise DataError(
-            f"Class {cls} has only {int(counts[cls])} post(s) after cleaning; "
-            "each class needs at least 5 to be split 80/20."
-        )
-    idx = np.arange(len(y))
-    try:
-        tr, te = train_test_split(idx, test_size=TEST_SIZE, stratify=y, random_state=seed)
-    except ValueError as err:
-        raise DataError(f"Cannot split the data: {err}") from None
-    # Dedup already guarantees this; the check guards against future rule changes (a bug, not bad data).
+    corpus = build_corpus(df, dedup=protocol == "leakage-free", clean=protocol == "leakage-free",
+                          n_labels=len(labels))
+    _check_class_sizes(corpus.targets, labels)
+    frame = corpus.frame
+    if "split" in frame.columns:
+        tr, te = np.flatnonzero(frame["split"] == "train"), np.flatnonzero(frame["split"] == "test")
+    elif "group" in frame.columns:
+        tr, te = _group_split(frame["group"].to_numpy(), corpus.targets, seed)
+    else:
+        try:
+            tr, te = train_test_split(np.arange(len(frame)), test_size=TEST_SIZE, stratify=corpus.targets,
+                                      random_state=seed)
+        except ValueError as err:
+            raise DataError(f"Cannot split the data: {err}") from None
     split = Split(protocol, seed, corpus, np.asarray(tr), np.asarray(te))
+    _check_sides(split, labels)
+    # Dedup already guarantees this; the check guards against future rule changes (a bug, not bad data).
     if protocol == "leakage-free" and split.train_test_overlap:
         raise RuntimeError("leakage-free split has train/test overlap")
     return split
+
+
+def _check_class_sizes(y: np.ndarray, labels: tuple[str, ...]) -> None:
+    counts = np.bincount(y, minlength=len(labels))
+    if (counts > 0).sum() < 2:
+        raise DataError("The data has fewer than two classes after cleaning; nothing to classify.")
+    if counts.min() < 5:
+        k = int(np.flatnonzero(counts < 5)[0])
+        raise DataError(f"Class {labels[k]!r} has only {int(counts[k])} post(s) after cleaning; each class needs at "
+                        "least 5 to be split 80/20 (add posts, or merge or drop the class).")
+
+
+def _group_split(groups: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One of five stratified folds of whole groups as the test set."""
+    n_groups = len(set(groups.tolist()))
+    if n_groups < GROUP_FOLDS:
+        raise DataError(f"The group column holds {n_groups} groups after cleaning; a group split needs at least "
+                        f"{GROUP_FOLDS} to hold out about {TEST_SIZE:.0%} of them.")
+    folds = StratifiedGroupKFold(n_splits=GROUP_FOLDS, shuffle=True, random_state=seed)
+    tr, te = next(folds.split(np.zeros(len(y)), y, groups))
+    return tr, te
+
+
+def _check_sides(split: Split, labels: tuple[str, ...]) -> None:
+    """Every class in training (at least two posts: BERT holds some out) and in test."""
+    y = split.corpus.targets
+    for side, idx, least in (("training", split.train_idx, 2), ("test", split.test_idx, 1)):
+        counts = np.bincount(y[idx], minlength=len(labels))
+        if counts.min() < least:
+            k = int(counts.argmin())
+            how = ("the split column" if split.method == "fixed" else
+                   "the groups" if split.method == "group" else "the split")
+            raise DataError(f"Class {labels[k]!r} has {int(counts[k])} post(s) in the {side} set as {how} "
+                            f"falls; each class needs {least} or more there (add posts, use another --seed, "
+                            "or merge the class).")

@@ -13,7 +13,8 @@ from sklearn.metrics import cohen_kappa_score
 from mhexplain.artifacts.folder import read_metrics, read_predictions
 from mhexplain.classifiers.catalog import title
 from mhexplain.core.classifier import abstains
-from mhexplain.core.labels import DISPLAY_NAMES, LABELS
+from mhexplain.core.labels import common_labels, display_names
+from mhexplain.evaluation.agreement import agreement_rows
 from mhexplain.evaluation.metrics import macro_f1
 
 
@@ -23,6 +24,15 @@ class ModelResults:
     metrics: dict
     predictions: pd.DataFrame
     manifest: dict
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.manifest["labels"])
+
+    @property
+    def dataset(self) -> str:
+        """Which data the model was trained on, in a few words (the pages say it)."""
+        return dataset_caption(self.manifest)
 
     @property
     def proba_columns(self) -> list[str]:
@@ -38,6 +48,24 @@ class ModelResults:
 def load_results(model_dir: Path, manifest: dict) -> ModelResults:
     return ModelResults(manifest.get("name", Path(model_dir).name), read_metrics(model_dir),
                         read_predictions(model_dir), manifest)
+
+
+def dataset_caption(manifest: dict) -> str:
+    """'file.csv (test: other.csv), 2 classes: no, yes; grouped by author'."""
+    data, labels = manifest.get("data", {}), manifest["labels"]
+    shown = ", ".join(labels[:6]) + (f", … ({len(labels) - 6} more)" if len(labels) > 6 else "")
+    text = f"{data.get('file', 'unknown file')}"
+    if data.get("test_file"):
+        text += f" (tested on {data['test_file']})"
+    text += f", {len(labels)} classes: {shown}"
+    group = (data.get("columns") or {}).get("group")
+    return text + (f"; split by {group}" if group else "")
+
+
+def shared_labels(results: list[ModelResults]) -> tuple[str, ...]:
+    """The label set every model in ``results`` was trained on; models of different label sets
+    cannot be compared (one line)."""
+    return common_labels({r.name: r.labels for r in results})
 
 
 def summary_table(results: list[ModelResults]) -> pd.DataFrame:
@@ -57,15 +85,17 @@ def summary_table(results: list[ModelResults]) -> pd.DataFrame:
 
 
 def per_class_table(results: list[ModelResults], metric: str = "f1") -> pd.DataFrame:
-    data = {r.name: [r.metrics["per_class"][lab][metric] for lab in LABELS] for r in results}
-    return pd.DataFrame(data, index=list(DISPLAY_NAMES))
+    labels = shared_labels(results)
+    data = {r.name: [r.metrics["per_class"][lab][metric] for lab in labels] for r in results}
+    return pd.DataFrame(data, index=display_names(labels))
 
 
 def pr_points(results: list[ModelResults]) -> pd.DataFrame:
     """One row per (model, class): precision and recall, for the precision–recall scatter."""
-    rows = [{"model": r.name, "class": DISPLAY_NAMES[i], "precision": r.metrics["per_class"][lab]["precision"],
+    labels = shared_labels(results)
+    rows = [{"model": r.name, "class": shown, "precision": r.metrics["per_class"][lab]["precision"],
              "recall": r.metrics["per_class"][lab]["recall"], "f1": r.metrics["per_class"][lab]["f1"]}
-            for r in results for i, lab in enumerate(LABELS)]
+            for r in results for lab, shown in zip(labels, display_names(labels))]
     return pd.DataFrame(rows)
 
 
@@ -76,7 +106,7 @@ def misclassified_per_class(results: list[ModelResults]) -> pd.DataFrame:
     joined = aligned(results)
     rows = []
     for r in results:
-        for i, name in enumerate(DISPLAY_NAMES):
+        for i, name in enumerate(display_names(shared_labels(results))):
             of_class = joined[joined["true_label"] == i] if len(joined) else joined
             wrong = int((of_class[f"pred_{r.name}"] != i).sum()) if len(of_class) else 0
             rows.append({"model": r.name, "class": name, "posts": len(of_class), "misclassified": wrong,
@@ -94,7 +124,9 @@ def confusion(result: ModelResults, normalise: bool = False) -> np.ndarray:
 def aligned(results: list[ModelResults]) -> pd.DataFrame:
     """The test posts every model was tested on, one row each (post_id, text, true label, and each
     model's prediction and confidence). A post counts as shared when its id, text and label agree,
-    so models trained on other data or cleaning never pair up different posts."""
+    so models trained on other data or cleaning never pair up different posts; models of different
+    label sets are refused (``shared_labels``)."""
+    shared_labels(results)
     base = None
     for r in results:
         p = r.predictions[["post_id", "text", "true_label", "pred_label"] + r.proba_columns].copy()
@@ -141,7 +173,7 @@ def mcnemar(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict:
             "p_value": float(chi2.sf(stat, 1)), "exact": False}
 
 
-def paired_f1_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_resamples: int = 1000,
+def paired_f1_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_labels: int, n_resamples: int = 1000,
                          seed: int = 0) -> tuple[float, tuple[float, float]]:
     """Macro-F1 of A minus B on the same posts, with a 95% interval from resampling the posts
     (both models scored on each resample, so the interval reflects their paired differences)."""
@@ -151,8 +183,8 @@ def paired_f1_difference(y: np.ndarray, a: np.ndarray, b: np.ndarray, n_resample
     diffs = []
     for _ in range(n_resamples):
         i = rng.integers(0, len(y), len(y))
-        diffs.append(macro_f1(y[i], a[i]) - macro_f1(y[i], b[i]))
-    return macro_f1(y, a) - macro_f1(y, b), (float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5)))
+        diffs.append(macro_f1(y[i], a[i], n_labels) - macro_f1(y[i], b[i], n_labels))
+    return macro_f1(y, a, n_labels) - macro_f1(y, b, n_labels), (float(np.percentile(diffs, 2.5)), float(np.percentile(diffs, 97.5)))
 
 
 def leakage_report(results: list[ModelResults], other: list[ModelResults]) -> pd.DataFrame:
@@ -163,6 +195,7 @@ def leakage_report(results: list[ModelResults], other: list[ModelResults]) -> pd
         o = next((x for x in other if x.name == r.name), None)
         if o is None:
             continue
+        common_labels({r.name: r.labels, f"{o.name} of the other folder": o.labels})
         row = {"model": r.name}
         for res in (r, o):
             proto = res.manifest["split"]["protocol"]
@@ -190,7 +223,7 @@ def pairwise_tests(results: list[ModelResults]) -> pd.DataFrame:
         for r2 in results[i + 1:]:
             a, b = joined[f"pred_{r1.name}"].to_numpy(), joined[f"pred_{r2.name}"].to_numpy()
             t = mcnemar(y, a, b)
-            diff, (lo, hi) = paired_f1_difference(y, a, b)
+            diff, (lo, hi) = paired_f1_difference(y, a, b, len(r1.labels))
             shared = len(y) > 0  # with no post in common there is nothing to test
             rows.append({"model A": r1.name, "model B": r2.name, "posts": len(y),
                          "macro-F1 A − B": diff,
@@ -214,4 +247,36 @@ def operating_points(results: list[ModelResults]) -> pd.DataFrame:
                      "accuracy answered": float(right[answered].mean()) if answered.any() else math.nan,
                      "accuracy all": float(right.mean()),
                      "target": float(r.manifest.get("calibration", {}).get("target_accuracy", math.nan))})
+    return pd.DataFrame(rows)
+
+
+def group_leakage(results: list[ModelResults]) -> pd.DataFrame:
+    """For models split by a group column (author, thread): groups on both sides of their split
+    (0) beside what a row-level split of the same posts would have put on both sides."""
+    rows = []
+    for r in results:
+        g = r.manifest["split"].get("grouping")
+        if not g:
+            continue
+        row_level = g["row_level_split"]
+        rows.append({"model": r.name, "grouped by": (r.manifest["data"].get("columns") or {}).get("group"),
+                     "groups": g["groups"], "groups on both sides": g["groups_in_both"],
+                     "row-level split: groups on both sides": row_level["groups_in_both"],
+                     "row-level split: test posts whose group is in training": row_level["test_rows_in_shared_groups"]})
+    return pd.DataFrame(rows)
+
+
+def agreement_table(results: list[ModelResults]) -> pd.DataFrame:
+    """Coders against each other, and each model against each coder and their majority, from the
+    models' metrics (``coder_agreement``: trained with ``--coder-cols``); empty without coders."""
+    rows, seen = [], set()
+    for r in results:
+        report = r.metrics.get("coder_agreement")
+        if not report:
+            continue
+        for row in agreement_rows(report):
+            key = (row["between"], row["and"])
+            if key not in seen:
+                seen.add(key)
+                rows.append(row)
     return pd.DataFrame(rows)

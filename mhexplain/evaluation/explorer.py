@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from mhexplain.core.classifier import abstains
-from mhexplain.core.labels import DISPLAY_NAMES
-from mhexplain.evaluation.compare import ModelResults, aligned
+from mhexplain.core.labels import display_names
+from mhexplain.evaluation.compare import ModelResults, aligned, shared_labels
 
 FILTERS = ("all posts", "all models wrong", "models disagree", "exactly one model right", "all models right",
            "some model uncertain", "every model answers")
@@ -17,14 +17,15 @@ def explorer_table(results: list[ModelResults]) -> pd.DataFrame:
     if t.empty:
         return t
     names = [r.name for r in results]
+    shown = display_names(shared_labels(results))
     preds = np.column_stack([t[f"pred_{n}"].to_numpy() for n in names])
     right = preds == t["true_label"].to_numpy()[:, None]
-    out = pd.DataFrame({"post_id": t["post_id"], "true class": [DISPLAY_NAMES[i] for i in t["true_label"]]})
+    out = pd.DataFrame({"post_id": t["post_id"], "true class": [shown[i] for i in t["true_label"]]})
     uncertain = np.zeros(len(t), dtype=bool)
     for k, (n, r) in enumerate(zip(names, results)):
         below = abstains(t[f"conf_{n}"].to_numpy(), r.threshold)
         uncertain |= below
-        out[f"{n} prediction"] = [("uncertain: " if b else "") + DISPLAY_NAMES[i] for i, b in zip(preds[:, k], below)]
+        out[f"{n} prediction"] = [("uncertain: " if b else "") + shown[i] for i, b in zip(preds[:, k], below)]
         out[f"{n} confidence"] = t[f"conf_{n}"].round(3)
     out["models right"] = right.sum(axis=1)
     out["all wrong"] = ~right.any(axis=1)

@@ -3,7 +3,8 @@
 
 Rows whose label is not in the map are dropped and counted. For each model: n, the recall of
 every mapped class with a Wilson 95% interval, macro-F1 over the classes present, the share of
-predictions sent to each of our five classes (where drift shows), and the calibrated ECE. The
+predictions sent to each of the models' classes (where drift shows), and the calibrated ECE. The
+models compared must share one label set: the one the file's labels are mapped onto. The
 file is read in chunks, so its size is not bounded by memory; the text is the title and text
 joined exactly as in training.
 """
@@ -16,7 +17,7 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from mhexplain.core.errors import DataError
-from mhexplain.core.labels import DISPLAY_NAMES, LABELS, NUM_LABELS
+from mhexplain.core.labels import common_labels, display_name
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
 from mhexplain.evaluation.metrics import classification_metrics
 from mhexplain.preprocess import clear_memo
@@ -30,10 +31,12 @@ from mhexplain.trust.calibration import ece
 COLUMN_OPTIONS = ("--text-col", "--title-col", "--label-col")
 
 
-def parse_label_map(spec: str) -> dict[str, int]:
-    """'their=our,...' (our: a class name or id 0-4) -> {their label: our class id}."""
-    names = {n.lower(): i for i, n in enumerate(LABELS)} | {n.lower(): i for i, n in enumerate(DISPLAY_NAMES)}
-    names |= {str(i): i for i in range(NUM_LABELS)}
+def parse_label_map(spec: str, labels) -> dict[str, int]:
+    """'their=our,...' (our: one of the models' ``labels``, in any case, or its number 0..K-1)
+    -> {their label: our class id}."""
+    n_labels = len(labels)
+    names = {n.lower(): i for i, n in enumerate(labels)} | {display_name(n).lower(): i for i, n in enumerate(labels)}
+    names |= {str(i): i for i in range(n_labels) if str(i) not in names}
     out = {}
     for part in (spec or "").split(","):
         if not part.strip():
@@ -44,8 +47,9 @@ def parse_label_map(spec: str) -> dict[str, int]:
         if theirs in out:
             raise DataError(f"--label-map maps {theirs!r} twice; give each of the file's labels once.")
         if ours.lower() not in names:
-            raise DataError(f"--label-map maps {theirs!r} to {ours!r}, which is none of our classes "
-                            f"({', '.join(LABELS)}, or 0-{NUM_LABELS - 1}).")
+            shown = ", ".join(labels[:8]) + (", …" if n_labels > 8 else "")
+            raise DataError(f"--label-map maps {theirs!r} to {ours!r}, which is none of the models' classes "
+                            f"({shown}, or 0-{n_labels - 1}).")
         out[theirs] = names[ours.lower()]
     if not out:
         raise DataError("--label-map is empty: map at least one of the file's labels to one of our classes.")
@@ -74,19 +78,19 @@ def prepare_rows(titles, texts, labels, label_map: dict[str, int]) -> tuple[list
     return [inputs[k] for k in keep], np.asarray([classes[k] for k in keep], dtype=int), counts
 
 
-def summarise(name: str, y: np.ndarray, proba: np.ndarray) -> dict:
+def summarise(name: str, y: np.ndarray, proba: np.ndarray, labels) -> dict:
     pred = proba.argmax(1)
     present = sorted(set(y.tolist()))
     recall = {}
     for k in present:
         n, hit = int((y == k).sum()), int(((y == k) & (pred == k)).sum())
-        recall[LABELS[k]] = {"n": n, "recall": hit / n, "ci": wilson(hit, n)}
+        recall[labels[k]] = {"n": n, "recall": hit / n, "ci": wilson(hit, n)}
     # macro-F1 over the classes the file has: a class it lacks has no recall to average in
     f1_present = float(f1_score(y, pred, labels=present, average="macro", zero_division=0))
-    share = np.bincount(pred, minlength=NUM_LABELS) / max(len(pred), 1)
+    share = np.bincount(pred, minlength=len(labels)) / max(len(pred), 1)
     return {"model": name, "n": int(len(y)), "recall": recall, "macro_f1_present_classes": f1_present,
-            "classes_present": [LABELS[k] for k in present],
-            "prediction_share": {LABELS[k]: float(share[k]) for k in range(NUM_LABELS)},
+            "classes_present": [labels[k] for k in present],
+            "prediction_share": {lab: float(share[k]) for k, lab in enumerate(labels)},
             "ece": ece(proba, y) if len(y) else math.nan, "accuracy": float((pred == y).mean()) if len(y) else math.nan}
 
 
@@ -103,13 +107,20 @@ def upload_metrics(upload: ScoredUpload) -> dict[str, dict]:
                                       average_over=present) for n, p in upload.scored.proba.items()}
 
 
+def models_labels(models: dict) -> tuple[str, ...]:
+    """The one label set of the models being compared (one line refusing several)."""
+    return common_labels({n: m.labels for n, m in models.items()}, "evaluate together")
+
+
 def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
-    return [summarise(n, y, predict(m, inputs)) for n, m in models.items()]
+    labels = models_labels(models)
+    return [summarise(n, y, predict(m, inputs), labels) for n, m in models.items()]
 
 
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],
                   title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None) -> dict:
     """Stream ``path`` in chunks through every model; returns counts and one summary per model."""
+    labels = models_labels(models)
     ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0, "truncated": 0}, 0
     with CsvColumns(path, named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col))) as table:
         for chunk in table.chunks(chunk_size):
@@ -130,4 +141,4 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
                         "external validation needs at least two.")
     return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
             "truncated": counts["truncated"],
-            "models": [summarise(n, y, np.vstack(probas[n]).astype(float)) for n in models]}
+            "models": [summarise(n, y, np.vstack(probas[n]).astype(float), labels) for n in models]}

@@ -6,8 +6,6 @@ from typing import Callable, Sequence
 import numpy as np
 from sklearn.metrics import cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 
-from mhexplain.core.labels import LABELS
-
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 
@@ -17,7 +15,7 @@ def _confusion(y_true, y_pred, n_labels: int) -> np.ndarray:
     return np.bincount(y_true * n_labels + y_pred, minlength=n_labels * n_labels).reshape(n_labels, n_labels)
 
 
-def macro_f1(y_true, y_pred, n_labels: int = len(LABELS), classes: Sequence[int] | None = None) -> float:
+def macro_f1(y_true, y_pred, n_labels: int, classes: Sequence[int] | None = None) -> float:
     """Macro-F1 over ``classes`` (default: all ``n_labels``; a class with no support and no
     predictions scores 0, as scikit-learn's ``zero_division=0``); a bincount keeps the bootstrap fast."""
     cm = _confusion(y_true, y_pred, n_labels)
@@ -27,7 +25,7 @@ def macro_f1(y_true, y_pred, n_labels: int = len(LABELS), classes: Sequence[int]
     return float(f1[list(classes)].mean() if classes is not None else f1.mean())
 
 
-def accuracy(y_true, y_pred, n_labels: int = len(LABELS)) -> float:
+def accuracy(y_true, y_pred) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else 0.0
 
 
@@ -45,7 +43,7 @@ def bootstrap_ci(y_true, y_pred, metric: Callable, n_resamples: int = BOOTSTRAP_
     return [float(np.quantile(stats, alpha)), float(np.quantile(stats, 1 - alpha))]
 
 
-def classification_metrics(y_true, proba: np.ndarray, labels: Sequence[str] = LABELS,
+def classification_metrics(y_true, proba: np.ndarray, labels: Sequence[str],
                            n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
                            average_over: Sequence[int] | None = None) -> dict:
     """Accuracy, macro and per-class scores, kappa and confusion matrix of ``proba``'s argmax.

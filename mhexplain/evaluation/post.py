@@ -9,7 +9,7 @@ import pandas as pd
 from mhexplain.classifiers.catalog import title
 from mhexplain.core.classifier import abstains
 from mhexplain.core.errors import InputTextError
-from mhexplain.core.labels import DISPLAY_NAMES
+from mhexplain.core.labels import common_labels, display_name
 from mhexplain.explain import rank_agreement
 from mhexplain.scoring.table import score_rows
 from mhexplain.trust.shortcuts import WordMask
@@ -19,6 +19,7 @@ from mhexplain.trust.shortcuts import WordMask
 class Comparison:
     proba: dict[str, np.ndarray]  # calibrated
     thresholds: dict[str, float | None]  # each model's abstention threshold (None: it always answers)
+    labels: tuple[str, ...] = ()  # the models' one label set
     text: str = ""  # what the models read of the post (``scoring.inputs``)
     note: str = ""  # "" or why the models read less than was given (``scoring.inputs.TRUNCATED``)
 
@@ -40,11 +41,11 @@ class Comparison:
         it is good news (every model answers, all with the same class)."""
         abstaining = [n for n, u in self.uncertain.items() if u]
         answers = {n: c for n, c in self.predictions.items() if n not in abstaining}
-        classes = {DISPLAY_NAMES[c] for c in answers.values()}
+        classes = {display_name(self.labels[c]) for c in answers.values()}
         if not answers:
             return False, f"No model answers: {_and(abstaining)} {'is' if len(abstaining) == 1 else 'are'} uncertain."
         if len(classes) > 1:
-            said = ", ".join(f"{title(n)} {DISPLAY_NAMES[c]}" for n, c in answers.items())
+            said = ", ".join(f"{title(n)} {display_name(self.labels[c])}" for n, c in answers.items())
             return False, f"The models disagree: {said}{_abstain(abstaining, '; ')}."
         (cls,) = classes
         if not abstaining:
@@ -81,10 +82,11 @@ def compare_post(models: dict, text: str) -> Comparison:
     (``scoring.table.score_rows``): cleaned, and cut at the length the models read, with a note."""
     if not isinstance(text, str):
         raise InputTextError(f"The post is {type(text).__name__}, not text.")
+    labels = common_labels({n: m.labels for n, m in models.items()}, "compare the predictions of")
     scored = score_rows(models, [1], None, [text])
     if not scored.has_text[0]:
         raise InputTextError("The post is empty: paste some text first.")
-    return Comparison({n: p[0] for n, p in scored.proba.items()}, scored.thresholds, scored.inputs[0],
+    return Comparison({n: p[0] for n, p in scored.proba.items()}, scored.thresholds, labels, scored.inputs[0],
                       scored.notes[0])
 
 
@@ -108,10 +110,10 @@ def word_agreement(explanations: dict) -> pd.DataFrame | None:
     return pd.DataFrame(rows)
 
 
-def condition_words_on_top(explanations: dict, k: int = 3, mask=None) -> dict[str, list[str]]:
-    """For each explanation whose ``k`` most positive words include words that name a condition,
-    those words: the model may be reading the subreddit's name rather than the post."""
-    mask = mask or WordMask()
+def condition_words_on_top(explanations: dict, mask: WordMask, k: int = 3) -> dict[str, list[str]]:
+    """For each explanation whose ``k`` most positive words include words of ``mask`` (those that
+    name a class: ``WordMask.for_labels``), those words: the model may be reading the label's name
+    (the subreddit's, for the Kaggle file) rather than the post."""
     out = {}
     for name, exp in explanations.items():
         words = list(dict.fromkeys(w for w, weight in exp.top(k) if weight > 0 and mask.matches(w)))

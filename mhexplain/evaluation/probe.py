@@ -2,7 +2,7 @@
 
 For every model in a models folder, on its test posts: macro-F1, per-class recall and the share
 of predictions per class (1) on the posts as written, (2) with the condition words deleted
-(``shortcuts.CONDITION_WORDS`` or ``--words FILE``), and (3) with the same number of random other
+(the words of the model's label names, ``shortcuts.default_words``, and any ``--words FILE``), and (3) with the same number of random other
 words deleted from each post (a seeded control: deleting words at all may cost something).
 The command line: ``mhexplain.cli.probe``.
 """
@@ -16,7 +16,6 @@ import numpy as np
 from mhexplain.artifacts.folder import read_predictions
 from mhexplain.artifacts.registry import discover, load_classifier, select_models
 from mhexplain.core.errors import ArtifactError, MhxError
-from mhexplain.core.labels import LABELS, NUM_LABELS
 from mhexplain.evaluation.metrics import macro_f1
 from mhexplain.scoring.table import predict
 from mhexplain.trust.shortcuts import WordMask, delete_random_words
@@ -31,18 +30,18 @@ def probe_texts(texts: list[str], mask: WordMask, seed: int) -> dict[str, list[s
             "random words deleted": [delete_random_words(t, n, mask, rng) for t, n in zip(texts, counts)]}
 
 
-def _scores(y: np.ndarray, pred: np.ndarray) -> dict:
-    recall = {lab: float((pred[y == k] == k).mean()) if (y == k).any() else None for k, lab in enumerate(LABELS)}
-    share = np.bincount(pred, minlength=NUM_LABELS) / max(len(pred), 1)
-    return {"macro_f1": macro_f1(y, pred), "recall": recall,
-            "prediction_share": {lab: float(share[k]) for k, lab in enumerate(LABELS)}}
+def _scores(y: np.ndarray, pred: np.ndarray, labels) -> dict:
+    recall = {lab: float((pred[y == k] == k).mean()) if (y == k).any() else None for k, lab in enumerate(labels)}
+    share = np.bincount(pred, minlength=len(labels)) / max(len(pred), 1)
+    return {"macro_f1": macro_f1(y, pred, len(labels)), "recall": recall,
+            "prediction_share": {lab: float(share[k]) for k, lab in enumerate(labels)}}
 
 
 def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
           variants: dict[str, list[str]] | None = None, progress=None) -> dict:
     """The probe for one model; ``variants`` (from ``probe_texts``) can be shared between models.
     ``progress`` (a ``progress.Progress``) is told of each variant and of the posts predicted."""
-    mask = mask or WordMask()
+    mask = mask or WordMask.for_labels(clf.labels)
     y = np.asarray(y, dtype=int)
     variants = variants or probe_texts(texts, mask, seed)
     counts = np.array([mask.count(t) for t in texts])
@@ -51,7 +50,8 @@ def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
     for v in VARIANTS:
         if progress is not None:
             progress.stage(f"{clf.name}: {v}")
-        out[v] = _scores(y, predict(clf, variants[v], progress.update if progress is not None else None).argmax(1))
+        pred = predict(clf, variants[v], progress.update if progress is not None else None).argmax(1)
+        out[v] = _scores(y, pred, clf.labels)
     return {"model": clf.name, "n_posts": int(len(texts)), "posts_with_condition_word": int((counts > 0).sum()),
             "condition_words_per_post": float(counts.mean()) if len(counts) else 0.0, "words": list(mask.words),
             "seed": seed, "seconds": time.perf_counter() - t0, "variants": out,
@@ -59,9 +59,10 @@ def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
             "control_drop": out["as written"]["macro_f1"] - out["random words deleted"]["macro_f1"]}
 
 
-def probe_folder(models_dir: Path, mask: WordMask, seed: int = 0, names=None, models: dict | None = None,
+def probe_folder(models_dir: Path, words: tuple[str, ...] = (), seed: int = 0, names=None, models: dict | None = None,
                  failed: dict[str, str] | None = None, progress=None) -> list[dict]:
-    """The probe for every trained (or every named) model of a folder, on the test posts of its artifact.
+    """The probe for every trained (or every named) model of a folder, on the test posts of its artifact,
+    with the words of its own label names and ``words`` (a ``--words`` file's) deleted.
 
     ``names`` are read as every command reads ``--models`` (``registry.select_models``: a name not
     trained there is refused). ``models``: classifiers already loaded, by name; when given, only these
@@ -74,14 +75,14 @@ def probe_folder(models_dir: Path, mask: WordMask, seed: int = 0, names=None, mo
     results = []
     for info in infos:
         try:
-            results.append(_probe_model(info, mask, seed, (models or {}).get(info.name), progress))
+            results.append(_probe_model(info, words, seed, (models or {}).get(info.name), progress))
         except MhxError as err:
             if failed is not None:
                 failed[info.name] = str(err)
     return results
 
 
-def _probe_model(info, mask: WordMask, seed: int, clf, progress) -> dict:
+def _probe_model(info, words: tuple[str, ...], seed: int, clf, progress) -> dict:
     if not info.ok:
         raise ArtifactError(info.error)
     if progress is not None:
@@ -89,6 +90,7 @@ def _probe_model(info, mask: WordMask, seed: int, clf, progress) -> dict:
     preds = read_predictions(info.path)
     clf = clf or load_classifier(info.path)
     texts = preds["text"].tolist()
+    mask = WordMask.for_labels(clf.labels, words)
     return probe(clf, texts, preds["true_label"].to_numpy(), mask, seed, probe_texts(texts, mask, seed), progress)
 
 
@@ -99,5 +101,5 @@ def table(results: list[dict]) -> list[dict]:
         for v in VARIANTS:
             s = r["variants"][v]
             rows.append({"model": r["model"], "posts": v, "macro F1": s["macro_f1"],
-                         **{f"recall {lab}": s["recall"][lab] for lab in LABELS}})
+                         **{f"recall {lab}": rec for lab, rec in s["recall"].items()}})
     return rows

@@ -10,7 +10,7 @@ import numpy as np
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import DataError
 from mhexplain.datasets.csvfile import column_indexes, read_table_upload
-from mhexplain.datasets.posts import class_ids
+from mhexplain.datasets.dataset import class_ids
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
 from mhexplain.scoring.table import Scored, score_rows
 from mhexplain.settings import MAX_UPLOAD_MB
@@ -34,9 +34,11 @@ def check_upload(name: str) -> None:
 @dataclass
 class ScoredUpload:
     scored: Scored
-    # the class id the file's ``target`` gives each row, -1 where it gives none or none that is a
-    # class id; None when the file has no target at all
+    # the class id the file's label column gives each row (a class name or number of the models'
+    # one label set), -1 where it gives none or none of those; None when the file has no label
+    # column, or the models have different label sets
     target: np.ndarray | None = None
+    labels: tuple[str, ...] | None = None  # the models' one label set (None: they have several)
 
     @property
     def labelled(self) -> np.ndarray:
@@ -53,8 +55,8 @@ class ScoredUpload:
 
 
 def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
-                 progress: Callable[[float], None] | None = None) -> ScoredUpload:
-    """Score an uploaded CSV with a ``text`` column (and optional ``title`` and ``target``) as
+                 progress: Callable[[float], None] | None = None, label_col: str = TARGET_COLUMN) -> ScoredUpload:
+    """Score an uploaded CSV with a ``text`` column (and optional ``title`` and ``label_col``) as
     ``python -m mhexplain.score`` scores a file; ``progress`` is told the share of the work done."""
     check_upload(name)
     table = read_table_upload(raw, name, MAX_ROWS)
@@ -64,10 +66,12 @@ def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
                         progress=_shares(progress, len(table) * len(models)))
     if progress is not None:
         progress(1.0)  # rows without text took no work
+    sets = {tuple(m.labels) for m in models.values()}
+    labels = next(iter(sets)) if len(sets) == 1 else None
     target = None
-    if TARGET_COLUMN in table.columns and (table[TARGET_COLUMN].str.strip() != "").any():
-        target = class_ids(table[TARGET_COLUMN])
-    return ScoredUpload(scored, target)
+    if labels and label_col in table.columns and (table[label_col].str.strip() != "").any():
+        target = class_ids(table[label_col], labels)
+    return ScoredUpload(scored, target, labels)
 
 
 def _shares(progress: Callable[[float], None] | None, total: int) -> Callable[[int], None] | None:

@@ -18,7 +18,7 @@ from mhexplain.classifiers.catalog import DEFAULT_MODELS, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
 from mhexplain.core.hashing import sha256_bytes
 from mhexplain.core.outputs import check_output_dir
-from mhexplain.datasets.posts import read_upload
+from mhexplain.datasets.dataset import DatasetSpec, read_dataset_upload
 from mhexplain.preprocess import memory_only
 from mhexplain.training.common import Progress, prepare, stage
 from mhexplain.training.config import TrainConfig
@@ -37,7 +37,7 @@ def check_config(cfg: TrainConfig) -> None:
     for name in cfg.models:
         check_replaceable(cfg.out / name)
     if cfg.mask_words:
-        WordMask.from_spec(cfg.mask_words)  # a word list that cannot be read is refused now
+        WordMask.from_spec(cfg.mask_words, ())  # a word list that cannot be read is refused now
     if cfg.cache_dir is not None:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if "bert" in cfg.models and cfg.bert.model_name_or_path:
@@ -56,17 +56,17 @@ def check_encoder_path(name: str) -> None:
         raise ConfigError(f"--bert-model {name}: no such folder.")
 
 
-def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = None) -> dict:
+def run(cfg: TrainConfig, progress=None, dataset=None, data_sha256: str | None = None) -> dict:
     """Train ``cfg.models``; the library entry point behind the CLI and the app.
 
     ``progress`` is called with each stage's name as it starts (``planned_stages(cfg)``).
-    ``frame`` (with ``data_sha256``) trains on posts already read, e.g. an uploaded file: they are
+    ``dataset`` (with ``data_sha256``) trains on posts already read, e.g. an uploaded file: they are
     preprocessed in memory only, never added to the preprocessing cache on disk (uploads are never
     written; the only files such a run writes are the models).
     """
     check_config(cfg)
     with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})", progress, "reading"):
-        prep = prepare(cfg, frame=frame, data_sha256=data_sha256)
+        prep = prepare(cfg, dataset=dataset, data_sha256=data_sha256)
     rep = prep.split.describe()
     logger.info("split: %d train / %d test, overlap %d; cleaning %s", rep["n_train"], rep["n_test"],
                 rep["train_test_overlap"], prep.split.corpus.report.as_dict())
@@ -75,7 +75,7 @@ def run(cfg: TrainConfig, progress=None, frame=None, data_sha256: str | None = N
     out_existed = cfg.out.exists()
     staging = cfg.out / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
     try:
-        with memory_only() if frame is not None else nullcontext():
+        with memory_only() if dataset is not None else nullcontext():
             results = _train(dataclasses.replace(cfg, out=staging), prep, progress)
         for name in results:
             if (staging / name).is_dir():
@@ -97,8 +97,16 @@ def _train(cfg: TrainConfig, prep, progress) -> dict:
 
 
 def train_upload(raw: bytes, name: str, out: Path, models=DEFAULT_MODELS, progress: Progress | None = None,
-                 **options) -> dict:
-    """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the models)."""
-    frame = read_upload(raw, name, require_target=True)
-    cfg = TrainConfig(data=Path(Path(name).name or "upload.csv"), out=Path(out), models=tuple(models), **options)
-    return run(cfg, progress, frame=frame, data_sha256=sha256_bytes(raw))
+                 dataset: DatasetSpec | None = None, **options) -> dict:
+    """Train on an uploaded CSV's bytes (size-capped, parsed in memory: no file is written but the
+    models), its columns named by ``dataset`` (default: the Kaggle file's)."""
+    spec = dataset or DatasetSpec()
+    cfg = TrainConfig(data=Path(Path(name).name or "upload.csv"), out=Path(out), models=tuple(models),
+                      dataset=spec, **options)
+    found = cfg.problems()
+    if found:
+        raise ConfigError(found[0])
+    if cfg.test_data is not None:
+        raise ConfigError("an upload is trained on alone: it cannot name a separate test file")
+    data = read_dataset_upload(raw, name, spec)
+    return run(cfg, progress, dataset=data, data_sha256=sha256_bytes(raw))

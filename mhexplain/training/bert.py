@@ -40,7 +40,6 @@ from mhexplain.classifiers.bert import (
     resolve_precision,
 )
 from mhexplain.core.errors import ArtifactError, ConfigError
-from mhexplain.core.labels import LABELS
 from mhexplain.datasets.split import Split
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
 from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, stage
@@ -193,8 +192,8 @@ def local_only(encoder: str) -> bool:
     return True
 
 
-def load_encoder(encoder: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
-    """Tokenizer and a 5-class sequence classifier on ``encoder``; one log line, not transformers'
+def load_encoder(encoder: str, labels: tuple[str, ...]) -> tuple[PreTrainedTokenizerBase, PreTrainedModel]:
+    """Tokenizer and a sequence classifier over ``labels`` (the dataset's) on ``encoder``; one log line, not transformers'
     load report, says which weights start fresh (the new classification head, as expected)."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -207,10 +206,10 @@ def load_encoder(encoder: str) -> tuple[PreTrainedTokenizerBase, PreTrainedModel
         tokenizer = AutoTokenizer.from_pretrained(encoder, local_files_only=offline)
         # fp32 master weights whatever the checkpoint holds: transformers 5 would otherwise keep a
         # half-precision checkpoint's dtype, and mixed precision would then train half-precision weights.
-        # An encoder saved with another head gets a fresh 5-class one (ignore_mismatched_sizes).
+        # An encoder saved with another head gets a fresh one for these labels (ignore_mismatched_sizes).
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            encoder, num_labels=len(LABELS), id2label=dict(enumerate(LABELS)),
-            label2id={lab: i for i, lab in enumerate(LABELS)}, output_loading_info=True, dtype=torch.float32,
+            encoder, num_labels=len(labels), id2label=dict(enumerate(labels)),
+            label2id={lab: i for i, lab in enumerate(labels)}, output_loading_info=True, dtype=torch.float32,
             ignore_mismatched_sizes=True, local_files_only=offline)
     except Exception as err:  # hub, file and format errors come in many types; all mean "cannot load"
         if not Path(encoder).expanduser().is_dir():
@@ -251,6 +250,7 @@ class BertRun:
     val_df: pd.DataFrame
     total_steps: int  # optimiser steps per process
     mask: WordMask | None  # the words a --mask-words run deletes
+    labels: tuple[str, ...]  # the dataset's, in class-id order
     step: int = 0
     samples: int = 0  # training samples seen by this process
     loop_seconds: float = 0.0  # time in the training loop alone (validation excluded)
@@ -304,9 +304,9 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=bc.val_fraction,
                                        stratify=train_df["target"], random_state=cfg.seed)
     fit_df = train_df.iloc[tr_idx]
-    mask = model_mask(cfg)
+    mask = model_mask(cfg, prep.labels)
     fit_texts = [mask.delete(t) for t in fit_df["input"]] if mask else fit_df["input"].tolist()
-    tokenizer, model = load_encoder(encoder)
+    tokenizer, model = load_encoder(encoder, prep.labels)
     lr = bc.learning_rate or (2e-5 if model.config.hidden_size >= SMALL_MODEL_HIDDEN else 5e-5)
     # Training sees each post's first window; long posts are scored over all windows at eval.
     ids, _, _ = encode_chunks(tokenizer, fit_texts, bc.max_length, bc.stride, None, truncate=True)
@@ -333,7 +333,7 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     infer = InferenceConfig(max_length=bc.max_length, long_text=bc.long_text, stride=bc.stride,
                             max_chunks=bc.max_chunks, batch_size=bc.eval_batch_size)
     return BertRun(cfg, accel, encoder, tokenizer, model, optim, sched, lr, infer, ids, fit_df["target"].to_numpy(),
-                   train_df.iloc[val_idx], total_steps, mask)
+                   train_df.iloc[val_idx], total_steps, mask, prep.labels)
 
 
 def _sync(device: torch.device) -> None:
@@ -444,7 +444,7 @@ def fine_tune(run: BertRun, progress: Progress | None) -> tuple[list[dict], int,
             unwrapped.eval()
             t0 = time.perf_counter()
             val_pred = evaluate(run, unwrapped, run.val_df).argmax(1)
-            rec["val_macro_f1"] = macro_f1(run.val_df["target"].to_numpy(), val_pred)
+            rec["val_macro_f1"] = macro_f1(run.val_df["target"].to_numpy(), val_pred, len(run.labels))
             rec["val_seconds"] = round(time.perf_counter() - t0, 2)
             release_memory()
             history.append(rec)
@@ -500,11 +500,11 @@ def metrics_on_test(run: BertRun, split: Split, result: FineTuneResult, calibrat
     bc, test_df = run.bc, split.test
     y_test = test_df["target"].to_numpy()
     raw = result.test_proba[bc.long_text]
-    comparison = {mode: {"macro_f1": macro_f1(y_test, p.argmax(1)),
+    comparison = {mode: {"macro_f1": macro_f1(y_test, p.argmax(1), len(run.labels)),
                          "accuracy": float((p.argmax(1) == y_test).mean())} for mode, p in result.test_proba.items()}
     _, _, n_win = encode_chunks(run.tokenizer, test_df["input"].tolist(), bc.max_length, bc.stride, bc.max_chunks,
                                 truncate=False)
-    metrics = classification_metrics(y_test, calibrated)
+    metrics = classification_metrics(y_test, calibrated, run.labels)
     metrics.update(calibration_metrics(raw, calibrated, y_test, run.cfg.seed))
     metrics.update({
         "model": "bert", "protocol": split.protocol, "train_test_overlap": split.train_test_overlap,
@@ -548,9 +548,9 @@ def save(run: BertRun, prep: Prepared, result: FineTuneResult, progress: Progres
     manifest = base_manifest(run.cfg, prep, "bert", run_params(run, result), result.train_seconds)
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
     manifest["calibration"] = asdict(cal)
-    clf = BertClassifier(result.model, run.tokenizer, config=run.infer, device=run.accel.device)
+    clf = BertClassifier(result.model, run.tokenizer, labels=prep.labels, config=run.infer, device=run.accel.device)
     preds = predictions_frame(test_df["post_id"], test_df["input"].tolist(), test_df["target"].to_numpy(),
-                              calibrated, raw=raw, has_train_copy=split.test_has_train_copy)
+                              calibrated, prep.labels, raw=raw, has_train_copy=split.test_has_train_copy)
     if progress is not None:
         progress("saving bert")
 

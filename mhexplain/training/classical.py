@@ -23,7 +23,6 @@ from mhexplain.classifiers.catalog import models_of
 from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
 from mhexplain.classifiers.steps import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.core.classifier import full_proba
-from mhexplain.core.labels import NUM_LABELS
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
 from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, prepare, stage
@@ -42,7 +41,7 @@ CV_FOLDS = 5
 def preprocess_split(prep: Prepared, cfg: TrainConfig) -> tuple[list[str], list[str]]:
     cache = cfg.cache_dir or default_cache_dir()
     texts = prep.split.corpus.texts
-    mask = model_mask(cfg)
+    mask = model_mask(cfg, prep.labels)
     if mask is not None:
         texts = [mask.delete(t) for t in texts]
     with tqdm(total=len(texts), desc="NLTK preprocessing", unit="post", leave=False,
@@ -133,20 +132,20 @@ def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
     return out
 
 
-def calibrate(fitted: dict, Xtr, ytr, seed: int) -> Calibration:
+def calibrate(fitted: dict, Xtr, ytr, seed: int, n_labels: int) -> Calibration:
     """Temperature and abstention threshold from out-of-fold probabilities of the training split
     (the same classifier refitted on each of CV_FOLDS folds): the test set is never used."""
     A = fitted["tfidf"].transform(Xtr)
     oof = cross_val_predict(clone(fitted["clf"]), A, ytr, cv=StratifiedKFold(CV_FOLDS, shuffle=True,
                                                                                random_state=seed),
                             method="predict_proba")
-    return Calibration.fit(full_proba(oof, np.unique(ytr), NUM_LABELS), ytr,
+    return Calibration.fit(full_proba(oof, np.unique(ytr), n_labels), ytr,
                            f"{CV_FOLDS}-fold out-of-fold predictions on the training split")
 
 
-def _proba(fitted: dict, X) -> np.ndarray:
+def _proba(fitted: dict, X, n_labels: int) -> np.ndarray:
     clf = fitted["clf"]
-    return full_proba(clf.predict_proba(fitted["tfidf"].transform(X)), clf.classes_, NUM_LABELS)
+    return full_proba(clf.predict_proba(fitted["tfidf"].transform(X)), clf.classes_, n_labels)
 
 
 def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
@@ -154,11 +153,12 @@ def seed_repeats(cfg: TrainConfig, prep: Prepared, names) -> dict[str, dict]:
     seeds = [cfg.seed + k for k in range(cfg.repeats)]
     scores: dict[str, list[float]] = {n: [] for n in names}
     for s in tqdm(seeds, desc="split-seed repeats", leave=False, disable=TQDM_DISABLE):
-        p = prepare(cfg, seed=s, frame=prep.frame, data_sha256=prep.data_sha256)
+        p = prepare(cfg, seed=s, dataset=prep.dataset, data_sha256=prep.data_sha256, test_sha256=prep.test_sha256)
         Xtr, Xte = preprocess_split(p, cfg)
         fitted = fit_models(names, Xtr, p.split.train["target"].to_numpy(), cfg.n_jobs, s)
         for n in names:
-            scores[n].append(macro_f1(p.split.test["target"].to_numpy(), _proba(fitted[n], Xte).argmax(1)))
+            pred = _proba(fitted[n], Xte, len(prep.labels)).argmax(1)
+            scores[n].append(macro_f1(p.split.test["target"].to_numpy(), pred, len(prep.labels)))
     return {n: {"seeds": seeds, "macro_f1": v, "mean": float(np.mean(v)),
                 "sd": float(np.std(v, ddof=1)) if len(v) > 1 else 0.0} for n, v in scores.items()}
 
@@ -187,13 +187,13 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         if progress is not None:
             progress(f"saving {name}")
         f = fitted[name]
-        mask = model_mask(cfg)
+        mask = model_mask(cfg, prep.labels)
         t_cal = time.perf_counter()
-        cal = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed)
+        cal = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed, len(prep.labels))
         f["params"]["calibration_seconds"] = round(time.perf_counter() - t_cal, 3)
-        raw = _proba(f, Xte)
+        raw = _proba(f, Xte, len(prep.labels))
         proba = scale(raw, cal.temperature)
-        metrics = classification_metrics(test["target"].to_numpy(), proba)
+        metrics = classification_metrics(test["target"].to_numpy(), proba, prep.labels)
         metrics.update({"model": name, "protocol": prep.split.protocol,
                         "train_test_overlap": prep.split.train_test_overlap, **f["extra"],
                         **calibration_metrics(raw, proba, test["target"].to_numpy(), cfg.seed)})
@@ -204,7 +204,7 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         manifest = base_manifest(cfg, prep, "sklearn", f["params"], time.perf_counter() - t_all)
         manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
         manifest["calibration"] = asdict(cal)
-        preds = predictions_frame(test["post_id"], test["input"], test["target"], proba, raw=raw,
+        preds = predictions_frame(test["post_id"], test["input"], test["target"], proba, prep.labels, raw=raw,
                                   has_train_copy=prep.split.test_has_train_copy)
 
         def write_model(d, p=pipeline, c=cal, m=mask):

@@ -1,19 +1,20 @@
 """Steps every model's training shares: reading the data, the split, the manifest."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
+import numpy as np
 import pandas as pd
 
 from mhexplain.artifacts.folder import library_versions, now_iso
 from mhexplain.classifiers.catalog import kinds_of, resolve
 from mhexplain.core.hashing import sha256_file
-from mhexplain.core.labels import LABELS
-from mhexplain.datasets.posts import read_posts
+from mhexplain.datasets.dataset import Dataset, read_dataset, with_test_file
 from mhexplain.datasets.split import Split, make_split, stratified_sample
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.shortcuts import WordMask
@@ -44,40 +45,73 @@ def planned_stages(cfg: TrainConfig) -> list[str]:
 
 @dataclass
 class Prepared:
-    frame: pd.DataFrame
+    dataset: Dataset
     data_sha256: str
     split: Split
+    test_sha256: str | None = None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.dataset.labels
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        return self.dataset.frame
 
 
-def prepare(cfg: TrainConfig, seed: int | None = None, frame: pd.DataFrame | None = None,
-            data_sha256: str | None = None) -> Prepared:
-    if frame is None:
-        frame = read_posts(cfg.data)
-        data_sha256 = sha256_file(cfg.data)
+def read_data(cfg: TrainConfig) -> tuple[Dataset, str, str | None]:
+    """The training file (and a separate test file, read with the training file's labels) under
+    the configured columns, with their hashes."""
+    dataset = read_dataset(cfg.data, cfg.dataset)
+    if cfg.test_data is None:
+        return dataset, sha256_file(cfg.data), None
+    test = read_dataset(cfg.test_data, cfg.dataset, labels=dataset.labels)
+    return with_test_file(dataset, test), sha256_file(cfg.data), sha256_file(cfg.test_data)
+
+
+def prepare(cfg: TrainConfig, seed: int | None = None, dataset: Dataset | None = None,
+            data_sha256: str | None = None, test_sha256: str | None = None) -> Prepared:
+    if dataset is None:
+        dataset, data_sha256, test_sha256 = read_data(cfg)
     if cfg.limit:
-        frame = stratified_sample(frame, cfg.limit, cfg.seed)
-    split = make_split(frame, cfg.protocol, cfg.seed if seed is None else seed)
-    return Prepared(frame, data_sha256 or "", split)
+        dataset = dataclasses.replace(dataset, frame=stratified_sample(dataset.frame, cfg.limit, cfg.seed))
+    split = make_split(dataset.frame, dataset.labels, cfg.protocol, cfg.seed if seed is None else seed)
+    return Prepared(dataset, data_sha256 or "", split, test_sha256)
 
 
-def model_mask(cfg: TrainConfig):
-    """The words a ``--mask-words`` run deletes from every post the model sees (None: none)."""
-    return WordMask.from_spec(cfg.mask_words) if cfg.mask_words else None
+def model_mask(cfg: TrainConfig, labels: tuple[str, ...]):
+    """The words a ``--mask-words`` run deletes from every post the model sees (None: none);
+    'default' is the list for the dataset's labels (``shortcuts.default_words``)."""
+    return WordMask.from_spec(cfg.mask_words, labels) if cfg.mask_words else None
 
 
 def base_manifest(cfg: TrainConfig, prep: Prepared, kind: str, params: dict, train_seconds: float) -> dict:
-    mask = model_mask(cfg)
+    mask = model_mask(cfg, prep.labels)
     return {
         "masking": {"words": list(mask.words), "source": cfg.mask_words} if mask else None,
         "kind": kind,
-        "labels": list(LABELS),
+        "labels": list(prep.labels),
         "created": now_iso(),
         "train_seconds": round(train_seconds, 2),
-        "data": {"file": cfg.data.name, "sha256": prep.data_sha256, "rows": int(len(prep.frame)),
-                 "limit": cfg.limit},
+        "data": data_record(cfg, prep),
         "cleaning": prep.split.corpus.report.as_dict(),
         "split": prep.split.describe(),
         "seed": cfg.seed,
         "params": params,
         "versions": library_versions(),
     }
+
+
+def data_record(cfg: TrainConfig, prep: Prepared) -> dict:
+    """What the model was trained on: the file(s), the columns, the label set and its counts."""
+    dataset, split = prep.dataset, prep.split
+    y = split.corpus.targets
+
+    def counts(idx) -> dict[str, int]:
+        n = np.bincount(y[idx], minlength=len(prep.labels))
+        return {lab: int(k) for lab, k in zip(prep.labels, n)}
+
+    return {"file": cfg.data.name, "sha256": prep.data_sha256, "rows": int(len(prep.frame)), "limit": cfg.limit,
+            "test_file": cfg.test_data.name if cfg.test_data else None, "test_sha256": prep.test_sha256,
+            "columns": dataset.spec.describe(), "label_order": dataset.label_source,
+            "class_counts": {"train": counts(split.train_idx), "test": counts(split.test_idx)}}

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from mhexplain.classifiers.catalog import DEFAULT_MODELS, MODEL_NAMES
+from mhexplain.datasets.dataset import DatasetSpec
 from mhexplain.datasets.split import DEFAULT_PROTOCOL, DEFAULT_SEED, MAX_SEED, PROTOCOLS
 from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, dataset_path, default_models_dir
 
@@ -120,10 +121,31 @@ class BertTrainConfig:
         return out
 
 
+_NOT_EMPTY = {"empty": False}
+DATASET_HELP = {
+    "text_col": {"help": "the column of the post's text (with no column named: the Kaggle file's text, title and "
+                         "target, and its five class names)", **_NOT_EMPTY},
+    "title_col": {"help": "a column of titles joined before the text (optional)", **_NOT_EMPTY},
+    "label_col": {"help": "the column of the labels: names or numbers, 2 to 100 classes", **_NOT_EMPTY},
+    "labels": {"help": 'the class names in the order wanted, e.g. "no,yes"; a label column of numbers 0..K-1 then '
+                       "means these names (default: the column's labels, sorted)"},
+    "group_col": {"help": "a column of groups (author, thread, post id): every row of a group falls on one side of "
+                          "the split", **_NOT_EMPTY},
+    "split_col": {"help": "a column saying train or test for each row (a fixed split; dev and validation rows count "
+                          "as train)", **_NOT_EMPTY},
+    "coder_cols": {"help": "columns of human coders' labels (e.g. a,b,c): agreement between coders and with each "
+                           "model is measured on the test split"},
+}
+
+
 @dataclass
 class TrainConfig:
-    data: Path | None = _opt(dataset_path, "the Reddit mental-health CSV (default: MHX_DATA, else "
+    data: Path | None = _opt(dataset_path, "the labelled CSV to train on: its columns are named by --text-col and "
+                                           "--label-col (default: MHX_DATA, else the Kaggle file at "
                                            "data/data_to_be_cleansed.csv in the project)")
+    test_data: Path | None = _opt(None, "test on this file instead of a share of --data (a benchmark's official "
+                                        "split; same columns); test posts that repeat a training post are dropped",
+                                  empty=False)
     out: Path = _opt(default_models_dir, "models folder (or MHX_MODELS_DIR; default models/); each model "
                                          "trained replaces its folder there (a model folder only)")
     models: tuple[str, ...] = _opt(DEFAULT_MODELS, f"comma-separated subset of {','.join(ALL_MODELS)}")
@@ -138,10 +160,13 @@ class TrainConfig:
     mask_words: str | None = _opt(None, "train (and later predict) on posts with these words deleted: 'default' "
                                         "(the words that name a condition, mhexplain.trust.shortcuts) or a word-list "
                                         "file; the flag alone means 'default'", const="default", empty=False)
+    dataset: DatasetSpec = field(default_factory=DatasetSpec, metadata={"title": "dataset", "fields": DATASET_HELP})
     bert: BertTrainConfig = field(default_factory=BertTrainConfig)
 
     def problems(self) -> list[str]:
-        out = []
+        out = self.dataset.problems()
+        if self.test_data and self.dataset.split_col:
+            out.append("--test-data and --split-col both fix the test set; give one")
         if not self.data:
             out.append("no data: pass --data PATH, set MHX_DATA, or put the Kaggle 'Reddit Mental Health Data' CSV "
                        "at data/data_to_be_cleansed.csv in the project")
@@ -159,6 +184,9 @@ class TrainConfig:
         out += out_of_range("--jobs", self.n_jobs, 1, jobs_limit())
         if self.mask_words is not None and not self.mask_words.strip():
             out.append("--mask-words takes 'default' or a word-list file, not an empty value")
+        if self.dataset.group_col and (self.test_data or self.dataset.split_col):
+            out.append("--group-col draws the test set from groups; with --test-data or --split-col the test set is "
+                       "fixed already (check group overlap with the leakage report instead)")
         return out + self.bert.problems()
 
     def as_dict(self) -> dict:

@@ -2,7 +2,8 @@
 
 A model can score well here by spotting "anxiety" in an r/Anxiety post. ``WordMask`` deletes such
 words from a post (the probe measures what that costs a model; ``--mask-words`` trains a model
-that never sees them). The default list is ``CONDITION_WORDS``; a user's list is a text file of
+that never sees them). The default list comes from the model's label names (``default_words``:
+for the Kaggle file's five, the curated ``CONDITION_WORDS``); a user's list is a text file of
 the same form: one word per line, ``*`` at the end for "and every word starting so", ``#``
 for comments.
 """
@@ -19,11 +20,18 @@ import numpy as np
 from mhexplain.core import classifier
 from mhexplain.core.classifier import validate_texts
 from mhexplain.core.errors import ArtifactError, ConfigError
+from mhexplain.datasets.dataset import KAGGLE_LABELS
 
 # Words that name a condition or its subreddit (r/AvPD: avoidant personality disorder).
 CONDITION_WORDS = ("depress*", "bipolar", "anxi*", "stress*", "avpd", "avoidant", "personalit*", "disorder*",
                    "mania", "manic", "hypomania", "hypomanic", "panic*")
 MASKING_FILE = "masking.json"
+# Endings cut from a label's words so that the pattern also finds their relatives ("suicidal" ->
+# "suicid*" finds "suicide"); longest first.
+_ENDINGS = ("ations", "ation", "ities", "ity", "ness", "ions", "ion", "ing", "ive", "al", "ed", "es", "s", "y")
+# Words of a label name that say nothing about its class.
+_FILLER = frozenset({"and", "or", "the", "with", "without", "not", "non", "other", "others", "none", "yes", "no",
+                     "class", "label", "related", "general", "misc", "positive", "negative", "neutral"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
 
 
@@ -75,14 +83,36 @@ def read_word_list(path: str | Path) -> tuple[str, ...]:
     return words
 
 
+def default_words(labels) -> tuple[str, ...]:
+    """The words that give a post's class away by name: for the Kaggle file's labels the curated
+    ``CONDITION_WORDS``; for any other label set, each word of each label name (3 letters or more,
+    not a filler such as "other"), as a prefix once a common ending is cut ("suicidal" -> "suicid*")."""
+    if tuple(labels) == KAGGLE_LABELS:
+        return CONDITION_WORDS
+    words = []
+    for label in labels:
+        for word in _WORD.findall(label.lower()):
+            word = word.strip("'")
+            if len(word) < 3 or word in _FILLER:
+                continue
+            stem = next((word[:-len(e)] for e in _ENDINGS if word.endswith(e) and len(word) - len(e) >= 4), word)
+            words.append(stem + "*")
+    return tuple(dict.fromkeys(words))
+
+
 @dataclass(frozen=True)
 class WordMask:
-    words: tuple[str, ...] = CONDITION_WORDS
+    words: tuple[str, ...]
 
     @classmethod
-    def from_spec(cls, spec: str | None) -> "WordMask":
-        """``None`` or "default": the default list; anything else: a word-list file."""
-        return cls() if spec in (None, "", "default") else cls(read_word_list(spec))
+    def from_spec(cls, spec: str | None, labels) -> "WordMask":
+        """``None`` or "default": the default list for ``labels``; anything else: a word-list file."""
+        return cls(default_words(labels)) if spec in (None, "", "default") else cls(read_word_list(spec))
+
+    @classmethod
+    def for_labels(cls, labels, extra: tuple[str, ...] = ()) -> "WordMask":
+        """The default list for ``labels`` and ``extra`` words (a ``--words`` file's)."""
+        return cls(tuple(dict.fromkeys(default_words(labels) + tuple(extra))))
 
     @functools.cached_property  # built once: the probe tries it at every word of every post
     def pattern(self) -> re.Pattern:
