@@ -225,7 +225,7 @@ def test_fresh_head_is_one_log_line_not_a_load_report(tiny_encoder, tmp_path, ca
     capsys.readouterr()
     caplog.clear()
     with caplog.at_level(logging.INFO):
-        load_encoder(str(bare))
+        load_encoder(str(bare), ("a", "b", "c"))
     text = caplog.text + "".join(capsys.readouterr())
     assert "LOAD REPORT" not in text and "MISSING" not in text
     assert "the new classification head (expected when fine-tuning)" in caplog.text

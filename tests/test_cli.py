@@ -309,7 +309,7 @@ def test_label_map_may_name_labels_the_file_lacks(trained_dir, tmp_path, capsys)
     assert evaluate.main(argv + ["--label-map", "A=anxiety,D=depression,Nowhere=stress"]) == 0
     assert "macro-F1" in capsys.readouterr().out
     assert evaluate.main(argv + ["--label-map", "A=anxiety,D=adhd"]) == 2  # a class of ours that is not
-    assert "none of our classes" in capsys.readouterr().err
+    assert "none of the models' classes" in capsys.readouterr().err
 
 
 def test_a_refusal_or_a_failed_write_is_one_line_with_status_2(capsys, tmp_path):

@@ -24,7 +24,6 @@ from mhexplain.core import progress
 from mhexplain.core.errors import ConfigError, train_command
 from mhexplain.core.outputs import check_output_dir, create_exclusive, temp_file_beside
 from mhexplain.evaluation.probe import probe_folder
-from mhexplain.trust.shortcuts import WordMask
 
 from .helpers import ROOT, synthetic_posts
 
@@ -168,11 +167,11 @@ def test_probe_names_the_model_that_cannot_load_and_probes_the_others(trained_di
 def test_probe_folder_keeps_going_for_the_compare_page(trained_dir, tmp_path):
     folder = _break_nb(trained_dir, tmp_path)
     failed = {}
-    results = probe_folder(folder, WordMask(), failed=failed)
+    results = probe_folder(folder, (), failed=failed)
     assert [r["model"] for r in results] == ["lr"] and list(failed) == ["nb"]
     # the page passes the models it could load and has already said why nb did not
     loaded = {"lr": load_classifier(folder / "lr")}
-    assert [r["model"] for r in probe_folder(folder, WordMask(), models=loaded)] == ["lr"]
+    assert [r["model"] for r in probe_folder(folder, (), models=loaded)] == ["lr"]
 
 
 @pytest.mark.parametrize("command", ["score", "evaluate"])

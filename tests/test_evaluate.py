@@ -7,6 +7,7 @@ import pytest
 from mhexplain.artifacts.registry import load_classifier
 from mhexplain.cli.evaluate import main
 from mhexplain.core.errors import DataError
+from mhexplain.datasets.dataset import KAGGLE_LABELS
 from mhexplain.evaluation.external import evaluate_file, parse_label_map, wilson
 
 from .helpers import CLASS_WORDS
@@ -27,10 +28,10 @@ def _external(path, n=300, seed=0, labels=("Anx", "Dep", "Stress", "ADHD")):
 
 
 def test_label_map_and_wilson():
-    assert parse_label_map("Anx=anxiety, Dep=Depression ,BPD=3") == {"Anx": 4, "Dep": 1, "BPD": 3}
-    for bad, msg in (("", "empty"), ("Anx", "not their_label=our_class"), ("Anx=adhd", "none of our classes")):
+    assert parse_label_map("Anx=anxiety, Dep=Depression ,BPD=3", KAGGLE_LABELS) == {"Anx": 4, "Dep": 1, "BPD": 3}
+    for bad, msg in (("", "empty"), ("Anx", "not their_label=our_class"), ("Anx=adhd", "none of the models' classes")):
         with pytest.raises(DataError, match=msg):
-            parse_label_map(bad)
+            parse_label_map(bad, KAGGLE_LABELS)
     lo, hi = wilson(8, 10)
     assert lo == pytest.approx(0.4902, abs=1e-3) and hi == pytest.approx(0.9433, abs=1e-3)
 
@@ -38,7 +39,7 @@ def test_label_map_and_wilson():
 @pytest.mark.parametrize("spec", ["Anx=anxiety,Anx=stress", "Anx=anxiety, Anx =anxiety"])
 def test_a_label_mapped_twice_is_refused(spec):
     with pytest.raises(DataError, match="maps 'Anx' twice"):
-        parse_label_map(spec)
+        parse_label_map(spec, KAGGLE_LABELS)
 
 
 def test_missing_columns_are_named_in_a_sentence_with_the_columns_there_are(trained_dir, tmp_path, capsys):
@@ -52,7 +53,7 @@ def test_missing_columns_are_named_in_a_sentence_with_the_columns_there_are(trai
 def test_external_file_in_chunks(trained_dir, tmp_path):
     models = {n: load_classifier(trained_dir / n) for n in ("nb", "lr")}
     data = _external(tmp_path / "ext.csv")
-    lm = parse_label_map("Anx=anxiety,Dep=depression,Stress=stress")
+    lm = parse_label_map("Anx=anxiety,Dep=depression,Stress=stress", KAGGLE_LABELS)
     small = evaluate_file(models, data, "body", "sub", lm, "heading", chunk_size=7)
     whole = evaluate_file(models, data, "body", "sub", lm, "heading", chunk_size=10_000)
     assert small == whole  # chunking changes nothing
@@ -66,7 +67,7 @@ def test_external_file_in_chunks(trained_dir, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--text-col", "nope"], "nope"),
-    (["--label-map", "Anx=adhd"], "none of our classes"),
+    (["--label-map", "Anx=adhd"], "none of the models' classes"),
     (["--label-map", "Anx=anxiety"], "1 mapped class"),
     (["--label-map", "Nothing=anxiety"], "0 mapped class"),
 ])

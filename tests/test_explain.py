@@ -16,7 +16,7 @@ from mhexplain.explain import Explanation, ExplanationCache, Units, engine, expl
 from mhexplain.explain.__main__ import main as explain_cli
 from mhexplain.explain.units import UnitTokenizer
 from mhexplain.preprocess import preprocess_text
-from mhexplain.trust.shortcuts import MaskedInput, WordMask
+from mhexplain.trust.shortcuts import CONDITION_WORDS, MaskedInput, WordMask
 
 from .helpers import CLASS_WORDS, ROOT
 
@@ -386,7 +386,7 @@ def test_masked_words_are_unseen_whatever_the_model_inside():
     toy = KeywordClassifier()
     units = Units.of("sad: anxiety-ridden, Panic sad")
     assert visible_units(toy, units.text, units.spans).all()
-    masked = MaskedInput(toy, WordMask())
+    masked = MaskedInput(toy, WordMask(CONDITION_WORDS))
     seen = dict(zip(units.words, visible_units(masked, units.text, units.spans).tolist()))
     # "anxiety-ridden" keeps "-ridden" once "anxiety" is deleted: the model still sees that much
     assert seen == {"sad": True, ":": True, "anxiety-ridden": True, ",": True, "Panic": False}

@@ -2,16 +2,18 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from mhexplain.datasets.dataset import KAGGLE_LABELS
 from mhexplain.evaluation.metrics import accuracy, bootstrap_ci, classification_metrics, macro_f1
+from mhexplain.evaluation.metrics import macro_f1 as macro_f1_of
 
 
 def test_macro_f1_matches_sklearn():
     rng = np.random.default_rng(0)
     y, p = rng.integers(0, 5, 500), rng.integers(0, 5, 500)
-    assert macro_f1(y, p) == pytest.approx(f1_score(y, p, average="macro", labels=range(5), zero_division=0))
+    assert macro_f1(y, p, 5) == pytest.approx(f1_score(y, p, average="macro", labels=range(5), zero_division=0))
     # a class absent from both truth and prediction counts as 0, like sklearn's zero_division=0
     y2, p2 = np.array([0, 1, 1]), np.array([0, 1, 0])
-    assert macro_f1(y2, p2) == pytest.approx(f1_score(y2, p2, average="macro", labels=range(5), zero_division=0))
+    assert macro_f1(y2, p2, 5) == pytest.approx(f1_score(y2, p2, average="macro", labels=range(5), zero_division=0))
 
 
 def test_bootstrap_of_perfect_predictions_is_a_point():
@@ -31,6 +33,10 @@ def test_bootstrap_matches_binomial_interval():
 def test_bootstrap_is_seeded():
     rng = np.random.default_rng(3)
     y, p = rng.integers(0, 5, 200), rng.integers(0, 5, 200)
+
+    def macro_f1(a, b):
+        return macro_f1_of(a, b, 5)
+
     # the same seed draws the same resamples; each other seed its own (these five are known to differ)
     assert bootstrap_ci(y, p, macro_f1, seed=7) == bootstrap_ci(y, p, macro_f1, seed=7)
     assert bootstrap_ci(y, p, macro_f1) == bootstrap_ci(y, p, macro_f1, seed=0)  # the default seed is 0
@@ -41,7 +47,7 @@ def test_bootstrap_is_seeded():
 def test_classification_metrics_contents():
     y = np.array([0, 1, 2, 3, 4, 0])
     proba = np.eye(5)[[0, 1, 2, 3, 3, 1]]
-    m = classification_metrics(y, proba, n_resamples=50)
+    m = classification_metrics(y, proba, KAGGLE_LABELS, n_resamples=50)
     assert m["accuracy"] == pytest.approx(4 / 6)
     assert m["confusion_matrix"][4][3] == 1 and m["confusion_matrix"][0][1] == 1
     assert m["per_class"]["anxiety"]["recall"] == 0.0
@@ -55,20 +61,20 @@ def test_paired_bootstrap_difference():
     from mhexplain.evaluation.compare import paired_f1_difference
 
     y = np.array([0, 1, 2, 3, 4] * 20)
-    same, (lo, hi) = paired_f1_difference(y, y.copy(), y.copy())
+    same, (lo, hi) = paired_f1_difference(y, y.copy(), y.copy(), 5)
     assert same == 0.0 and lo == 0.0 and hi == 0.0
     worse = y.copy()
     worse[:30] = (worse[:30] + 1) % 5  # 30 of 100 wrong
-    diff, (lo, hi) = paired_f1_difference(y, y, worse)
-    assert diff == pytest.approx(1.0 - macro_f1(y, worse)) and 0 < lo < diff < hi
+    diff, (lo, hi) = paired_f1_difference(y, y, worse, 5)
+    assert diff == pytest.approx(1.0 - macro_f1(y, worse, 5)) and 0 < lo < diff < hi
 
 
 def test_macro_averages_over_the_classes_asked_for():
     y = np.array([0, 0, 2, 2, 4, 4])
     pred = np.array([0, 1, 2, 2, 4, 0])  # one post predicted as depression, a class y lacks
     proba = np.eye(5)[pred]
-    m = classification_metrics(y, proba, n_resamples=50, average_over=[0, 2, 4])
+    m = classification_metrics(y, proba, KAGGLE_LABELS, n_resamples=50, average_over=[0, 2, 4])
     assert m["macro_f1"] == pytest.approx(f1_score(y, pred, labels=[0, 2, 4], average="macro", zero_division=0))
-    assert m["macro_f1"] > classification_metrics(y, proba, n_resamples=50)["macro_f1"]
+    assert m["macro_f1"] > classification_metrics(y, proba, KAGGLE_LABELS, n_resamples=50)["macro_f1"]
     assert m["averaged_over"] == ["stress", "bipolar", "anxiety"] and m["macro_f1_ci"][1] <= 1.0
-    assert macro_f1(y, pred, classes=[2]) == 1.0
+    assert macro_f1(y, pred, 5, classes=[2]) == 1.0

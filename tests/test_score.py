@@ -13,7 +13,7 @@ from mhexplain.artifacts.registry import load_classifier
 from mhexplain.cli import score as score_cli
 from mhexplain.cli.score import main
 from mhexplain.core.classifier import MAX_POST_CHARS, abstains, abstention_threshold
-from mhexplain.core.labels import LABELS
+from mhexplain.datasets.dataset import KAGGLE_LABELS as LABELS
 from mhexplain.scoring import files as score_mod
 from mhexplain.scoring.inputs import TRUNCATED
 

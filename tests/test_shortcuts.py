@@ -6,22 +6,34 @@ import pytest
 from mhexplain.cli.probe import main as probe_cli
 from mhexplain.core.errors import ConfigError
 from mhexplain.evaluation.probe import probe, probe_texts
-from mhexplain.trust.shortcuts import WordMask, delete_random_words, read_word_list
+from mhexplain.datasets.dataset import KAGGLE_LABELS
+from mhexplain.trust.shortcuts import CONDITION_WORDS, WordMask, default_words, delete_random_words, read_word_list
 
 
 def test_default_mask_deletes_the_condition_words_only():
-    m = WordMask()
+    m = WordMask(CONDITION_WORDS)
     text = "Depressed and ANXIOUS, my anxiety; bipolar mood. Panic attacks, stressed, manic, AvPD, disorders"
     assert m.count(text) == 9
     assert m.delete(text) == " and , my ;  mood.  attacks, , , , "  # case-insensitive, prefixes with *
     assert m.count("impressive distress") == 0  # whole words from their start, not substrings
 
 
+def test_default_words_come_from_the_label_names():
+    assert default_words(KAGGLE_LABELS) == CONDITION_WORDS  # the curated list for the Kaggle file's five
+    assert default_words(("suicidal", "not suicidal", "other")) == ("suicid*",)
+    assert default_words(("depression", "eating disorders", "ADHD", "0")) == ("depress*", "eating*", "disorder*",
+                                                                              "adhd*")
+    assert default_words(("0", "1")) == ()  # numbered classes name nothing
+    mask = WordMask.for_labels(("suicidal", "no risk"), extra=("alone",))
+    assert mask.words == ("suicid*", "risk*", "alone")
+    assert mask.delete("Suicide, so alone; suicidal thoughts") == ", so ;  thoughts"
+
+
 def test_word_list_files(tmp_path):
     good = tmp_path / "w.txt"
     good.write_text("# mine\nsad*\nlonely\n")
     assert read_word_list(good) == ("sad*", "lonely")
-    assert WordMask.from_spec(str(good)).delete("sadness, so lonely") == ", so "
+    assert WordMask.from_spec(str(good), KAGGLE_LABELS).delete("sadness, so lonely") == ", so "
     bad = tmp_path / "bad.txt"
     bad.write_text("ok\n(.*)\n")
     with pytest.raises(ConfigError, match="one word per line"):
@@ -64,7 +76,7 @@ def test_probe_cli_refuses_a_device_as_its_word_list(trained_dir, capsys):
 
 
 def test_random_control_deletes_as_many_other_words_reproducibly():
-    m = WordMask()
+    m = WordMask(CONDITION_WORDS)
     text = "my anxiety was bad today and my panic came back at work"
     a = delete_random_words(text, 2, m, np.random.default_rng(3))
     b = delete_random_words(text, 2, m, np.random.default_rng(3))
@@ -84,7 +96,7 @@ def test_probe_finds_a_keyword_model_and_the_control_does_not():
     texts = [f"my anxiety and panic at work again, day {i}" for i in range(10)] + \
             [f"so sad and empty today, day {i}" for i in range(10)]
     y = np.array([4] * 10 + [1] * 10)
-    r = probe(Keyword(), texts, y, seed=0, variants=probe_texts(texts, WordMask(), 0))
+    r = probe(Keyword(), texts, y, seed=0, variants=probe_texts(texts, WordMask(CONDITION_WORDS), 0))
     assert r["variants"]["as written"]["macro_f1"] == pytest.approx(0.4)  # 2 of 5 classes, both perfect
     assert r["variants"]["condition words deleted"]["recall"]["anxiety"] == 0.0
     assert r["variants"]["random words deleted"]["recall"]["anxiety"] == 1.0
@@ -99,7 +111,7 @@ def test_probe_cli(trained_dir, tmp_path, capsys):
     assert probe_cli(["--models-dir", str(trained_dir), "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     assert [r["model"] for r in res["models"]] == ["nb", "lr"] and res["failed"] == {}
-    assert "name a condition" in capsys.readouterr().out
+    assert "hold a word that names a class" in capsys.readouterr().out
     assert probe_cli(["--models-dir", str(trained_dir), "--words", str(tmp_path / "none.txt")]) == 2
     assert capsys.readouterr().err.startswith("error: Cannot read the word list")
 

@@ -17,6 +17,7 @@ from mhexplain.artifacts.folder import artifact_hash, check_replaceable, verify_
 from mhexplain.artifacts.registry import discover
 from mhexplain.cli.train import main, parse_args
 from mhexplain.core.errors import ConfigError
+from mhexplain.datasets.dataset import DatasetSpec
 from mhexplain.datasets.posts import normalise_key
 from mhexplain.settings import ServerSettings
 from mhexplain.training import classical
@@ -190,7 +191,10 @@ def test_every_config_field_is_a_flag_with_one_help_text():
     assert cfg.n_jobs == 1 and cfg.models == ("nb", "bert")
     for cls in (TrainConfig, BertTrainConfig):
         for f in dataclasses.fields(cls):
-            assert f.name == "bert" or f.metadata.get("help"), f.name
+            assert f.name in ("bert", "dataset") or f.metadata.get("help"), f.name
+    dataset_help = dataclasses.fields(TrainConfig)[[f.name for f in dataclasses.fields(TrainConfig)].index("dataset")]
+    assert set(dataset_help.metadata["fields"]) == {f.name for f in dataclasses.fields(DatasetSpec)}
+    assert all(m["help"] for m in dataset_help.metadata["fields"].values())
     with pytest.raises(SystemExit):
         parse_args(["--data", "x.csv", "--models", "nb,svm"])
 

@@ -75,6 +75,19 @@ _PER_CLASS = {"precision": SHARE, "recall": SHARE, "f1": SHARE}
 _BIN = {"count": COUNT, "confidence": nullable(SHARE), "accuracy": nullable(SHARE)}
 
 
+_KAPPA = nullable(bounded(-1, 1))
+_AGREEMENT = {"value": _KAPPA, "ci": list_of(_KAPPA, 2)}
+_KAPPA_WITH = {"kappa": _KAPPA, "kappa_ci": list_of(_KAPPA, 2), "n": COUNT}
+# metrics.json's coder_agreement (evaluation.agreement.agreement_report): what the Compare page reads
+CODER_AGREEMENT_SPEC = {
+    "coders": list_of(str), "n_items": COUNT,
+    "pairs": list_of({"a": str, "b": str, **_KAPPA_WITH}),
+    "alpha": {**_AGREEMENT, "n": COUNT},
+    "coders_mean_kappa": _AGREEMENT,
+    "models": dict,
+}
+
+
 def metrics_spec(labels) -> dict:
     """metrics.json: what the pages read, with per-class scores and a confusion matrix over ``labels``."""
     n = len(labels)
@@ -95,6 +108,7 @@ def metrics_spec(labels) -> dict:
         "reliability": optional(list_of(_BIN)),
         "reliability_uncalibrated": optional(list_of(_BIN)),
         "coverage_curve": optional(list_of({"coverage": SHARE, "accuracy": SHARE})),
+        "coder_agreement": optional(CODER_AGREEMENT_SPEC),
     }
 
 
@@ -191,3 +205,8 @@ def check(obj: Any, spec: Any, source: str) -> None:
 
 def check_metrics(metrics: Any, labels: list[str], source: str) -> None:
     check(metrics, metrics_spec(labels), source)
+    report = metrics.get("coder_agreement")
+    if report:  # each model's entry names the coders: its shape follows from the report's coders
+        model_spec = {"coders": {c: _KAPPA_WITH for c in report["coders"]}, "majority": _KAPPA_WITH,
+                      "alpha_with_coders": {**_AGREEMENT, "n": COUNT}, "mean_kappa_with_coders": _AGREEMENT}
+        check(report["models"], {m: model_spec for m in report["models"]}, source)

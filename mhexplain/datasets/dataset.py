@@ -6,8 +6,8 @@ With no columns named, the Kaggle "Reddit Mental Health Data" preset applies: ``
 ``title``, and ``target`` holding class numbers 0-4 for the five names in ``KAGGLE_LABELS``.
 
 How a label column becomes class ids (the one reading, for training, coders and uploads):
-- with ``labels`` given, each cell must be one of those names; or, when every cell is a whole
-  number 0 to len(labels) - 1 (written "2" or "2.0"), cell k means the k-th name (the preset);
+- with ``labels`` given, each cell must be one of those names or a whole number 0 to
+  len(labels) - 1 (written "2" or "2.0"), meaning the name at that place (the preset's "0"-"4");
 - without, the classes are the column's distinct values, sorted (numerically when all are
   whole numbers).
 Messages name the file, the column and the row (as a spreadsheet counts them) and never quote a
@@ -117,16 +117,15 @@ def _where(source: str, column: str, rows: np.ndarray, bad: np.ndarray) -> str:
 
 
 def class_ids(cells: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
-    """Each cell's class id under ``labels``: a name; or, when no filled cell is a name and every
-    one is a whole number, a class number 0..K-1 (as in the Kaggle file). -1 where it holds
+    """Each cell's class id under ``labels``: a name; else a class number 0..K-1 (as the Kaggle
+    file writes its classes), unless the names are numbers themselves. -1 where it holds
     neither, or nothing."""
     cells = cells.astype(str).str.strip()
-    filled = (cells != "").to_numpy()
     ids = cells.map({name: k for k, name in enumerate(labels)}).fillna(-1).to_numpy(dtype=np.int64)
-    numbers = _whole_numbers(cells)
-    if not set(labels) & set(cells[filled]) and (numbers >= 0)[filled].all():
-        ids = np.where(numbers < len(labels), numbers, -1)
-    return np.where(filled, ids, -1)
+    if not (_whole_numbers(pd.Series(labels, dtype=object)) >= 0).any():
+        numbers = _whole_numbers(cells)
+        ids = np.where((ids < 0) & (numbers < len(labels)), numbers, ids)
+    return np.where((cells != "").to_numpy(), ids, -1)
 
 
 def label_ids(cells: pd.Series, labels: tuple[str, ...], column: str, source: str, rows: np.ndarray,

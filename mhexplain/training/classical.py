@@ -25,7 +25,16 @@ from mhexplain.classifiers.steps import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_
 from mhexplain.core.classifier import full_proba
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
 from mhexplain.preprocess import NltkPreprocessor, default_cache_dir, preprocess_many
-from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, prepare, stage
+from mhexplain.training.common import (
+    TQDM_DISABLE,
+    Prepared,
+    Progress,
+    base_manifest,
+    coder_agreement,
+    model_mask,
+    prepare,
+    stage,
+)
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.calibration import Calibration, calibration_metrics, scale
 from mhexplain.trust.shortcuts import save_mask
@@ -197,6 +206,7 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         metrics.update({"model": name, "protocol": prep.split.protocol,
                         "train_test_overlap": prep.split.train_test_overlap, **f["extra"],
                         **calibration_metrics(raw, proba, test["target"].to_numpy(), cfg.seed)})
+        metrics.update(coder_agreement(prep, name, proba))
         if repeats:
             metrics["seed_repeats"] = repeats[name]
         pipeline = Pipeline([(PREPROCESS_STEP, NltkPreprocessor()), (TFIDF_STEP, f["tfidf"]),

@@ -13,9 +13,11 @@ import pandas as pd
 
 from mhexplain.artifacts.folder import library_versions, now_iso
 from mhexplain.classifiers.catalog import kinds_of, resolve
+from mhexplain.core.errors import DataError
 from mhexplain.core.hashing import sha256_file
-from mhexplain.datasets.dataset import Dataset, read_dataset, with_test_file
+from mhexplain.datasets.dataset import CODER_PREFIX, Dataset, read_dataset, with_test_file
 from mhexplain.datasets.split import Split, make_split, stratified_sample
+from mhexplain.evaluation.agreement import agreement_report
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.shortcuts import WordMask
 
@@ -115,3 +117,16 @@ def data_record(cfg: TrainConfig, prep: Prepared) -> dict:
             "test_file": cfg.test_data.name if cfg.test_data else None, "test_sha256": prep.test_sha256,
             "columns": dataset.spec.describe(), "label_order": dataset.label_source,
             "class_counts": {"train": counts(split.train_idx), "test": counts(split.test_idx)}}
+
+
+def coder_agreement(prep: Prepared, name: str, proba: np.ndarray) -> dict:
+    """metrics.json's ``coder_agreement`` for a dataset with coders' columns (``--coder-cols``): on
+    the test posts, the coders against each other and the model against each and their majority."""
+    test = prep.split.test
+    coders = {c[len(CODER_PREFIX):]: test[c].to_numpy() for c in test.columns if c.startswith(CODER_PREFIX)}
+    if not coders:
+        return {}
+    try:
+        return {"coder_agreement": agreement_report(coders, {name: np.asarray(proba).argmax(1)}, prep.labels)}
+    except ValueError as err:  # e.g. no test post that two coders both coded
+        raise DataError(f"Coder agreement cannot be measured on the test posts: {err}") from None
