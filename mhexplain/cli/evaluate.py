@@ -18,7 +18,9 @@ from mhexplain.cli.command import run_command
 from mhexplain.cli.options import CsvInput, ModelsOptions
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
+from mhexplain.core.textsafe import printable
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.evaluation.agreement import KAPPA_COLUMN, agreement_rows, agreement_summary
 from mhexplain.evaluation.external import COLUMN_OPTIONS, evaluate_file, models_labels, parse_label_map
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
@@ -35,6 +37,8 @@ class EvaluateSettings:
                                  'labels left out are dropped and counted, e.g. '
                                  '"Anxiety=anxiety,Depression=depression,BPD=3"')
     title_col: str | None = option(None, "the column of the post's title, if the file has one")
+    coder_cols: tuple[str, ...] = option((), "columns of human coders' labels (mapped by --label-map as the label "
+                                             "column is): agreement between coders and with each model")
     json: Path | None = option(None, "write the results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
 
@@ -47,14 +51,15 @@ def evaluate(s: EvaluateSettings) -> dict:
     """Check the label map, the file's header and the output path, then load the models and measure."""
     t0 = time.perf_counter()
     data = s.source.data
-    CsvColumns(data, named_columns(COLUMN_OPTIONS, (s.text_col, s.title_col, s.label_col))).close()  # the header
+    columns = named_columns(COLUMN_OPTIONS, (s.text_col, s.title_col, s.label_col))
+    CsvColumns(data, columns | {f"--coder-cols {c}": c for c in s.coder_cols}).close()  # the header, first
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,))
     models = s.models.load()
     label_map = parse_label_map(s.label_map, models_labels(models))
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
-                            bar.update)
+                            bar.update, s.coder_cols)
     res["seconds"] = time.perf_counter() - t0
     if s.json:
         write_atomic(s.json, json.dumps(res, indent=2))
@@ -70,6 +75,24 @@ def report(res: dict) -> None:
         top = max(m["prediction_share"], key=m["prediction_share"].get)
         print(f"{m['model']}: macro-F1 {m['macro_f1_present_classes']:.3f} over {len(m['recall'])} classes; "
               f"ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} ({m['prediction_share'][top]:.0%})")
+    if "coder_agreement" in res:
+        report_agreement(res["coder_agreement"])
+
+
+def report_agreement(report: dict) -> None:
+    """The coders' and the models' Cohen's kappa, a row each, and each model's plain verdict."""
+    alpha = report["alpha"]
+    print(f"coder agreement on {report['n_items']:,} posts: Krippendorff's alpha {_number(alpha['value'])} "
+          f"[{_number(alpha['ci'][0])}, {_number(alpha['ci'][1])}]")
+    for row in agreement_rows(report):
+        print(f"  {printable(row['between'])} vs {printable(row['and'])}: kappa {_number(row[KAPPA_COLUMN])} "
+              f"[{row['95% interval']}] on {row['items']:,} posts")
+    for model in report["models"]:
+        print(printable(agreement_summary(report, model)))
+
+
+def _number(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def main(argv=None) -> int:

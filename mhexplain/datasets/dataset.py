@@ -122,8 +122,12 @@ def class_ids(cells: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     neither, or nothing."""
     cells = cells.astype(str).str.strip()
     ids = cells.map({name: k for k, name in enumerate(labels)}).fillna(-1).to_numpy(dtype=np.int64)
-    if not (_whole_numbers(pd.Series(labels, dtype=object)) >= 0).any():
-        numbers = _whole_numbers(cells)
+    numbers = _whole_numbers(cells)
+    label_numbers = _whole_numbers(pd.Series(labels, dtype=object))
+    if (label_numbers >= 0).all():  # the classes are numbers: "2.0" is class "2"
+        by_value = {int(v): k for k, v in enumerate(label_numbers)}
+        ids = np.where(ids < 0, [by_value.get(int(n), -1) for n in numbers], ids)
+    elif not (label_numbers >= 0).any():
         ids = np.where((ids < 0) & (numbers < len(labels)), numbers, ids)
     return np.where((cells != "").to_numpy(), ids, -1)
 
@@ -152,9 +156,11 @@ def infer_labels(cells: pd.Series, column: str, source: str) -> tuple[str, ...]:
         raise DataError(f"{source}: column {column!r} holds {len(values):,} distinct labels; a label column holds "
                         f"{MIN_CLASSES} to {MAX_CLASSES} classes. Is it free text or ids? Name the label column with "
                         "--label-col.")
-    if any(len(v) > MAX_LABEL_CHARS for v in values):
-        raise DataError(f"{source}: column {column!r} holds labels longer than {MAX_LABEL_CHARS} characters; it looks "
-                        "like free text. Name the label column with --label-col.")
+    filled = int((cells.astype(str).str.strip() != "").sum())
+    if any(len(v) > MAX_LABEL_CHARS for v in values) or (len(values) > 10 and len(values) > filled / 2):
+        raise DataError(f"{source}: column {column!r} looks like free text or ids, not labels ({len(values):,} distinct "
+                        f"values in {filled:,} rows, or values over {MAX_LABEL_CHARS} characters). Name the label column "
+                        "with --label-col.")
     if len(values) < MIN_CLASSES:
         raise DataError(f"{source}: column {column!r} holds {len(values)} class(es); a classifier needs at least "
                         f"{MIN_CLASSES}. Check --label-col.")

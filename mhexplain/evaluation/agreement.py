@@ -31,6 +31,8 @@ _UNDEFINED = 1e-12
 Statistic = tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]
 
 
+KAPPA_COLUMN = "Cohen's κ"  # the rows' column a page or command reads the value from
+
 def _codes(values, n_labels: int, what: str) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
@@ -299,7 +301,7 @@ def _span(ci: Sequence[float | None]) -> str:
 
 def _row(between: str, other: str, entry: dict) -> dict:
     kappa = entry["kappa"]
-    return {"between": between, "and": other, "Cohen's κ": None if kappa is None else round(kappa, 2),
+    return {"between": between, "and": other, KAPPA_COLUMN: None if kappa is None else round(kappa, 2),
             "95% interval": _span(entry["kappa_ci"]), "items": entry["n"]}
 
 

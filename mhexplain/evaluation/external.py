@@ -19,6 +19,7 @@ from sklearn.metrics import f1_score
 from mhexplain.core.errors import DataError
 from mhexplain.core.labels import common_labels, display_name
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.evaluation.agreement import agreement_report
 from mhexplain.evaluation.metrics import classification_metrics
 from mhexplain.preprocess import clear_memo
 from mhexplain.scoring.files import DEFAULT_CHUNK
@@ -66,15 +67,26 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
-def prepare_rows(titles, texts, labels, label_map: dict[str, int]) -> tuple[list[str], np.ndarray, dict]:
+def mapped(labels, label_map: dict[str, int]) -> list[int | None]:
+    """Each label as our class id (None: not in the map)."""
+    return [label_map.get(str(label).strip()) for label in labels]
+
+
+def prepare_rows(titles, texts, labels, label_map: dict[str, int],
+                 coders: dict | None = None) -> tuple[list[str], np.ndarray, dict]:
     """Model inputs (``scoring.inputs``, as for every way posts come in) and our class ids for the
-    rows whose label is mapped and whose text is not empty; how many were dropped or truncated."""
+    rows whose label is mapped and whose text is not empty; how many were dropped or truncated.
+    ``coders`` ({name: column}): each coder's labels, mapped alike (-1 where unmapped), on the kept
+    rows, are added to the counts as ``coders``."""
     inputs, notes = model_inputs(titles, texts)
-    classes = [label_map.get(str(label).strip()) for label in labels]
+    classes = mapped(labels, label_map)
     counts = {"unmapped": sum(c is None for c in classes),
               "empty": sum(c is not None and n == NO_TEXT for c, n in zip(classes, notes)),
               "truncated": sum(c is not None and n == TRUNCATED for c, n in zip(classes, notes))}
     keep = [k for k, c in enumerate(classes) if c is not None and inputs[k]]
+    if coders:
+        counts["coders"] = {name: np.asarray([-1 if c is None else c for c in mapped(col, label_map)],
+                                             dtype=int)[keep] for name, col in coders.items()}
     return [inputs[k] for k in keep], np.asarray([classes[k] for k in keep], dtype=int), counts
 
 
@@ -118,15 +130,23 @@ def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
 
 
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],
-                  title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None) -> dict:
-    """Stream ``path`` in chunks through every model; returns counts and one summary per model."""
+                  title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None,
+                  coder_cols: tuple[str, ...] = ()) -> dict:
+    """Stream ``path`` in chunks through every model; returns counts and one summary per model,
+    and with ``coder_cols`` the agreement between those coders and each model (``agreement``)."""
     labels = models_labels(models)
     ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0, "truncated": 0}, 0
-    with CsvColumns(path, named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col))) as table:
+    coded: dict[str, list] = {c: [] for c in coder_cols}
+    columns = named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col)) | {f"--coder-cols {c}": c
+                                                                                  for c in coder_cols}
+    with CsvColumns(path, columns) as table:
         for chunk in table.chunks(chunk_size):
             rows += len(chunk)
             titles = chunk[title_col] if title_col else None
-            inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map)
+            inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map,
+                                        {name: chunk[name] for name in coder_cols})
+            for name, ids in c.pop("coders", {}).items():
+                coded[name].append(ids)
             counts = {k: counts[k] + c[k] for k in counts}
             if len(y):
                 ys.append(y)
@@ -141,4 +161,15 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
                         "external validation needs at least two.")
     return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
             "truncated": counts["truncated"],
-            "models": [summarise(n, y, np.vstack(probas[n]).astype(float), labels) for n in models]}
+            "models": [summarise(n, y, np.vstack(probas[n]).astype(float), labels) for n in models],
+            **_agreement(coded, {n: np.vstack(probas[n]).argmax(1) for n in models}, labels)}
+
+
+def _agreement(coded: dict[str, list], predictions: dict[str, np.ndarray], labels) -> dict:
+    if not coded:
+        return {}
+    try:
+        return {"coder_agreement": agreement_report({c: np.concatenate(v) for c, v in coded.items()}, predictions,
+                                                    labels)}
+    except ValueError as err:
+        raise DataError(f"Coder agreement cannot be measured on this file: {err}") from None
