@@ -3,6 +3,15 @@ PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 SHARED_DATA := ../shared/data/data_to_be_cleansed.csv
+# Your own labelled CSV: `make run DATA=posts.csv TRAIN_ARGS="--text-col body --label-col label"`
+# trains on it into models-posts/ (once; `make train` with the same variables retrains) and opens
+# the app on that folder.
+DATA ?=
+TRAIN_ARGS ?=
+ifneq ($(DATA),)
+MHX_DATA := $(DATA)
+MHX_MODELS_DIR := models-$(basename $(notdir $(DATA)))
+endif
 MHX_DATA ?= $(firstword $(wildcard data/data_to_be_cleansed.csv $(SHARED_DATA)))
 MHX_MODELS_DIR ?= models
 export MHX_MODELS_DIR
@@ -38,11 +47,11 @@ setup-dev: $(BIN)/.installed-dev
 # Serves on localhost only (.streamlit/config.toml), so training from the browser is allowed here.
 run: setup
 	@if [ -n "$(MHX_DATA)" ] && [ ! -d "$(firstword $(subst :, ,$(MHX_MODELS_DIR)))/lr" ]; then \
-	  $(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr; fi
+	  $(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr $(TRAIN_ARGS); fi
 	MHX_ALLOW_TRAINING=1 $(BIN)/streamlit run app.py
 
 train: setup
-	$(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr
+	$(BIN)/python -m train --data "$(MHX_DATA)" --models nb,lr $(TRAIN_ARGS)
 
 test: setup-dev
 	$(BIN)/python -m pytest
