@@ -234,3 +234,16 @@ def test_bert_takes_its_labels_from_the_dataset(binary_csv, tiny_encoder, tmp_pa
     clf = load_classifier(out / "bert")
     assert clf.labels == BINARY_LABELS and clf.predict_proba(["x"]).shape == (1, 2)
     assert "coder_agreement" in read_metrics(out / "bert")
+
+
+def test_explain_takes_a_class_by_its_name(binary_dir, capsys):
+    from mhexplain.cli import explain as explain_cli
+
+    base = ["a post about risk and more words", "--models-dir", str(binary_dir), "--model", "lr",
+            "--method", "linear"]
+    assert explain_cli.main(base + ["--target", "At Risk"]) == 0
+    assert "explaining at risk with LINEAR" in capsys.readouterr().out
+    assert explain_cli.main(base + ["--target", "1"]) == 0
+    assert "explaining at risk" in capsys.readouterr().out
+    assert explain_cli.main(base + ["--target", "stress"]) == 2
+    assert "none of the model's classes (no risk, at risk) nor a class id 0-1" in capsys.readouterr().err

@@ -19,7 +19,7 @@ from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
 from mhexplain.cli.options import ModelsFolder
 from mhexplain.core.classifier import MAX_POST_CHARS
-from mhexplain.core.errors import InputTextError
+from mhexplain.core.errors import ConfigError, InputTextError
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.textsafe import printable
 from mhexplain.datasets.split import MAX_SEED
@@ -59,7 +59,8 @@ class ExplainCommand:
     folder: ModelsFolder = group(ModelsFolder, title="models")
     model: str = option("lr", "the model to explain", choices=MODEL_NAMES)
     method: str = option("shap", "lime, shap, or linear (exact, for NB and LR)", choices=METHODS)
-    target: int | None = option(None, "class id to explain (default: the predicted class)")
+    target: str | None = option(None, "the class to explain: one of the model's class names, or its id 0..K-1 "
+                                      "(default: the predicted class)", empty=False)
     settings: ExplainSettings = group(ExplainSettings, title="explanation settings", fields=SETTINGS_WORDING)
     top: int = option(10, "words printed", min=0)
     json: Path | None = option(None, "write the explanation as JSON here")
@@ -97,12 +98,27 @@ def explain_post(c: ExplainCommand) -> tuple[Explanation, str]:
     if not text:
         raise InputTextError("The post is empty: give some text to explain.")
     clf = registry.load_classifier(models_dir / c.model)
-    exp = explain(clf, text, c.method, target=c.target, settings=c.settings)
+    exp = explain(clf, text, c.method, target=class_index(c.target, clf.labels), settings=c.settings)
     if c.json:
         write_atomic(c.json, exp.to_json())
     if c.html:
         write_atomic(c.html, f"<!doctype html><meta charset='utf-8'>{exp.to_html()}")
     return exp, note
+
+
+def class_index(target: str | None, labels) -> int | None:
+    """``--target`` as a class id of ``labels``: a class name (any case) or an id."""
+    if target is None:
+        return None
+    wanted = target.strip()
+    for k, label in enumerate(labels):
+        if wanted.casefold() == label.casefold():
+            return k
+    if wanted.isdecimal() and int(wanted) < len(labels):
+        return int(wanted)
+    shown = ", ".join(labels[:8]) + (", …" if len(labels) > 8 else "")
+    raise ConfigError(f"--target {printable(wanted)!r} is none of the model's classes ({shown}) nor a class id "
+                      f"0-{len(labels) - 1}.")
 
 
 def _evaluations(n: int) -> str:
