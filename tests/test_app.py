@@ -5,10 +5,14 @@ import re
 import shutil
 
 import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from mhexplain.core.textsafe import WORD_JOINER
+from mhexplain.datasets.dataset import KAGGLE_LABELS
 from webapp.ui import UNEXPECTED
 
+from .conftest import BINARY_LABELS, CODERS, MANY_LABELS
 from .helpers import ROOT
 
 TIMEOUT = 120
@@ -30,6 +34,11 @@ def _app(models_dir, monkeypatch, allow_training: bool = False, run: bool = True
 def _shown(value: str) -> str:
     """Markdown text as it reads on screen (the app escapes user text with backslashes)."""
     return re.sub(r"\\(.)", r"\1", value)
+
+
+def _captions(at) -> list[str]:
+    """Captions as they read on screen (escapes undone, the invisible joiners that stop autolinks gone)."""
+    return [_shown(c.value).replace(WORD_JOINER, "") for c in at.caption]
 
 
 def _errors(at) -> list[str]:
@@ -159,7 +168,7 @@ def test_error_explorer_filters_change_the_table(three_models_dir, monkeypatch):
     first = at.dataframe[0].value.iloc[0]
     at.selectbox(key="open_post").set_value(int(first["post_id"])).run()
     _no_exception(at)
-    assert at.subheader[0].value.startswith(f"Post #{first['post_id']}")
+    assert _shown(at.subheader[0].value).startswith(f"Post #{first['post_id']}")
     next(b for b in at.button if b.label == "Explain this post").click().run()
     _no_exception(at)
     assert len(at.get("html")) == 3
@@ -273,6 +282,8 @@ def test_train_from_the_app_with_an_upload(tmp_path, fixture_csv, monkeypatch):
     _no_exception(at)
     manifest = json.loads((tmp_path / "m" / "lr" / "manifest.json").read_text())
     assert manifest["data"]["file"] == "posts.csv" and manifest["data"]["rows"] > 100
+    # the Kaggle file's columns were preselected: its preset, with its five names
+    assert manifest["data"]["columns"]["preset"] == "kaggle" and manifest["labels"] == list(KAGGLE_LABELS)
     at.run()
     assert at.dataframe[1].value["model"].tolist() == ["nb", "lr"]
 
@@ -291,7 +302,8 @@ def test_train_from_the_app_with_bad_or_oversized_data(tmp_path, monkeypatch):
     at = _app(tmp_path / "m", monkeypatch, allow_training=True)
     _train_upload(at, "bad.csv", b"a,b\n1,2\n")
     _no_exception(at)
-    assert "lacks the column(s)" in _errors(at)[0]
+    assert at.selectbox(key="train_text").value is None  # no Kaggle columns: none is guessed
+    assert _errors(at) == ["Choose the text column and the label column first."]
     _train_upload(at, "big.csv", b"text,title,target\n" + b"x" * 10**7)
     assert "the limit is 10 MB (10,000,000 bytes)" in _errors(at)[0]
     _train_upload(at, "posts.json", b"text,title,target\nx,y,0\n")
@@ -379,7 +391,7 @@ def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
     _no_exception(at)
     table = next(d.value for d in at.dataframe if "posts" in d.value.columns and "macro F1" in d.value.columns)
     assert table["posts"].tolist() == ["as written", "condition words deleted", "random words deleted"] * 2
-    assert any("name a condition" in c.value for c in at.caption)
+    assert any("names a class" in c.value for c in at.caption)
     # BERT is not trained in this folder: the page says so once, and not as a model the probe failed on
     assert not (trained_dir / "bert").exists()
     assert not [c.value for c in at.caption if _shown(c.value).startswith("Not probed")]
@@ -403,7 +415,7 @@ def test_the_probe_names_a_model_that_cannot_load_and_probes_the_rest(trained_di
     assert any(_shown(c.value).startswith("Not probed: nb (") for c in at.caption)
     table = next(t.value for t in at.dataframe if "posts" in t.value.columns and "macro F1" in t.value.columns)
     assert table["model"].unique().tolist() == ["lr"]
-    assert any("name a condition" in c.value for c in at.caption)
+    assert any("names a class" in c.value for c in at.caption)
 
     skops = d / "lr" / "model.skops"
     skops.write_bytes(skops.read_bytes()[:100])
@@ -420,7 +432,7 @@ def test_analyze_flags_condition_words_among_the_top_words(trained_dir, monkeypa
     next(b for b in at.button if b.label == "Analyze").click().run()
     next(b for b in at.button if b.label == "Explain with every model").click().run()
     _no_exception(at)
-    flagged = [c.value for c in at.caption if "words that name a condition" in _shown(c.value)]
+    flagged = [c.value for c in at.caption if "words that name a class" in _shown(c.value)]
     assert len(flagged) == 2 and all("anxiety" in _shown(c) for c in flagged)
 
 
@@ -436,8 +448,10 @@ def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypa
     at.selectbox(key="ext_label").set_value("sub").run()
     assert at.selectbox(key="ext_title").options == ["(none)", "id", "body", "sub"]  # plain text, no backslashes
     labels = {at.selectbox(key=f"map-{i}").label: f"map-{i}" for i in range(3)}
-    at.selectbox(key=labels["Anx"]).set_value("Anxiety")
-    at.selectbox(key=labels["Dep"]).set_value("Depression")
+    assert at.selectbox(key=labels["Anx"]).options == ["(drop)", "Stress", "Depression", "Bipolar",
+                                                       "Personality disorder", "Anxiety"]
+    at.selectbox(key=labels["Anx"]).set_value(KAGGLE_LABELS.index("anxiety"))  # class ids, shown by name
+    at.selectbox(key=labels["Dep"]).set_value(KAGGLE_LABELS.index("depression"))
     next(b for b in at.button if b.label == "Evaluate").click().run()
     _no_exception(at)
     table = next(d.value for d in at.dataframe if "macro F1 (classes present)" in d.value.columns)
@@ -507,3 +521,206 @@ def test_models_tested_on_different_posts_say_so(trained_dir, fixture_csv, tmp_p
     _no_exception(at)
     assert any(c.value.startswith(f"{shared:,} of {shared:,} test posts shared by every model") for c in at.caption), \
         [c.value for c in at.caption] + [w.value for w in at.warning]
+
+
+def _chart(at, k: int) -> dict:
+    return json.loads(at.get("plotly_chart")[k].proto.spec)
+
+
+BINARY_CAPTION = "Dataset: risk.csv, 2 classes: no risk, at risk; split by author"
+MANY_CAPTION = "Dataset: topics.csv, 20 classes: art, biology, chess, dance, economics, film, … (14 more)"
+
+
+@pytest.mark.parametrize("folder, caption, labels", [("binary_dir", BINARY_CAPTION, BINARY_LABELS),
+                                                     ("many_dir", MANY_CAPTION, MANY_LABELS)])
+def test_every_page_runs_on_a_binary_and_a_20_class_folder(folder, caption, labels, request, monkeypatch):
+    shown = [name[0].upper() + name[1:] for name in labels]
+    at = _app(request.getfixturevalue(folder), monkeypatch)
+    for page in ("overview", "analyze", "errors", "batch", "compare"):
+        at.switch_page(f"{PAGES}/{page}.py").run()
+        _no_exception(at)
+        assert not _errors(at) and caption in _captions(at), page
+        if page == "overview":  # posts per class, training and test
+            assert [t["x"] for t in _chart(at, 0)["data"]] == [shown, shown]
+        if page == "errors":
+            assert at.selectbox(key="true_class").options == ["any class", *shown]
+            at.selectbox(key="true_class").set_value(shown[1]).run()
+            table = at.dataframe[0].value
+            assert len(table) and (table["true class"] == shown[1]).all()
+    # Compare: a matrix per model over the folder's own classes, a point per class and model
+    for k in (0, 1):
+        matrix = _chart(at, k)["data"][0]
+        assert matrix["x"] == shown and matrix["y"] == shown
+    points = _chart(at, 2)["data"]
+    assert [t["name"] for t in points] == [*shown, "Naive Bayes", "Logistic Regression"]
+    assert len(next(d.value for d in at.dataframe if "nb" in d.value.columns and "lr" in d.value.columns)) == \
+        len(labels)  # per-class F1
+
+
+def test_compare_shows_agreement_with_coders_and_the_group_split(binary_dir, monkeypatch):
+    at = _app(binary_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/compare.py").run()
+    _no_exception(at)
+    assert "Agreement with human coders" in [s.value for s in at.subheader]
+    table = next(d.value for d in at.dataframe if "Cohen's κ" in d.value.columns)
+    pairs = [(a, b) for i, a in enumerate(CODERS) for b in CODERS[i + 1:]]
+    assert list(zip(table["between"], table["and"]))[:3] == pairs
+    for model in ("nb", "lr"):  # against each coder and their majority
+        assert table[table["between"] == model]["and"].tolist() == [*CODERS, "majority of coders"]
+    metrics = json.loads((binary_dir / "lr" / "metrics.json").read_text())["coder_agreement"]
+    lr = table[(table["between"] == "lr") & (table["and"] == "coder_a")].iloc[0]
+    assert lr["Cohen's κ"] == f"{round(metrics['models']['lr']['coders']['coder_a']['kappa'], 2):.2f}"
+    captions = _captions(at)
+    assert any("Krippendorff's α between the coders" in c for c in captions)
+    assert sum(c.startswith(("nb's mean Cohen's κ", "lr's mean Cohen's κ")) for c in captions) == 2
+    leak = next(d.value for d in at.dataframe if "groups on both sides" in d.value.columns)
+    assert leak["model"].tolist() == ["nb", "lr"] and (leak["grouped by"] == "author").all()
+    assert (leak["groups on both sides"] == 0).all() and (leak["row-level split: groups on both sides"] > 0).all()
+
+
+def test_analyze_and_explain_on_a_binary_folder(binary_dir, monkeypatch):
+    post = pd.read_csv(binary_dir / "lr" / "predictions.csv", keep_default_na=False)["text"].iloc[0]
+    at = _app(binary_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/analyze.py").run()
+    at.text_area(key="post").set_value(post).run()
+    next(b for b in at.button if b.label == "Analyze").click().run()
+    _no_exception(at)
+    assert set(_best_guesses(at).values()) <= {"No risk", "At risk"}
+    assert _chart(at, 0)["data"][0]["x"] == ["No risk", "At risk"]
+    box = at.selectbox(key="explain_class")
+    assert box.options == ["predicted class", "No risk", "At risk"]
+    box.set_value(1)  # class ids, shown by name
+    at.select_slider[0].set_value(100).run()
+    next(b for b in at.button if b.label == "Explain with every model").click().run()
+    _no_exception(at)
+    assert len(at.get("html")) == 2
+    cards = [_shown(m.value) for m in at.markdown if "→" in m.value]
+    assert [c.split(" (p=")[0] for c in cards] == ["**Naive Bayes** → At risk", "**Logistic Regression** → At risk"]
+
+
+def test_batch_scores_a_file_with_the_models_label_column(binary_dir, binary_csv, monkeypatch):
+    """A binary folder trained on a 'label' column: an upload's metrics read its 'label' column,
+    holding class names, or class numbers."""
+    rows = pd.read_csv(binary_csv, keep_default_na=False).head(40)
+    upload = pd.DataFrame({"text": rows["body"], "label": rows["label"]})
+    upload.loc[5, "label"] = "maybe"  # none of the classes: left out, and said so
+    at = _batch_upload(binary_dir, monkeypatch, "risk.csv", upload.to_csv(index=False).encode())
+    assert any("optional label column “label” holding one of the models' 2 classes, or its number 0–1"
+               in _shown(m.value) for m in at.markdown)
+    metrics = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
+    assert metrics["model"].tolist() == ["nb", "lr"] and "macro F1 (2 classes)" in metrics.columns
+    assert (metrics["posts"] == 39).all()
+    assert "row(s) 7, whose label is blank or none of the models' classes" in _shown(at.warning[0].value)
+    assert [_chart(at, k)["data"][0]["x"] for k in (0, 1)] == [["No risk", "At risk"]] * 2
+    numbers = upload.assign(label=[str(BINARY_LABELS.index(v)) for v in rows["label"]])
+    at.file_uploader(key="upload").set_value(("risk.csv", numbers.to_csv(index=False).encode(), "text/csv")).run()
+    _no_exception(at)
+    assert (next(d.value for d in at.dataframe if "accuracy" in d.value.columns)["posts"] == 40).all()
+
+
+def test_external_validation_maps_a_files_labels_onto_twenty_classes(many_dir, many_csv, monkeypatch):
+    rows = pd.read_csv(many_csv, keep_default_na=False)
+    rows = rows[rows["label"].isin(["art", "chess", "jazz"])]
+    ext = pd.DataFrame({"post": rows["body"], "topic": rows["label"].str.upper().replace({"JAZZ": "swing"})})
+    at = _app(many_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/batch.py").run()
+    at.file_uploader(key="ext_upload").set_value(("ext.csv", ext.to_csv(index=False).encode(), "text/csv")).run()
+    at.selectbox(key="ext_text").set_value("post")
+    at.selectbox(key="ext_label").set_value("topic").run()
+    boxes = {b.label: b for b in at.selectbox if b.key and b.key.startswith("map-")}
+    assert len(boxes["ART"].options) == 21  # (drop) and the models' twenty classes
+    # a label that names one of the models' classes starts mapped to it; another starts dropped
+    assert (boxes["ART"].value, boxes["CHESS"].value, boxes["swing"].value) == (0, 2, None)
+    boxes["swing"].set_value(MANY_LABELS.index("jazz"))
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    _no_exception(at)
+    table = next(d.value for d in at.dataframe if "macro F1 (classes present)" in d.value.columns)
+    assert (table["posts"] == len(rows)).all()
+    assert {"recall art [95% CI]", "recall chess [95% CI]", "recall jazz [95% CI]"} <= set(table.columns)
+    assert _chart(at, 0)["data"][0]["x"] == [name[0].upper() + name[1:] for name in MANY_LABELS]
+
+
+def test_models_of_different_label_sets_are_refused_in_one_line(binary_dir, trained_dir, tmp_path, monkeypatch):
+    mixed = tmp_path / "mixed"
+    shutil.copytree(binary_dir / "nb", mixed / "nb")
+    shutil.copytree(trained_dir / "lr", mixed / "lr")
+    refusal = ("cannot compare models trained on different label sets (nb: 2 classes (no risk, at risk); lr: 5 "
+               "classes (stress, depression, bipolar, …)); choose models trained on one dataset.")
+    at = _app(mixed, monkeypatch)
+    _no_exception(at)  # the overview is a view of each model: one data section per dataset
+    assert not _errors(at) and len(at.get("plotly_chart")) == 2
+    assert "Datasets: Naive Bayes on risk.csv, 2 classes: no risk, at risk; split by author; Logistic " \
+           "Regression on posts.csv, 5 classes: stress, depression, bipolar, personality disorder, anxiety" \
+           in _captions(at)
+    for page in ("compare", "errors", "analyze"):
+        at.switch_page(f"{PAGES}/{page}.py").run()
+        _no_exception(at)
+        assert _errors(at) == [refusal], page
+        assert not at.get("plotly_chart") and not at.dataframe and not at.text_area, page
+    # one of them alone is no comparison: the page shows it
+    at.switch_page(f"{PAGES}/compare.py").run()
+    at.multiselect(key="compare_models").set_value(["nb"]).run()
+    _no_exception(at)
+    assert not _errors(at) and BINARY_CAPTION in _captions(at)
+    assert "Agreement with human coders" in [s.value for s in at.subheader]
+    at.switch_page(f"{PAGES}/batch.py").run()
+    at.file_uploader(key="upload").set_value(("p.csv", b"text,target\npanic attack,4\nso sad,1\n", "text/csv")).run()
+    _no_exception(at)
+    assert len(at.dataframe[0].value) == 2  # each model's predictions; one file's metrics would compare them
+    assert _errors(at) == [refusal.replace("cannot compare", "cannot compute one file's metrics for")]
+    at.file_uploader(key="ext_upload").set_value(("e.csv", b"body,sub\npanic attack,a\nso sad,b\n", "text/csv"))
+    at.run()
+    assert _errors(at)[-1] == refusal.replace("cannot compare", "cannot evaluate together")
+
+
+def test_train_from_an_upload_with_its_own_columns(tmp_path, binary_csv, monkeypatch):
+    monkeypatch.setenv("MHX_CACHE_DIR", str(tmp_path / "cache"))
+    at = _app(tmp_path / "m", monkeypatch, allow_training=True)
+    name = "risk [notes](javascript:alert(1)) *v2* <b>.csv"  # the visitor's text, shown as written
+    at.file_uploader(key="train_upload").set_value((name, binary_csv.read_bytes(), "text/csv")).run()
+    _no_exception(at)
+    header = pd.read_csv(binary_csv, nrows=0).columns.tolist()
+    assert at.selectbox(key="train_text").options == header and at.selectbox(key="train_text").value is None
+    assert at.selectbox(key="train_group").options == ["(none)", *header]
+    at.selectbox(key="train_text").set_value("body")
+    at.selectbox(key="train_title").set_value("headline")
+    at.selectbox(key="train_label").set_value("label")
+    at.selectbox(key="train_group").set_value("author")
+    at.multiselect(key="train_coders").set_value(list(CODERS))
+    at.text_input(key="train_labels").set_value("no risk, at risk")
+    next(b for b in at.button if b.label.startswith("Train")).click().run()
+    _no_exception(at)
+    manifest = json.loads((tmp_path / "m" / "lr" / "manifest.json").read_text())
+    assert manifest["labels"] == list(BINARY_LABELS) and manifest["data"]["file"] == name
+    assert manifest["data"]["columns"]["group"] == "author" and manifest["split"]["grouping"]["groups_in_both"] == 0
+    assert json.loads((tmp_path / "m" / "nb" / "metrics.json").read_text())["coder_agreement"]["coders"] == \
+        list(CODERS)
+    at.run()
+    _no_exception(at)
+    caption = f"Dataset: {name}, 2 classes: no risk, at risk; split by author"
+    assert caption in _captions(at)
+    raw = next(c.value for c in at.caption if "Dataset" in c.value)
+    assert "](" not in raw and "*v2*" not in raw and "<b>" not in raw  # no link, no emphasis, no HTML
+
+
+def test_training_refuses_label_names_with_markup_in_one_line(tmp_path, monkeypatch):
+    at = _app(tmp_path / "m", monkeypatch, allow_training=True)
+    rows = "".join(f"post number {i},{'<img src=x>' if i % 2 else 'calm'}\n" for i in range(40))
+    at.file_uploader(key="train_upload").set_value(("x.csv", f"post,tag\n{rows}".encode(), "text/csv")).run()
+    at.selectbox(key="train_text").set_value("post")
+    at.selectbox(key="train_label").set_value("tag")
+    next(b for b in at.button if b.label.startswith("Train")).click().run()
+    _no_exception(at)
+    (error,) = _errors(at)
+    assert "'tag'" in error and "rename it" in error and "<img" not in error
+    assert not (tmp_path / "m").exists()
+
+
+def test_the_leakage_report_refuses_a_folder_of_another_label_set(binary_dir, trained_dir, monkeypatch):
+    at = _app([binary_dir, trained_dir], monkeypatch)
+    at.switch_page(f"{PAGES}/compare.py").run()
+    _no_exception(at)
+    (error,) = _errors(at)  # only that section: the folder's own comparison is all there
+    assert error.startswith("cannot compare models trained on different label sets (nb: 2 classes (no risk, at risk)")
+    assert "Agreement with human coders" in [s.value for s in at.subheader]
+    assert not [d for d in at.dataframe if "macro F1 (reference)" in d.value.columns]

@@ -6,6 +6,8 @@ import pytest
 from mhexplain.artifacts.folder import verify_artifact
 from mhexplain.artifacts.registry import load_classifier
 from mhexplain.core.errors import InputTextError
+from mhexplain.core.labels import display_names
+from mhexplain.datasets.dataset import KAGGLE_LABELS
 from mhexplain.evaluation.compare import (
     aligned,
     confusion,
@@ -19,7 +21,14 @@ from mhexplain.evaluation.compare import (
 )
 from mhexplain.evaluation.explorer import explorer_table, filter_table
 from mhexplain.evaluation.post import compare_post
-from webapp.plots import colour, confusion_heatmap, pr_scatter
+from webapp.plots import (
+    CLASS_PALETTE,
+    DARK_CLASS_COLOURS,
+    class_balance_bars,
+    class_colours,
+    confusion_heatmap,
+    pr_scatter,
+)
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +132,49 @@ def test_compare_post_and_empty_text(three_models_dir):
 
 
 def test_plots_have_titles_labels_and_consistent_colours(results):
-    fig = confusion_heatmap(confusion(results[0]), "nb", False)
+    labels = results[0].labels
+    fig = confusion_heatmap(confusion(results[0]), "nb", False, labels)
     assert fig.layout.title.text.startswith("Naive Bayes") and fig.layout.xaxis.title.text == "predicted class"
     assert list(fig.data[0].x)[3] == "Personality disorder"
     sc = pr_scatter(pr_points(results))
-    colours = {t.legendgroup.split(",")[0]: t.marker.color for t in sc.data}
-    assert colours["nb"] == colour("nb") and colours["bert"] == colour("bert")
     assert sc.layout.xaxis.title.text == "recall"
+    # colour: the class, as on every page; shape: the model, one each, the same in every class
+    classes = [t for t in sc.data if t.legendgroup != "models"]
+    colours = class_colours(display_names(labels))
+    assert [t.name for t in classes] == display_names(labels)
+    assert [t.marker.color for t in classes] == [colours[t.name] for t in classes]
+    shapes = {t.name: t.marker.symbol for t in sc.data if t.legendgroup == "models"}
+    assert list(shapes) == ["Naive Bayes", "Logistic Regression", "BERT"] and len(set(shapes.values())) == 3
+    assert all(list(t.marker.symbol) == list(shapes.values()) for t in classes)
+
+
+def test_class_colours_are_stable_per_name_and_distinct_within_a_label_set():
+    # pinned: a class keeps its colour from one process (and release) to the next
+    assert class_colours(["Anxiety", "Stress"]) == {"Anxiety": "#00A08B", "Stress": "#862A16"}
+    twenty = [f"topic {k}" for k in range(20)]
+    colours = class_colours(twenty)
+    assert len(set(colours.values())) == 20 and class_colours(twenty[::-1]) == colours
+    assert set(colours.values()) <= set(DARK_CLASS_COLOURS)  # light hues only past 24 classes
+    # a name keeps its colour in another label set unless a name sorted before it took that colour
+    for name in ("Stress", "Anxiety"):
+        assert class_colours([name, "No risk", "At risk"])[name] == class_colours([name])[name]
+    assert len(set(class_colours([f"c{k}" for k in range(len(CLASS_PALETTE))]).values())) == len(CLASS_PALETTE)
+    assert set(class_colours([f"c{k}" for k in range(100)]).values()) == set(CLASS_PALETTE)
+
+
+def test_plots_scale_from_two_to_many_classes():
+    binary = confusion_heatmap(np.array([[5, 1], [2, 7]]), "lr", False, ("no risk", "at risk"))
+    assert list(binary.data[0].x) == ["No risk", "At risk"] and binary.data[0].texttemplate == "%{text}"
+    labels = tuple(f"topic {k}" for k in range(20))
+    many = confusion_heatmap(np.eye(20) * 3, "lr", True, labels)
+    assert len(many.data[0].x) == 20 and many.data[0].texttemplate == "%{text}"
+    assert many.layout.height > binary.layout.height  # rows a reader can tell apart
+    wide = confusion_heatmap(np.eye(40), "lr", False, tuple(f"t{k}" for k in range(40)))
+    assert wide.data[0].texttemplate is None  # 1,600 numbers in cells are noise: hover only
+    counts = {"train": {lab: 4 for lab in labels}, "test": {lab: 1 for lab in labels}}
+    bars = class_balance_bars(counts, labels)
+    assert [list(t.y) for t in bars.data] == [[4] * 20, [1] * 20]
+    assert list(bars.data[0].marker.color) == [class_colours(list(bars.data[0].x))[x] for x in bars.data[0].x]
 
 
 def test_word_agreement_between_models(three_models_dir):
@@ -229,7 +274,7 @@ def _comparison(classes: dict[str, int], uncertain: tuple = ()):
     from mhexplain.evaluation.post import Comparison
 
     proba = {n: np.eye(5)[c] * 0.6 + 0.08 for n, c in classes.items()}  # confidence 0.68
-    return Comparison(proba, {n: 0.9 if n in uncertain else 0.5 for n in classes})
+    return Comparison(proba, {n: 0.9 if n in uncertain else 0.5 for n in classes}, KAGGLE_LABELS)
 
 
 @pytest.mark.parametrize("classes, uncertain, good, line", [

@@ -1,4 +1,5 @@
 """End to end in a real browser: `streamlit run app.py`, Chromium pastes a post, predictions appear."""
+import pandas as pd
 import pytest
 
 from mhexplain.core.textsafe import WORD_JOINER
@@ -101,3 +102,22 @@ def test_addresses_in_file_names_and_label_values_are_text_not_links(trained_dir
         page.get_by_role("button", name="Evaluate").wait_for(timeout=60_000)
         wait_idle(page)
         _shown_without_links(page, labels)
+
+
+def test_a_binary_folder_with_coders_in_the_browser(binary_dir, tmp_path):
+    """A dataset of the visitor's own: two classes named by them, split by author, three coders."""
+    post = pd.read_csv(binary_dir / "lr" / "predictions.csv", keep_default_na=False)["text"].iloc[0]
+    with running_app(binary_dir) as (url, _), browser_page() as page:
+        open_page(page, url, "Compare models")
+        page.get_by_role("heading", name="Agreement with human coders").wait_for(timeout=60_000)
+        shown = page.inner_text("body").replace(WORD_JOINER, "")
+        assert "Dataset: risk.csv, 2 classes: no risk, at risk; split by author" in shown
+        assert "Krippendorff's α between the coders" in shown and "lr's mean Cohen's κ with the coders" in shown
+        open_page(page, url, "Analyze a post")
+        analyze(page, post)
+        metrics = page.locator('[data-testid="stMetric"]')
+        assert metrics.count() == 2
+        assert all("No risk" in t or "At risk" in t for t in metrics.all_inner_texts())
+        shot = tmp_path / "binary.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 10_000

@@ -1,5 +1,7 @@
-"""Plotly figures for the app, with one colour per model on every page."""
+"""Plotly figures for the app: one colour per model, and one per class name, on every page."""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pandas as pd
@@ -7,28 +9,75 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from mhexplain.classifiers.catalog import colour, title  # noqa: F401 (the pages read both from here)
-from mhexplain.core.labels import DISPLAY_NAMES, LABELS
+from mhexplain.core.labels import display_names
 from mhexplain.evaluation.probe import VARIANTS
 
+# Class colours: 24 dark hues (readable on white), then 24 light ones for label sets larger than that.
+DARK_CLASS_COLOURS = tuple(px.colors.qualitative.Dark24)
+CLASS_PALETTE = DARK_CLASS_COLOURS + tuple(px.colors.qualitative.Light24)
+# A model's marker where points are coloured by class; models are few, so a shape each is enough.
+MODEL_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star")
+# Up to this many classes a confusion matrix prints its numbers in the cells; beyond, hover only.
+CELL_TEXT_MAX = 30
 
-def confusion_heatmap(cm: np.ndarray, name: str, normalised: bool) -> go.Figure:
+
+def class_colours(names) -> dict[str, str]:
+    """A colour for each class name: the dark hue its name hashes to (a stable hash: Python's own
+    hash() of a string changes per process), so one name has one colour on every page and in every
+    folder. Names of one label set that hash to one hue are parted, the later in sorted order taking
+    the next free dark hue, then a light one once all 24 are taken, so that the colours of a set
+    differ while it has no more classes than the palette has colours."""
+    n = len(DARK_CLASS_COLOURS)
+    taken: set[int] = set()
+    picked = {}
+    for name in sorted(set(names)):
+        h = int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big")
+        order = [(h + i) % n for i in range(n)] + [n + (h + i) % n for i in range(n)]
+        slot = next((k for k in order if k not in taken), h % len(CLASS_PALETTE))
+        taken.add(slot)
+        picked[name] = CLASS_PALETTE[slot]
+    return {name: picked[name] for name in names}
+
+
+def confusion_heatmap(cm: np.ndarray, name: str, normalised: bool, labels) -> go.Figure:
+    """A model's confusion matrix over its ``labels``; the figure grows with the number of classes
+    so that 20 of them stay legible."""
+    shown = display_names(labels)
+    k = len(shown)
     text = [[f"{v:.2f}" if normalised else f"{int(v)}" for v in row] for row in cm]
-    fig = go.Figure(go.Heatmap(z=cm, x=list(DISPLAY_NAMES), y=list(DISPLAY_NAMES), text=text,
-                               texttemplate="%{text}", colorscale="Blues", showscale=False,
+    fig = go.Figure(go.Heatmap(z=cm, x=shown, y=shown, text=text,
+                               texttemplate="%{text}" if k <= CELL_TEXT_MAX else None,
+                               textfont={"size": 12 if k <= 8 else 9}, colorscale="Blues", showscale=False,
                                hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>"))
-    shown = "row-normalised" if normalised else f"{int(np.sum(cm)):,} posts"
-    fig.update_layout(title=f"{title(name)}: confusion matrix ({shown})",
+    total = "row-normalised" if normalised else f"{int(np.sum(cm)):,} posts"
+    fig.update_layout(title=f"{title(name)}: confusion matrix ({total})",
                       xaxis_title="predicted class", yaxis_title="true class", yaxis_autorange="reversed",
-                      height=420, margin=dict(l=10, r=10, t=50, b=10))
+                      xaxis={"tickangle": -45 if k > 6 else 0, "automargin": True}, yaxis_automargin=True,
+                      height=max(420, min(960, 180 + 30 * k)), margin=dict(l=10, r=10, t=50, b=10))
     return fig
 
 
 def pr_scatter(points: pd.DataFrame) -> go.Figure:
-    fig = px.scatter(points, x="recall", y="precision", color="model", symbol="class", hover_data=["f1"],
-                     color_discrete_map={m: colour(m) for m in points["model"].unique()})
-    fig.update_traces(marker=dict(size=13, line=dict(width=1, color="white")))
-    fig.update_layout(title="Per-class precision and recall, every model", xaxis_title="recall",
-                      yaxis_title="precision", height=480)
+    """Per-class precision and recall: a point's colour is its class (``class_colours``), its shape
+    its model, so that 2 or 20 classes read alike."""
+    models = list(dict.fromkeys(points["model"]))
+    symbols = {m: MODEL_SYMBOLS[k % len(MODEL_SYMBOLS)] for k, m in enumerate(models)}
+    colours = class_colours(list(dict.fromkeys(points["class"])))
+    fig = go.Figure()
+    for cls, rows in points.groupby("class", sort=False):
+        fig.add_trace(go.Scatter(
+            x=rows["recall"], y=rows["precision"], mode="markers", name=cls, legendgroup=cls,
+            marker={"color": colours[cls], "symbol": [symbols[m] for m in rows["model"]], "size": 13,
+                    "line": {"width": 1, "color": "white"}},
+            customdata=[[title(m), float(f1)] for m, f1 in zip(rows["model"], rows["f1"])],
+            hovertemplate=f"{cls} · %{{customdata[0]}}<br>recall %{{x:.3f}}, precision %{{y:.3f}}, "
+                          "F1 %{customdata[1]:.3f}<extra></extra>"))
+    for m in models:  # the shapes' legend: markers with no point of their own
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=title(m), legendgroup="models",
+                                 legendgrouptitle_text="model", marker={"symbol": symbols[m], "size": 11,
+                                                                        "color": "#555555"}))
+    fig.update_layout(title="Per-class precision and recall, every model (colour: class; shape: model)",
+                      xaxis_title="recall", yaxis_title="precision", height=480)
     return fig
 
 
@@ -45,10 +94,10 @@ def misclassification_bars(df: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def probability_bars(proba: dict[str, np.ndarray]) -> go.Figure:
+def probability_bars(proba: dict[str, np.ndarray], labels) -> go.Figure:
     fig = go.Figure()
     for name, p in proba.items():
-        fig.add_bar(name=title(name), x=list(DISPLAY_NAMES), y=list(p), marker_color=colour(name),
+        fig.add_bar(name=title(name), x=display_names(labels), y=list(p), marker_color=colour(name),
                     hovertemplate="%{x}: %{y:.3f}<extra>" + title(name) + "</extra>")
     fig.update_layout(barmode="group", title="Class probabilities per model (calibrated)", xaxis_title="class",
                       yaxis_title="calibrated probability", yaxis_range=[0, 1], height=360)
@@ -107,19 +156,36 @@ def probe_bars(results: list[dict]) -> go.Figure:
                     y=[r["variants"][v]["macro_f1"] for r in results], opacity=shades[v],
                     marker_color=[colour(r["model"]) for r in results],
                     hovertemplate="%{x}: macro-F1 %{y:.3f}<extra>" + v + "</extra>")
-    fig.update_layout(barmode="group", title="Shortcut probe: macro-F1 with the condition's name deleted",
+    fig.update_layout(barmode="group", title="Shortcut probe: macro-F1 with the words of the class names deleted",
                       yaxis_title="macro-F1 on the test posts", yaxis_range=[0, 1], height=380)
     return fig
 
 
-def share_bars(results: list[dict]) -> go.Figure:
-    """Where each model sends an external file's posts: the share predicted as each of our classes."""
+def share_bars(results: list[dict], labels) -> go.Figure:
+    """Where each model sends an external file's posts: the share predicted as each of its ``labels``."""
 
     fig = go.Figure()
     for r in results:
-        fig.add_bar(name=title(r["model"]), x=list(DISPLAY_NAMES), y=[r["prediction_share"][lab] for lab in LABELS],
+        fig.add_bar(name=title(r["model"]), x=display_names(labels), y=[r["prediction_share"][lab] for lab in labels],
                     marker_color=colour(r["model"]),
                     hovertemplate="%{x}: %{y:.1%}<extra>" + title(r["model"]) + "</extra>")
     fig.update_layout(barmode="group", title="Predicted classes on this file", yaxis_title="share of its posts",
                       yaxis_tickformat=".0%", height=360)
+    return fig
+
+
+def class_balance_bars(class_counts: dict[str, dict[str, int]], labels) -> go.Figure:
+    """Posts per class in the training and test splits (manifest ``data.class_counts``), each class
+    in its colour: a 20-class dataset's imbalance shows at a glance."""
+    shown = display_names(labels)
+    colours = class_colours(shown)
+    fig = go.Figure()
+    for split, opacity in (("train", 1.0), ("test", 0.5)):
+        counts = class_counts.get(split) or {}
+        fig.add_bar(name=split, x=shown, y=[counts.get(lab, 0) for lab in labels], opacity=opacity,
+                    marker_color=[colours[s] for s in shown],
+                    hovertemplate="%{x}: %{y:,} posts<extra>" + split + "</extra>")
+    fig.update_layout(barmode="stack", title="Posts per class (solid: training; pale: test)",
+                      yaxis_title="posts", xaxis={"tickangle": -45 if len(shown) > 6 else 0}, showlegend=False,
+                      height=340, margin=dict(l=10, r=10, t=50, b=10))
     return fig

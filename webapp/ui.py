@@ -17,10 +17,12 @@ from mhexplain.artifacts.folder import METRICS, PREDICTIONS, verify_artifact
 from mhexplain.artifacts.registry import ModelInfo, discover, load_classifier
 from mhexplain.classifiers.catalog import KINDS, models_of, title
 from mhexplain.core.classifier import fingerprint
-from mhexplain.core.errors import MhxError
-from mhexplain.core.labels import DISPLAY_NAMES
+from mhexplain.core.errors import DataError, MhxError
+from mhexplain.core.labels import common_labels, display_name
 from mhexplain.core.textsafe import escape_markdown
-from mhexplain.evaluation.compare import load_results
+from mhexplain.datasets.csvfile import read_table_upload
+from mhexplain.datasets.dataset import DatasetSpec
+from mhexplain.evaluation.compare import dataset_caption, load_results
 from mhexplain.evaluation.probe import probe_folder
 from mhexplain.explain import ExplanationCache, explain
 from mhexplain.scoring.upload import check_upload
@@ -33,8 +35,9 @@ logger = logging.getLogger("mhexplain.app")
 PROJECT = Path(__file__).resolve().parents[1]
 UNEXPECTED = "Something went wrong here; the details are in the server's log."
 
-RESPONSIBLE_USE = ("**Research tool, not a diagnosis.** These models learned which subreddit a post came from; "
-                   "they say nothing reliable about any person. If you or someone you know is in crisis, contact "
+RESPONSIBLE_USE = ("**Research tool, not a diagnosis.** These models learned the labels of the dataset they were "
+                   "trained on (for the Kaggle file, which subreddit a post came from); they say nothing reliable "
+                   "about any person. If you or someone you know is in crisis, contact "
                    "local emergency services or find a helpline at [findahelpline.com](https://findahelpline.com).")
 
 
@@ -157,9 +160,51 @@ def sidebar() -> None:
                 man = m.manifest
                 st.markdown(f":green[:material/check_circle:] `{m.name}` · {escape_markdown(man['split']['protocol'])}"
                             f" · trained {escape_markdown(man['created'][:16])}  \n"
-                            f"data sha256 {escape_markdown(man['data']['sha256'][:12])}…")
+                            f"{escape_markdown(man['data'].get('file', 'data'))} · {len(man['labels'])} classes · "
+                            f"sha256 {escape_markdown(man['data']['sha256'][:12])}…")
             else:
                 st.markdown(f":gray[:material/radio_button_unchecked:] `{m.name}`: {escape_markdown(m.error)}")
+
+
+def dataset_note(manifests: dict[str, dict]) -> None:
+    """Say which dataset the page shows, from the models' manifests (name -> manifest): one caption,
+    naming the models of each dataset where they come from several. File and class names are the
+    visitor's text: escaped."""
+    by_caption: dict[str, list[str]] = {}
+    for name, manifest in manifests.items():
+        by_caption.setdefault(dataset_caption(manifest), []).append(title(name))
+    if len(by_caption) == 1:
+        st.caption(escape_markdown(f"Dataset: {next(iter(by_caption))}"))
+    elif by_caption:
+        st.caption(escape_markdown("Datasets: " + "; ".join(f"{' and '.join(names)} on {caption}"
+                                                             for caption, names in by_caption.items())))
+
+
+def model_manifests(names) -> dict[str, dict]:
+    """The manifests of the selected folder's models ``names`` (loaded ones: their manifest is read)."""
+    return {m.name: m.manifest for m in model_infos() if m.ok and m.name in names}
+
+
+def one_label_set(labels_of: dict[str, tuple[str, ...]], key: str) -> list[str] | None:
+    """The models (name -> labels) a comparing page sets side by side: all of them while they share
+    one label set. Where they do not, the page offers a choice of models and, until the models
+    chosen share one, shows the refusal in one line and returns None (as it does with none chosen)."""
+    names = list(labels_of)
+    if len({tuple(labels) for labels in labels_of.values()}) > 1:
+        names = st.multiselect("models to compare (they were trained on different label sets)", names,
+                               default=names, key=key, format_func=title)
+    try:
+        common_labels({n: labels_of[n] for n in names})
+    except DataError as err:
+        show_error(err)
+        return None
+    return names or None
+
+
+def chart_columns(n_charts: int, n_labels: int) -> list:
+    """Where per-model charts over classes go: side by side for a few classes, one under another
+    for more (a 20 x 20 confusion matrix needs the page's width)."""
+    return st.columns(max(1, n_charts)) if n_labels <= 6 else [st.container() for _ in range(n_charts)]
 
 
 def missing_models_notice(errors: dict[str, str], lead: str = "Not shown") -> None:
@@ -276,7 +321,8 @@ def require_results() -> list:
 def explanation_card(exp, name: str, downloads: bool = False) -> None:
     """One model's explanation: highlighted words (escaped HTML), faithfulness, downloads."""
 
-    st.markdown(f"**{title(name)}** → {DISPLAY_NAMES[exp.target]} (p={exp.proba[exp.target]:.3f})")
+    shown = escape_markdown(display_name(exp.labels[exp.target]))
+    st.markdown(f"**{title(name)}** → {shown} (p={exp.proba[exp.target]:.3f})")
     st.html(exp.to_html())  # Explanation.to_html escapes every piece of user text
     f = exp.faithfulness
     if f:
@@ -291,22 +337,69 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
                            mime="application/json", key=f"j{name}")
 
 
+@st.cache_data(show_spinner=False, max_entries=4)
+def _upload_header(raw: bytes, name: str) -> list[str]:
+    check_upload(name)
+    # read as every upload is read (its limits checked first), once per file: the header is all that is kept
+    return list(read_table_upload(raw, name, sys.maxsize).columns)
+
+
+def _column_box(where, label: str, header: list[str], default: str | None, key: str, optional: bool = False):
+    options = ([None] if optional else []) + header
+    index = options.index(default) if default in options else (0 if optional else None)
+    # Options are shown as plain text (never as markdown): no escaping, or its backslashes would show.
+    return where.selectbox(label, options, index=index, key=key, placeholder="choose a column",
+                           format_func=lambda c: "(none)" if c is None else c)
+
+
+def upload_columns(upload) -> tuple[DatasetSpec | None, str]:
+    """Which columns of an uploaded training file hold what, picked from its header (the Kaggle
+    preset's columns preselected when the file has them). Returns the spec, or None and what to say
+    when Train is pressed ("" once the file's own problem is on screen)."""
+    try:
+        header = _upload_header(upload.getvalue(), upload.name)
+    except MhxError as err:
+        show_error(err)
+        return None, ""
+    preset = DatasetSpec().resolved()
+    has = {c: c if c in header else None for c in (preset.text_col, preset.title_col, preset.label_col)}
+    c1, c2, c3, c4 = st.columns(4)
+    text = _column_box(c1, "text column", header, has[preset.text_col], "train_text")
+    title_col = _column_box(c2, "title column", header, has[preset.title_col], "train_title", optional=True)
+    label = _column_box(c3, "label column", header, has[preset.label_col], "train_label")
+    group = _column_box(c4, "group column (author, thread: kept on one side of the split)", header, None,
+                        "train_group", optional=True)
+    coders = st.multiselect("human coders' label columns (two or more: agreement is reported)", header,
+                            key="train_coders")
+    order = st.text_input("class names in order (optional, comma-separated; default: sorted)", key="train_labels")
+    if text is None or label is None:
+        return None, "Choose the text column and the label column first."
+    labels = tuple(n.strip() for n in order.split(",") if n.strip())
+    if not labels and (text, title_col, label) == (preset.text_col, preset.title_col, preset.label_col):
+        return DatasetSpec(group_col=group, coder_cols=tuple(coders)), ""  # the Kaggle file: its five names
+    return DatasetSpec(text, title_col, label, labels, group, None, tuple(coders)), ""
+
+
 def train_here() -> None:
     """The Overview's training form (only where the operator allows it): NB + LR from an uploaded
-    CSV or the dataset the server was configured with, into the selected models folder."""
+    CSV, its columns picked from its header, or from the dataset the server was configured with,
+    into the selected models folder. Visitors never name a path."""
 
     s = settings()
     st.subheader("Train the classical models here")
     sources = ["an uploaded CSV"] + (["the dataset on this server"] if s.data_path else [])
-    with st.form("train"):
-        source = st.radio("data", sources, horizontal=True, key="train_source")
-        upload = st.file_uploader(f"CSV (the Kaggle 'Reddit Mental Health Data' file; at most {MAX_UPLOAD_MB} MB)",
-                                  key="train_upload", max_upload_size=MAX_UPLOAD_MB)
-        go = st.form_submit_button("Train Naive Bayes + Logistic Regression")
+    source = st.radio("data", sources, horizontal=True, key="train_source")
+    spec, problem = None, ""
+    if source == sources[0]:
+        upload = st.file_uploader(f"CSV: any labelled text file, or the Kaggle 'Reddit Mental Health Data' file "
+                                  f"(at most {MAX_UPLOAD_MB} MB)", key="train_upload", max_upload_size=MAX_UPLOAD_MB)
+        spec, problem = upload_columns(upload) if upload is not None else (None, "Choose a CSV file to upload first.")
+    go = st.button("Train Naive Bayes + Logistic Regression", key="train_go")
     if not go:
         return
-    if source == sources[0] and upload is None:
-        show_error("Choose a CSV file to upload first.")
+    if source == sources[0] and spec is None:
+        if problem:
+            show_error(problem)
         return
 
     # One process: no worker pool is forked from inside the web server.
@@ -320,8 +413,7 @@ def train_here() -> None:
 
     try:
         if source == sources[0]:
-            check_upload(upload.name)
-            train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress, n_jobs=1)
+            train_upload(upload.getvalue(), upload.name, cfg.out, cfg.models, progress, dataset=spec, n_jobs=1)
         else:
             run(cfg, progress)
     except MhxError as err:

@@ -4,35 +4,50 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from mhexplain.core.errors import MhxError
-from mhexplain.core.labels import DISPLAY_NAMES
+from mhexplain.core.errors import DataError, MhxError
+from mhexplain.core.labels import common_labels, display_names
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
-from mhexplain.evaluation.external import evaluate_rows, prepare_rows, upload_metrics
+from mhexplain.evaluation.external import evaluate_rows, models_labels, prepare_rows, upload_metrics
 from mhexplain.scoring.inputs import TRUNCATED
-from mhexplain.scoring.upload import MAX_ROWS, UPLOAD_LIMITS, check_upload, notes_text, score_upload
+from mhexplain.scoring.upload import MAX_ROWS, TARGET_COLUMN, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
 from webapp import ui
-from webapp.plots import confusion_heatmap, share_bars
+from webapp.plots import confusion_heatmap, share_bars, title
 
 MAX_LABEL_VALUES = 30
 
 st.title("Batch scoring")
 models = ui.require_models()
-chosen = st.multiselect("models", list(models), default=list(models))
+chosen = st.multiselect("models", list(models), default=list(models), format_func=title)
+ui.dataset_note(ui.model_manifests(chosen))
 tab_score, tab_external = st.tabs(["Score posts", "External validation"])
 
 
+def label_column(names) -> str:
+    """The column the models' own training file held the labels in (``target`` for the Kaggle file),
+    which a labelled upload is expected to use too; "target" where the models name several."""
+    named = {(man["data"].get("columns") or {}).get("label") or TARGET_COLUMN
+             for man in ui.model_manifests(names).values()}
+    return named.pop() if len(named) == 1 else TARGET_COLUMN
+
+
 def score_tab() -> None:
-    st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional `target` 0–4): {UPLOAD_LIMITS}. "
-                "The download is the file `python -m mhexplain.score` writes for the same file and models.")
+    label_col = label_column(chosen)
+    sets = {tuple(models[n].labels) for n in chosen}
+    k = len(next(iter(sets))) if len(sets) == 1 else 0
+    classes = f"one of the models' {k} classes, or its number 0–{k - 1}" if k else "one of the models' classes"
+    # the label column's name and the class count come from the models' folder: the name is escaped
+    st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional label column "
+                f"“{escape_markdown(label_col)}” holding {classes}): {UPLOAD_LIMITS}. The download is the file "
+                "`python -m mhexplain.score` writes for the same file and models.")
     upload = st.file_uploader("CSV file", key="upload", max_upload_size=MAX_UPLOAD_MB)
     if upload is None or not chosen:
         return
     picked = {n: models[n] for n in chosen}
     bar = st.progress(0.0, text="scoring…")
     try:
-        result = score_upload(upload.getvalue(), upload.name, picked, progress=bar.progress)
+        result = score_upload(upload.getvalue(), upload.name, picked, progress=bar.progress, label_col=label_col)
     except MhxError as err:
         bar.empty()
         ui.show_error(err)
@@ -47,14 +62,20 @@ def score_tab() -> None:
     if unlabelled := result.unlabelled_rows():
         shown = ", ".join(map(str, unlabelled[:10])) + (f" and {len(unlabelled) - 10:,} more" if len(unlabelled) > 10
                                                         else "")
-        st.warning(escape_markdown(f"Left out of the metrics: row(s) {shown}, whose target is blank or not a class "
-                                   "id 0–4."))
+        st.warning(escape_markdown(f"Left out of the metrics: row(s) {shown}, whose {label_col} is blank or none of "
+                                   f"the models' classes (nor a class number 0–{len(result.labels) - 1})."))
+    if result.labels is None:  # the models' own predictions are above; one file's metrics compare them
+        try:
+            common_labels({n: m.labels for n, m in picked.items()}, "compute one file's metrics for")
+        except DataError as err:
+            ui.show_error(err)
+        return
     metrics = upload_metrics(result)
     if metrics:
-        file_metrics_section(metrics)
+        file_metrics_section(metrics, label_col, result.labels)
 
 
-def file_metrics_section(metrics: dict) -> None:
+def file_metrics_section(metrics: dict, label_col: str, labels) -> None:
     st.subheader("Metrics on this file")
     over = next(iter(metrics.values()))["averaged_over"]
     classes = f"{len(over)} class" if len(over) == 1 else f"{len(over)} classes"
@@ -62,20 +83,41 @@ def file_metrics_section(metrics: dict) -> None:
                             f"macro F1 ({classes})": m["macro_f1"], "Cohen's kappa": m["cohen_kappa"]}
                            for n, m in metrics.items()]))
     st.caption(escape_markdown(
-        f"Macro F1 is the mean over the {classes} this file's target holds ({', '.join(over)}); a "
+        f"Macro F1 is the mean over the {classes} this file's {label_col} holds ({', '.join(over)}); a "
         "class the file lacks is left out of the mean, and a post predicted as one counts as an error."))
-    for col, (n, m) in zip(st.columns(len(metrics)), metrics.items()):
-        col.plotly_chart(confusion_heatmap(np.asarray(m["confusion_matrix"]), n, False), width="stretch",
-                         key=f"bcm-{n}")
+    for place, (n, m) in zip(ui.chart_columns(len(metrics), len(labels)), metrics.items()):
+        place.plotly_chart(confusion_heatmap(np.asarray(m["confusion_matrix"]), n, False, labels), width="stretch",
+                           key=f"bcm-{n}")
+
+
+def map_labels(values: list[str], labels) -> dict[str, int]:
+    """The file's label ``values`` mapped by the visitor onto the models' ``labels`` (class ids); a
+    value that is one of the class names (in any case) starts mapped to it."""
+    shown = display_names(labels)
+    known = {n.casefold(): k for k, n in enumerate(labels)}
+    mapping = {}
+    for i, (v, col) in enumerate(zip(values, st.columns(min(len(values), 5)) * len(values))):
+        # options are class ids (None: drop), shown as plain text
+        mapping[v] = col.selectbox(escape_markdown(v or "(empty)"), [None, *range(len(labels))],
+                                   index=known[v.casefold()] + 1 if v.casefold() in known else 0, key=f"map-{i}",
+                                   format_func=lambda c: "(drop)" if c is None else shown[c])
+    return {v: c for v, c in mapping.items() if c is not None}
 
 
 def external_tab() -> None:
     st.markdown("How do the models do on posts from elsewhere? Upload a labelled CSV, say which columns hold the "
-                "text and the label, and map its labels to our classes (labels left unmapped are dropped). "
+                "text and the label, and map its labels to the models' classes (labels left unmapped are "
+                "dropped; a label written as one of the classes is mapped to it already). "
                 "The same table comes from `python -m mhexplain.evaluate` for files of any size; here: "
                 f"{UPLOAD_LIMITS}.")
     upload = st.file_uploader("labelled CSV", key="ext_upload", max_upload_size=MAX_UPLOAD_MB)
     if upload is None or not chosen:
+        return
+    picked = {n: models[n] for n in chosen}
+    try:
+        labels = models_labels(picked)  # the file is mapped onto one label set: the models'
+    except DataError as err:
+        ui.show_error(err)
         return
     try:
         check_upload(upload.name)
@@ -95,26 +137,23 @@ def external_tab() -> None:
         ui.show_error(f"The label column has {len(values):,} distinct values; at most {MAX_LABEL_VALUES} can be "
                       "mapped here (use python -m mhexplain.evaluate).")
         return
-    mapping = {}
-    for i, (v, col) in enumerate(zip(values, st.columns(min(len(values), 5)) * len(values))):
-        mapping[v] = col.selectbox(escape_markdown(v or "(empty)"), ["(drop)"] + list(DISPLAY_NAMES), key=f"map-{i}")
-    label_map = {v: DISPLAY_NAMES.index(c) for v, c in mapping.items() if c != "(drop)"}
+    label_map = map_labels(values, labels)
     if not st.button("Evaluate", key="ext_go"):
         return
     titles = table[title_col] if title_col is not None else [""] * len(table)
     inputs, y, counts = prepare_rows(titles, table[text_col], table[label_col], label_map)
     if len(set(y.tolist())) < 2:
-        ui.show_error(f"{len(set(y.tolist()))} of our classes are mapped and present; external validation needs "
-                      "at least two.")
+        ui.show_error(f"{len(set(y.tolist()))} of the models' classes are mapped and present; external validation "
+                      "needs at least two.")
         return
-    results = evaluate_rows({n: models[n] for n in chosen}, inputs, y)
+    results = evaluate_rows(picked, inputs, y)
     st.caption(f"{len(y):,} posts; dropped {counts['unmapped']:,} with unmapped labels and {counts['empty']:,} "
                f"without text; {counts['truncated']:,} {TRUNCATED}.")
     ui.table(pd.DataFrame([{"model": r["model"], "posts": r["n"], "macro F1 (classes present)":
                             r["macro_f1_present_classes"], "ECE": r["ece"],
                             **{f"recall {k} [95% CI]": f"{v['recall']:.3f} [{v['ci'][0]:.3f}–{v['ci'][1]:.3f}]"
                                for k, v in r["recall"].items()}} for r in results]))
-    st.plotly_chart(share_bars(results), width="stretch", key="ext-share")
+    st.plotly_chart(share_bars(results, labels), width="stretch", key="ext-share")
 
 
 with tab_score:
