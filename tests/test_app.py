@@ -602,11 +602,13 @@ def test_batch_scores_a_file_with_the_models_label_column(binary_dir, binary_csv
     """A binary folder trained on a 'label' column: an upload's metrics read its 'label' column,
     holding class names, or class numbers."""
     rows = pd.read_csv(binary_csv, keep_default_na=False).head(40)
-    upload = pd.DataFrame({"text": rows["body"], "label": rows["label"]})
+    upload = pd.DataFrame({"body": rows["body"], "headline": rows["headline"], "label": rows["label"]})
     upload.loc[5, "label"] = "maybe"  # none of the classes: left out, and said so
     at = _batch_upload(binary_dir, monkeypatch, "risk.csv", upload.to_csv(index=False).encode())
-    assert any("optional label column “label” holding one of the models' 2 classes, or its number 0–1"
-               in _shown(m.value) for m in at.markdown)
+    # the columns the models were trained on: body, headline and label
+    assert any("a CSV with a “body” column (optional “headline”, optional label column “label” holding one of the "
+               "models' 2 classes, or its number 0–1)" in _shown(m.value) for m in at.markdown)
+    assert at.dataframe[0].value["note"].eq("").all()  # every row's body was read
     metrics = next(d.value for d in at.dataframe if "accuracy" in d.value.columns)
     assert metrics["model"].tolist() == ["nb", "lr"] and "macro F1 (2 classes)" in metrics.columns
     assert (metrics["posts"] == 39).all()

@@ -39,6 +39,7 @@ class ScoredUpload:
     # column, or the models have different label sets
     target: np.ndarray | None = None
     labels: tuple[str, ...] | None = None  # the models' one label set (None: they have several)
+    has_label_column: bool = False  # the file has the label column (filled in or not)
 
     @property
     def labelled(self) -> np.ndarray:
@@ -55,14 +56,16 @@ class ScoredUpload:
 
 
 def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
-                 progress: Callable[[float], None] | None = None, label_col: str = TARGET_COLUMN) -> ScoredUpload:
-    """Score an uploaded CSV with a ``text`` column (and optional ``title`` and ``label_col``) as
-    ``python -m mhexplain.score`` scores a file; ``progress`` is told the share of the work done."""
+                 progress: Callable[[float], None] | None = None, label_col: str = TARGET_COLUMN,
+                 text_col: str = TEXT_COLUMN, title_col: str = TITLE_COLUMN) -> ScoredUpload:
+    """Score an uploaded CSV with a ``text_col`` column (and optional ``title_col`` and
+    ``label_col``: the columns the models were trained on) as ``python -m mhexplain.score`` scores
+    a file; ``progress`` is told the share of the work done."""
     check_upload(name)
     table = read_table_upload(raw, name, MAX_ROWS)
-    column_indexes(list(table.columns), {"the posts": TEXT_COLUMN}, name)  # one line naming its columns
-    titles = table[TITLE_COLUMN] if TITLE_COLUMN in table.columns else None
-    scored = score_rows(models, table.index, titles, table[TEXT_COLUMN],
+    column_indexes(list(table.columns), {"the posts": text_col}, name)  # one line naming its columns
+    titles = table[title_col] if title_col in table.columns else None
+    scored = score_rows(models, table.index, titles, table[text_col],
                         progress=_shares(progress, len(table) * len(models)))
     if progress is not None:
         progress(1.0)  # rows without text took no work
@@ -71,7 +74,7 @@ def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
     target = None
     if labels and label_col in table.columns and (table[label_col].str.strip() != "").any():
         target = class_ids(table[label_col], labels)
-    return ScoredUpload(scored, target, labels)
+    return ScoredUpload(scored, target, labels, label_col in table.columns)
 
 
 def _shares(progress: Callable[[float], None] | None, total: int) -> Callable[[int], None] | None:

@@ -9,7 +9,7 @@ from mhexplain.core.labels import common_labels, display_names
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
 from mhexplain.evaluation.external import evaluate_rows, models_labels, prepare_rows, upload_metrics
-from mhexplain.scoring.inputs import TRUNCATED
+from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN, TRUNCATED
 from mhexplain.scoring.upload import MAX_ROWS, TARGET_COLUMN, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
 from webapp import ui
@@ -24,30 +24,33 @@ ui.dataset_note(ui.model_manifests(chosen))
 tab_score, tab_external = st.tabs(["Score posts", "External validation"])
 
 
-def label_column(names) -> str:
-    """The column the models' own training file held the labels in (``target`` for the Kaggle file),
-    which a labelled upload is expected to use too; "target" where the models name several."""
-    named = {(man["data"].get("columns") or {}).get("label") or TARGET_COLUMN
-             for man in ui.model_manifests(names).values()}
-    return named.pop() if len(named) == 1 else TARGET_COLUMN
+def training_column(names, role: str, default: str) -> str:
+    """The column the models' own training file held ``role`` in ("label": ``target`` for the
+    Kaggle file), which an upload is expected to use too; ``default`` where the models name several."""
+    named = {(man["data"].get("columns") or {}).get(role) or default for man in ui.model_manifests(names).values()}
+    return named.pop() if len(named) == 1 else default
 
 
 def score_tab() -> None:
-    label_col = label_column(chosen)
+    label_col = training_column(chosen, "label", TARGET_COLUMN)
+    text_col = training_column(chosen, "text", TEXT_COLUMN)
+    title_col = training_column(chosen, "title", TITLE_COLUMN)
     sets = {tuple(models[n].labels) for n in chosen}
     k = len(next(iter(sets))) if len(sets) == 1 else 0
     classes = f"one of the models' {k} classes, or its number 0–{k - 1}" if k else "one of the models' classes"
     # the label column's name and the class count come from the models' folder: the name is escaped
-    st.markdown(f"Upload a CSV with a `text` column (optional `title`, optional label column "
-                f"“{escape_markdown(label_col)}” holding {classes}): {UPLOAD_LIMITS}. The download is the file "
-                "`python -m mhexplain.score` writes for the same file and models.")
+    st.markdown(f"Upload a CSV with a “{escape_markdown(text_col)}” column (optional “{escape_markdown(title_col)}”, "
+                f"optional label column “{escape_markdown(label_col)}” holding {classes}), as the models' training "
+                f"file had them: {UPLOAD_LIMITS}. The download is the file `python -m mhexplain.score` writes for "
+                "the same file, columns and models.")
     upload = st.file_uploader("CSV file", key="upload", max_upload_size=MAX_UPLOAD_MB)
     if upload is None or not chosen:
         return
     picked = {n: models[n] for n in chosen}
     bar = st.progress(0.0, text="scoring…")
     try:
-        result = score_upload(upload.getvalue(), upload.name, picked, progress=bar.progress, label_col=label_col)
+        result = score_upload(upload.getvalue(), upload.name, picked, progress=bar.progress, label_col=label_col,
+                              text_col=text_col, title_col=title_col)
     except MhxError as err:
         bar.empty()
         ui.show_error(err)
@@ -64,7 +67,7 @@ def score_tab() -> None:
                                                         else "")
         st.warning(escape_markdown(f"Left out of the metrics: row(s) {shown}, whose {label_col} is blank or none of "
                                    f"the models' classes (nor a class number 0–{len(result.labels) - 1})."))
-    if result.labels is None:  # the models' own predictions are above; one file's metrics compare them
+    if result.labels is None and result.has_label_column:  # predictions are above; one file's metrics compare them
         try:
             common_labels({n: m.labels for n, m in picked.items()}, "compute one file's metrics for")
         except DataError as err:
