@@ -35,7 +35,22 @@ class TrainingRun(Dataset):
     protocol: str = option(DEFAULT_PROTOCOL, "evaluation protocol", choices=PROTOCOLS)
 
 
-def _tree_rss_bytes(root: int) -> int:
+def _pss_bytes(pid: int) -> int:
+    """A process's proportional set size: its own pages, plus its share of pages it shares with
+    other processes (forked or fork-server workers share their parent's), so that a tree's PSS
+    adds up to the memory it really holds, where RSS counts every shared page once per process."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_rss_bytes(root: int, measure=None) -> int:
+    """The RSS (or ``measure(pid)``) of ``root`` and all its descendants, summed."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for name in os.listdir("/proc"):
@@ -52,7 +67,7 @@ def _tree_rss_bytes(root: int) -> int:
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        total += measure(pid) if measure else rss.get(pid, 0)
         todo.extend(children.get(pid, []))
     return total
 
@@ -62,13 +77,14 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
     t0 = time.perf_counter()
     sink = open(log, "w") if log else subprocess.PIPE
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, text=True)
-    peak = 0
+    peak = peak_pss = 0
     stop = threading.Event()
 
     def sample():
-        nonlocal peak
+        nonlocal peak, peak_pss
         while not stop.is_set():
             peak = max(peak, _tree_rss_bytes(proc.pid))
+            peak_pss = max(peak_pss, _tree_rss_bytes(proc.pid, _pss_bytes))
             time.sleep(0.05)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -79,7 +95,8 @@ def run_measured(cmd: list[str], env: dict | None = None, cwd: str | None = None
         out = open(log).read()
     stop.set()
     th.join()
-    return {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak / 2**20, "returncode": proc.returncode,
+    return {"seconds": time.perf_counter() - t0, "peak_rss_mib": peak / 2**20, "peak_pss_mib": peak_pss / 2**20,
+            "returncode": proc.returncode,
             "output": out}
 
 

@@ -46,7 +46,8 @@ def main(argv=None) -> int:
                 return 1
             label = "first (empty cache)" if i == 0 else f"cached run {i}"
             rows.append((label, r["seconds"], r["peak_rss_mib"]))
-            print(f"{label:22s} {r['seconds']:6.2f} s   peak RSS {r['peak_rss_mib']:7.1f} MiB   {stages(r['output'])}")
+            print(f"{label:22s} {r['seconds']:6.2f} s   peak RSS {r['peak_rss_mib']:7.1f} MiB (PSS "
+                  f"{r['peak_pss_mib']:7.1f} MiB)   {stages(r['output'])}")
         cached = sorted(s for _, s, _ in rows[1:])
         if cached:
             print(f"cached median: {cached[len(cached) // 2]:.2f} s")

@@ -257,7 +257,10 @@ def _run(texts: list[str], n_jobs: int | None, progress) -> list[str]:
     size = max(16, len(texts) // (jobs * 8))
     chunks = [texts[i:i + size] for i in range(0, len(texts), size)]
     out: list[str] = []
-    with ProcessPoolExecutor(max_workers=jobs) as ex:
+    # Workers from a fork server, not forked from this process: a fork would start each worker
+    # with a copy-on-write view of everything this process holds (the whole dataset while
+    # training), and Python's reference counts and collector soon copy those pages for real.
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver")) as ex:
         for res in ex.map(_worker_batch, chunks):
             out.extend(res)
             if progress:
