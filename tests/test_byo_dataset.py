@@ -199,6 +199,11 @@ def test_evaluate_maps_a_file_onto_the_models_labels_with_coders(binary_dir, bin
     assert "Krippendorff's alpha" in printed and "lr vs majority of coders" in printed
     assert evaluate_cli.main(argv[:-2] + ["--label-map", "fine=stress"]) == 2
     assert "none of the models' classes (no risk, at risk, or 0-1)" in capsys.readouterr().err
+    # a file labelled as the models were trained needs no map: their own names (or numbers)
+    own = _write(tmp_path, pd.read_csv(binary_csv).head(40), "own.csv")
+    assert evaluate_cli.main(["--models-dir", str(binary_dir), "--data", str(own), "--text-col", "body",
+                              "--label-col", "label", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["dropped_unmapped"] == 0 and "macro-F1" in capsys.readouterr().out
 
 
 def test_mixed_label_sets_are_refused_by_evaluate_and_scored_by_score(binary_dir, trained_dir, binary_csv, tmp_path,

@@ -21,7 +21,13 @@ from mhexplain.core.progress import Progress
 from mhexplain.core.textsafe import printable
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
 from mhexplain.evaluation.agreement import KAPPA_COLUMN, agreement_rows, agreement_summary
-from mhexplain.evaluation.external import COLUMN_OPTIONS, evaluate_file, models_labels, parse_label_map
+from mhexplain.evaluation.external import (
+    COLUMN_OPTIONS,
+    evaluate_file,
+    models_labels,
+    own_labels_map,
+    parse_label_map,
+)
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
 
@@ -33,9 +39,10 @@ class EvaluateSettings:
     source: CsvInput = group(CsvInput, title="input")
     text_col: str = option(help="the column of the post's text")
     label_col: str = option(help="the column of the file's labels")
-    label_map: str = option(help='the file\'s labels as the models\' classes (a class name or its number 0..K-1); '
-                                 'labels left out are dropped and counted, e.g. '
-                                 '"Anxiety=anxiety,Depression=depression,BPD=3"')
+    label_map: str | None = option(None, 'the file\'s labels as the models\' classes (a class name or its number '
+                                         '0..K-1); labels left out are dropped and counted, e.g. '
+                                         '"Anxiety=anxiety,Depression=depression,BPD=3" (default: the file uses the '
+                                         'models\' own class names or numbers)', empty=False)
     title_col: str | None = option(None, "the column of the post's title, if the file has one")
     coder_cols: tuple[str, ...] = option((), "columns of human coders' labels (mapped by --label-map as the label "
                                              "column is): agreement between coders and with each model")
@@ -56,7 +63,8 @@ def evaluate(s: EvaluateSettings) -> dict:
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,))
     models = s.models.load()
-    label_map = parse_label_map(s.label_map, models_labels(models))
+    labels = models_labels(models)
+    label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
                             bar.update, s.coder_cols)

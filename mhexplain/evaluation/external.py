@@ -57,6 +57,14 @@ def parse_label_map(spec: str, labels) -> dict[str, int]:
     return out
 
 
+def own_labels_map(labels) -> dict[str, int]:
+    """The label map of a file labelled as the models were trained: each class's name or number."""
+    names = {name: k for k, name in enumerate(labels)}
+    if any(name.isdecimal() for name in labels):  # numbered classes: a number is a name, not a place
+        return names
+    return {str(k): k for k in range(len(labels))} | names
+
+
 def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
     """Wilson score 95% interval for k successes in n trials."""
     if n == 0:
