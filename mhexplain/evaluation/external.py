@@ -53,7 +53,7 @@ def parse_label_map(spec: str, labels) -> dict[str, int]:
                             f"({shown}, or 0-{n_labels - 1}).")
         out[theirs] = names[ours.lower()]
     if not out:
-        raise DataError("--label-map is empty: map at least one of the file's labels to one of our classes.")
+        raise DataError("--label-map is empty: map at least one of the file's labels to one of the models' classes.")
     return out
 
 

@@ -49,7 +49,7 @@ def classification_metrics(y_true, proba: np.ndarray, labels: Sequence[str],
     """Accuracy, macro and per-class scores, kappa and confusion matrix of ``proba``'s argmax.
 
     ``average_over``: the class ids that macro averages (and their intervals) are taken over;
-    by default every one of ``labels``. A file holding three of the five classes is averaged over
+    by default every one of ``labels``. A file holding three of a model's five classes is averaged over
     those three, where a class it lacks would only add a 0 it cannot earn.
     """
     y_true = np.asarray(y_true)
