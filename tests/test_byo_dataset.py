@@ -252,3 +252,101 @@ def test_explain_takes_a_class_by_its_name(binary_dir, capsys):
     assert "explaining at risk" in capsys.readouterr().out
     assert explain_cli.main(base + ["--target", "stress"]) == 2
     assert "none of the model's classes (no risk, at risk) nor a class id 0-1" in capsys.readouterr().err
+
+
+def test_numbers_are_read_exactly_and_may_be_negative():
+    raw = "text,label\n" + "".join(f"p{i},{v}\n" for i, v in enumerate(
+        ["9007199254740993", "9007199254740992", "-1", "0", "1.0", "1"]))
+    data = parse_dataset(raw.encode(), "n.csv", DatasetSpec(text_col="text", label_col="label"))
+    assert data.labels == ("-1", "0", "1", "9007199254740992", "9007199254740993")
+    assert data.frame["target"].tolist() == [4, 3, 0, 1, 2, 2]
+
+
+def test_numbered_classes_are_never_read_as_places(tmp_path):
+    from mhexplain.cli.explain import class_index
+    from mhexplain.evaluation.external import own_labels_map, parse_label_map
+
+    labels = ("1", "2")
+    assert parse_label_map("one=1,two=2", labels) == {"one": 0, "two": 1}
+    with pytest.raises(DataError, match="none of the models' classes"):
+        parse_label_map("zero=0", labels)
+    assert own_labels_map(labels) == {"1": 0, "2": 1}
+    assert class_index("2", labels) == 1
+    with pytest.raises(Exception, match="none of the model's classes \\(1, 2\\)\\.$"):
+        class_index("0", labels)
+
+
+def test_a_test_file_never_changes_the_training_set(tmp_path):
+    train_df = labelled_posts(BINARY_LABELS, per_class=30, seed=1)
+    test_df = labelled_posts(BINARY_LABELS, per_class=10, seed=2)
+    for k in range(3):  # training posts repeated in the test file under the other label
+        test_df.loc[k, "body"] = train_df.loc[k, "body"]
+        test_df.loc[k, "label"] = BINARY_LABELS[1 - BINARY_LABELS.index(train_df.loc[k, "label"])]
+    train_df.to_csv(tmp_path / "train.csv", index=False)
+    test_df.to_csv(tmp_path / "test.csv", index=False)
+    rc, out = _train(tmp_path, tmp_path / "train.csv", "--test-data", str(tmp_path / "test.csv"),
+                     "--text-col", "body", "--label-col", "label", models="nb")
+    manifest = read_manifest(out / "nb")
+    assert rc == 0 and manifest["split"]["n_train"] == 60  # every training post kept
+    assert manifest["cleaning"]["test_copies_of_train_dropped"] == 3
+    assert manifest["cleaning"]["conflicting_label_rows_dropped"] == 0
+
+
+def test_coders_may_code_the_test_file_alone(tmp_path):
+    train_df = labelled_posts(BINARY_LABELS, per_class=30, seed=1)
+    test_df = labelled_posts(BINARY_LABELS, per_class=10, seed=2)
+    test_df["c1"], test_df["c2"] = test_df["label"], test_df["label"]
+    test_df.loc[:4, "c2"] = ""
+    train_df.to_csv(tmp_path / "train.csv", index=False)
+    test_df.to_csv(tmp_path / "test.csv", index=False)
+    rc, out = _train(tmp_path, tmp_path / "train.csv", "--test-data", str(tmp_path / "test.csv"),
+                     "--text-col", "body", "--label-col", "label", "--coder-cols", "c1,c2", models="nb")
+    assert rc == 0
+    report = read_metrics(out / "nb")["coder_agreement"]
+    assert report["pairs"][0]["kappa"] == 1.0 and report["pairs"][0]["n"] == 15
+
+
+def test_label_names_without_words_probe_nothing_and_mask_nothing(tmp_path, capsys):
+    df = labelled_posts(("0", "1"), per_class=30)
+    data = _write(tmp_path, df, "numbered.csv")
+    rc, out = _train(tmp_path, data, "--text-col", "body", "--label-col", "label", models="nb")
+    assert rc == 0
+    assert probe_cli.main(["--models-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "nb: its class names hold no word to delete; give some with --words FILE" in printed
+    rc, out2 = _train(tmp_path, data, "--text-col", "body", "--label-col", "label", "--mask-words", models="nb")
+    assert rc == 2 and "the class names (0, 1) hold no word to delete" in capsys.readouterr().err
+
+
+MORE_BAD = {
+    "a class of 6 posts": (lambda df: pd.concat([df[df["label"] == "no risk"], df[df["label"] == "at risk"].head(6)]),
+                           ["--label-col", "label"], "Class 'at risk' has only 6 post(s) after cleaning; each class "
+                                                     "needs at least 7"),
+    "an empty coder column": (lambda df: df.assign(c1=df["label"], c2=""), ["--label-col", "label", "--coder-cols",
+                                                                            "c1,c2"],
+                              "coder column 'c2' is empty in every row"),
+    "a comma in a label": (lambda df: df.assign(label=np.where(df["label"] == "at risk", "risk, high", "none")),
+                           ["--label-col", "label"], "holds a label (first in row"),
+}
+
+
+@pytest.mark.parametrize("case", list(MORE_BAD))
+def test_more_bad_datasets_are_one_line(case, tmp_path, capsys):
+    change, args, message = MORE_BAD[case]
+    data = _write(tmp_path, change(labelled_posts(BINARY_LABELS, per_class=30)))
+    rc, out = _train(tmp_path, data, "--text-col", "body", *args)
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if "error: " in ln]
+    assert rc == 2 and len(lines) == 1 and message in lines[0], lines
+    assert not out.exists()
+
+
+def test_a_manifest_whose_labels_were_reordered_is_refused(binary_dir, tmp_path):
+    from mhexplain.core.errors import ArtifactError
+
+    folder = tmp_path / "nb"
+    shutil.copytree(binary_dir / "nb", folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["labels"] = manifest["labels"][::-1]  # the names would be shown on each other's classes
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="probability columns are not in the order of the manifest's labels"):
+        read_predictions(folder)

@@ -4,7 +4,7 @@ import pytest
 
 from mhexplain.core.errors import DataError
 from mhexplain.datasets.csvfile import read_table_upload
-from mhexplain.datasets.dataset import DatasetSpec, read_dataset_upload
+from mhexplain.datasets.dataset import DatasetSpec, check_preset_fits, parse_dataset, read_dataset_upload
 from mhexplain.datasets.posts import build_corpus, clean_text, normalise_key
 
 from .helpers import read_kaggle, synthetic_posts
@@ -157,11 +157,16 @@ def test_errors_never_quote_the_file(raw, tmp_path):
 
 
 def test_row_numbers_count_as_a_spreadsheet_does():
-    df = read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,2\n')
-    assert df["row"].tolist() == [2, 4]  # the blank line is row 3
-    with pytest.raises(DataError, match="row 4, column 'target' holds a label that is none of the 5 classes .* nor a class number 0-4 "
-                                         r"\(1 such row\(s\)\)"):
-        read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,7\n')
+    rest = b"c,t,0\nd,t,3\ne,t,4\n"  # the preset's file holds all five classes
+    df = read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,2\n' + rest)
+    assert df["row"].tolist() == [2, 4, 5, 6, 7]  # the blank line is row 3
+    with pytest.raises(DataError, match="row 4, column 'target' holds a label that is none of the 5 classes .* nor a "
+                                        r"class number 0-4 \(1 such row\(s\)\)"):
+        read_posts_bytes(b'text,title,target\n"two\nlines",a,1\n\nthird,b,7\n' + rest)
+    with pytest.raises(DataError, match="the Kaggle preset applies .* but the file holds 2 of them. For your own data "
+                                        "name the columns: --text-col text --label-col target"):
+        check_preset_fits(parse_dataset(b"text,title,target\na,t,0\nb,t,1\n", "posts.csv", DatasetSpec()),
+                          "posts.csv")  # a file of its own under the preset's names
 
 
 def test_a_limit_sample_names_its_posts_as_the_full_run_does(fixture_csv, trained_dir, tmp_path):

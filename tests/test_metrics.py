@@ -78,3 +78,11 @@ def test_macro_averages_over_the_classes_asked_for():
     assert m["macro_f1"] > classification_metrics(y, proba, KAGGLE_LABELS, n_resamples=50)["macro_f1"]
     assert m["averaged_over"] == ["stress", "bipolar", "anxiety"] and m["macro_f1_ci"][1] <= 1.0
     assert macro_f1(y, pred, 5, classes=[2]) == 1.0
+
+
+def test_the_macro_f1_interval_holds_its_estimate_on_a_small_test_set_of_many_classes():
+    """A resample that misses a class must not score it 0: 100 classes, one post each, all right."""
+    y = np.arange(100)
+    proba = np.eye(100)[y]
+    m = classification_metrics(y, proba, [f"c{i}" for i in range(100)], n_resamples=50)
+    assert m["macro_f1"] == 1.0 and m["macro_f1_ci"] == [1.0, 1.0]

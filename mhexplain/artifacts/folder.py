@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mhexplain import __version__
-from mhexplain.artifacts.schema import MANIFEST_SPEC, check, check_metrics
+from mhexplain.artifacts.schema import COUNT, MANIFEST_SPEC, check, check_metrics
 from mhexplain.classifiers.catalog import KINDS
 from mhexplain.core.errors import ArtifactError, ConfigError, DataError
 from mhexplain.core.hashing import sha256_file
@@ -71,12 +71,11 @@ def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels, raw: n
                        "true_label": np.asarray(y_true), "pred_label": proba.argmax(axis=1)})
     if has_train_copy is not None:
         df["has_train_copy"] = np.asarray(has_train_copy, dtype=bool)
-    for i, lab in enumerate(labels):
-        df[proba_column(lab)] = proba[:, i]
+    # built at once: a column at a time fragments the frame (pandas warns at a hundred classes)
+    columns = {proba_column(lab): proba[:, i] for i, lab in enumerate(labels)}
     if raw is not None:
-        for i, lab in enumerate(labels):
-            df["raw_" + proba_column(lab)] = np.asarray(raw)[:, i]
-    return df
+        columns |= {"raw_" + proba_column(lab): np.asarray(raw)[:, i] for i, lab in enumerate(labels)}
+    return pd.concat([df, pd.DataFrame(columns, index=df.index)], axis=1)
 
 
 def write_artifact(out_dir: Path, name: str, write_model: Callable[[Path], None], manifest: dict,
@@ -171,6 +170,10 @@ def read_manifest(model_dir: Path) -> dict:
         check_label_set(manifest["labels"], f"{mpath}: labels")
     except DataError as err:
         raise ArtifactError(f"{err} Retrain this model.") from None
+    counts = manifest["data"].get("class_counts")
+    if counts is not None:
+        check(counts, {side: {lab: COUNT for lab in manifest["labels"]} for side in ("train", "test")},
+              f"{mpath} (data.class_counts)")
     per_class = manifest["cleaning"].get("posts_per_class")
     if per_class is not None and len(per_class) != len(manifest["labels"]):
         raise ArtifactError(f"{mpath}: cleaning.posts_per_class does not count its {len(manifest['labels'])} "
@@ -282,6 +285,8 @@ def _predictions_problem(df: pd.DataFrame, labels: list[str]) -> str | None:
     unknown = [c for c in df.columns if c.startswith("p_") and c not in known]
     if unknown:  # the pages take every p_ column as a class probability
         return f"column {unknown[0]} is not a probability of the model's classes"
+    if [c for c in df.columns if c.startswith("p_")] != [proba_column(lab) for lab in labels]:
+        return "its probability columns are not in the order of the manifest's labels"
     checks = [("post_id", 0, None)] + [(c, 0, len(labels) - 1) for c in LABEL_COLUMNS]
     checks += [(c, 0.0, 1.0) for c in df.columns if c in known or (c.startswith("raw_") and c[4:] in known)]
     for col, low, high in checks:

@@ -54,6 +54,7 @@ _CLEANING = {"rows_read": COUNT, "rows_kept": COUNT, "duplicate_copies_dropped":
              "html_entity_bodies": COUNT, "conflicting_label_texts": COUNT, "conflicting_label_rows_dropped": COUNT,
              "posts_per_class": optional(list_of(COUNT)),
              "test_copies_of_train_dropped": optional(COUNT)}
+_OVERLAP = {"groups_in_both": COUNT, "test_rows_in_shared_groups": COUNT}
 MANIFEST_SPEC = {
     "kind": str,
     "name": str,
@@ -61,10 +62,15 @@ MANIFEST_SPEC = {
     "files": dict,
     "created": str,
     "train_seconds": bounded(0),
-    "data": {"sha256": str},
+    "data": {"sha256": str, "file": optional(str), "test_file": optional(nullable(str)),
+             "columns": optional({"text": nullable(str), "title": nullable(str), "label": nullable(str),
+                                  "group": nullable(str), "split": nullable(str), "coders": list_of(str),
+                                  "preset": nullable(str)}),
+             "class_counts": optional({"train": dict, "test": dict})},
     "cleaning": _CLEANING,
     "split": {"protocol": str, "seed": int, "n_train": COUNT, "n_test": COUNT, "train_test_overlap": COUNT,
-              "test_post_ids_sha256": str},
+              "test_post_ids_sha256": str, "method": optional(str),
+              "grouping": optional({"groups": COUNT, **_OVERLAP, "row_level_split": _OVERLAP})},
     "params": dict,
     "versions": dict,
     "calibration": optional({"threshold": SHARE, "target_accuracy": SHARE}),
@@ -83,6 +89,7 @@ CODER_AGREEMENT_SPEC = {
     "coders": list_of(str), "n_items": COUNT,
     "pairs": list_of({"a": str, "b": str, **_KAPPA_WITH}),
     "alpha": {**_AGREEMENT, "n": COUNT},
+    "majority": {"n": COUNT, "ties": COUNT},
     "coders_mean_kappa": _AGREEMENT,
     "models": dict,
 }

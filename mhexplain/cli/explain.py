@@ -20,6 +20,7 @@ from mhexplain.cli.command import run_command
 from mhexplain.cli.options import ModelsFolder
 from mhexplain.core.classifier import MAX_POST_CHARS
 from mhexplain.core.errors import ConfigError, InputTextError
+from mhexplain.core.labels import numbered
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.textsafe import printable
 from mhexplain.datasets.split import MAX_SEED
@@ -114,11 +115,11 @@ def class_index(target: str | None, labels) -> int | None:
     for k, label in enumerate(labels):
         if wanted.casefold() == label.casefold():
             return k
-    if wanted.isdecimal() and int(wanted) < len(labels):
+    if not numbered(labels) and wanted.isdecimal() and int(wanted) < len(labels):
         return int(wanted)
     shown = ", ".join(labels[:8]) + (", …" if len(labels) > 8 else "")
-    raise ConfigError(f"--target {printable(wanted)!r} is none of the model's classes ({shown}) nor a class id "
-                      f"0-{len(labels) - 1}.")
+    ids = "" if numbered(labels) else f" nor a class id 0-{len(labels) - 1}"
+    raise ConfigError(f"--target {wanted!r} is none of the model's classes ({shown}){ids}.")
 
 
 def _evaluations(n: int) -> str:

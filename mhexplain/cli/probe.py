@@ -20,6 +20,7 @@ from mhexplain.cli.command import refuse, run_command
 from mhexplain.cli.options import ModelsOptions
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
+from mhexplain.core.textsafe import printable
 from mhexplain.datasets.split import MAX_SEED
 from mhexplain.evaluation.probe import VARIANTS, probe_folder
 from mhexplain.trust.shortcuts import read_word_list
@@ -62,9 +63,13 @@ def report(done: Probed, models_dir: Path, t0: float) -> int:
         refuse(f"{name} was not probed: {why}")
     if not done.results:
         return 2 if done.failed else refuse(f"no trained model in {models_dir}")
-    first = done.results[0]
-    print(f"{first['posts_with_condition_word']} of {first['n_posts']} test posts hold a word that names a class "
-          f"({first['condition_words_per_post']:.2f} such words per post)")
+    for r in done.results:  # models of different label sets delete different words
+        words = ", ".join(r["words"][:8]) + (", …" if len(r["words"]) > 8 else "")
+        if not r["words"]:
+            print(f"{r['model']}: its class names hold no word to delete; give some with --words FILE")
+            continue
+        print(f"{r['model']}: {r['posts_with_condition_word']} of {r['n_posts']} test posts hold a word that names a "
+              f"class ({r['condition_words_per_post']:.2f} per post; deleted: {printable(words)})")
     print(f"{'model':6} {'as written':>10} {'cond. del.':>10} {'random del.':>11}  drop  control")
     for r in done.results:
         f = {v: r["variants"][v]["macro_f1"] for v in VARIANTS}

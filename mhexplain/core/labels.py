@@ -19,9 +19,11 @@ MAX_CLASSES = 100
 MAX_LABEL_CHARS = 60
 # Letters and digits of any script, spaces, and punctuation with no meaning in markdown, HTML,
 # CSV formulas or a terminal.
-_SAFE_LABEL = re.compile(r"[^\W_]([\w .,'/()+&-]*[\w.)])?")
-SAFE_LABEL_RULE = ("letters, digits, spaces and - _ . , ' / ( ) + &, starting with a letter or digit, "
-                   f"at most {MAX_LABEL_CHARS} characters")
+# No comma: --labels and --label-map are comma-separated lists. A minus sign only before a
+# number ("-1": stance and sentiment codings).
+_SAFE_LABEL = re.compile(r"-\d+|[^\W_]([\w .'/()+&-]*[\w.)])?")
+SAFE_LABEL_RULE = ("letters, digits, spaces and - _ . ' / ( ) + &, starting with a letter or digit (or a "
+                   f"negative number), at most {MAX_LABEL_CHARS} characters")
 
 
 def label_problem(name: str) -> str | None:
@@ -50,6 +52,12 @@ def check_label_set(labels: Sequence[str], where: str) -> tuple[str, ...]:
         raise DataError(f"{where} names a class twice (ignoring case, and spaces against underscores); give each "
                         "class once.")
     return labels
+
+
+def numbered(labels: Sequence[str]) -> bool:
+    """Whether some class is named by a number ("1", "-1"): then a number always means that name,
+    never a place in the label order."""
+    return any(re.fullmatch(r"-?\d+", name) for name in labels)
 
 
 def display_name(label: str) -> str:

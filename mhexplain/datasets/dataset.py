@@ -16,6 +16,7 @@ cell, since cells come from people we do not trust.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from mhexplain.core.errors import DataError
-from mhexplain.core.labels import MAX_CLASSES, MAX_LABEL_CHARS, MIN_CLASSES, check_label_set
+from mhexplain.core.labels import MAX_CLASSES, MAX_LABEL_CHARS, MIN_CLASSES, check_label_set, label_problem
 from mhexplain.datasets.csvfile import MAX_FILE_BYTES, _decode, _parse_rows, check_upload_size, column_indexes
 
 KAGGLE_LABELS: tuple[str, ...] = ("stress", "depression", "bipolar", "personality disorder", "anxiety")
@@ -105,11 +106,20 @@ class Dataset:
         return {lab: int(n) for lab, n in zip(self.labels, counts)}
 
 
+_WHOLE = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
+
+
+def whole_number(cell: str) -> int | None:
+    """A cell as a whole number ("2", "2.0", "-1"; not "²", "1e3" or "1.5"), read exactly (no
+    float in between: 2**53 + 1 stays itself); None where it is not one."""
+    cell = cell.strip()
+    return int(cell.split(".")[0]) if _WHOLE.fullmatch(cell) else None
+
+
 def _whole_numbers(cells: pd.Series) -> np.ndarray:
-    """Each cell as a whole number ("2" or "2.0"; "²" is none), -1 where it is not one >= 0."""
-    nums = pd.to_numeric(cells.str.strip(), errors="coerce").to_numpy(dtype=float)
-    ok = np.isfinite(nums) & (nums == np.floor(nums)) & (nums >= 0)
-    return np.where(ok, np.nan_to_num(nums), -1).astype(np.int64)
+    """Each cell as a whole number >= 0, -1 where it is not one (class numbers count from 0)."""
+    numbers = [whole_number(str(c)) for c in cells]
+    return np.asarray([n if n is not None and 0 <= n < 2**62 else -1 for n in numbers], dtype=np.int64)
 
 
 def _where(source: str, column: str, rows: np.ndarray, bad: np.ndarray) -> str:
@@ -122,12 +132,12 @@ def class_ids(cells: pd.Series, labels: tuple[str, ...]) -> np.ndarray:
     neither, or nothing."""
     cells = cells.astype(str).str.strip()
     ids = cells.map({name: k for k, name in enumerate(labels)}).fillna(-1).to_numpy(dtype=np.int64)
-    numbers = _whole_numbers(cells)
-    label_numbers = _whole_numbers(pd.Series(labels, dtype=object))
-    if (label_numbers >= 0).all():  # the classes are numbers: "2.0" is class "2"
-        by_value = {int(v): k for k, v in enumerate(label_numbers)}
-        ids = np.where(ids < 0, [by_value.get(int(n), -1) for n in numbers], ids)
-    elif not (label_numbers >= 0).any():
+    label_numbers = [whole_number(lab) for lab in labels]
+    if all(n is not None for n in label_numbers):  # the classes are numbers: "2.0" is class "2"
+        by_value = {n: k for k, n in enumerate(label_numbers)}
+        ids = np.where(ids < 0, [by_value.get(whole_number(c), -1) for c in cells], ids)
+    elif all(n is None for n in label_numbers):
+        numbers = _whole_numbers(cells)
         ids = np.where((ids < 0) & (numbers < len(labels)), numbers, ids)
     return np.where((cells != "").to_numpy(), ids, -1)
 
@@ -149,7 +159,7 @@ def label_ids(cells: pd.Series, labels: tuple[str, ...], column: str, source: st
     return ids
 
 
-def infer_labels(cells: pd.Series, column: str, source: str) -> tuple[str, ...]:
+def infer_labels(cells: pd.Series, column: str, source: str, rows: np.ndarray) -> tuple[str, ...]:
     """The distinct labels of a column without ``--labels``: sorted, numerically when all are numbers."""
     values = sorted(set(cells.astype(str).str.strip()) - {""})
     if len(values) > MAX_CLASSES:
@@ -164,9 +174,15 @@ def infer_labels(cells: pd.Series, column: str, source: str) -> tuple[str, ...]:
     if len(values) < MIN_CLASSES:
         raise DataError(f"{source}: column {column!r} holds {len(values)} class(es); a classifier needs at least "
                         f"{MIN_CLASSES}. Check --label-col.")
-    numbers = _whole_numbers(pd.Series(values))
-    if (numbers >= 0).all():
-        values = [str(n) for n in sorted(set(numbers.tolist()))]
+    numbers = [whole_number(v) for v in values]
+    if all(n is not None for n in numbers):
+        values = [str(n) for n in sorted(set(numbers))]
+    bad = [v for v in values if label_problem(v)]
+    if bad:  # named by the first row that holds it: the user never saw the sorted list
+        row = rows[int(np.flatnonzero(cells.astype(str).str.strip().to_numpy() == bad[0])[0])] \
+            if bad[0] in set(cells.astype(str).str.strip()) else None
+        where = f" (first in row {int(row):,})" if row is not None else ""
+        raise DataError(f"{source}: column {column!r} holds a label{where} that {label_problem(bad[0])}; rename it.")
     return check_label_set(values, f"{source}: column {column!r}")
 
 
@@ -211,15 +227,32 @@ def parse_dataset(raw: bytes, source: str, spec: DatasetSpec, labels: tuple[str,
         raise DataError(f"{source}: column {s.text_col!r} is empty in every row; check --text-col.")
     cells = _column(header, rows, s.label_col)
     given = labels or (check_label_set(s.labels, "--labels") if s.labels else None)
-    labels = given or infer_labels(cells, s.label_col, source)
+    labels = given or infer_labels(cells, s.label_col, source, rownum)
     frame["target"] = label_ids(cells, labels, s.label_col, source, rownum)
     if s.group_col:
         frame["group"] = _group_column(_column(header, rows, s.group_col), s.group_col, source, rownum)
     if s.split_col:
         frame["split"] = _split_column(_column(header, rows, s.split_col), s.split_col, source, rownum)
     for c in s.coder_cols:
-        frame[CODER_PREFIX + c] = label_ids(_column(header, rows, c), labels, c, source, rownum, allow_empty=True)
+        coded = _column(header, rows, c)
+        if not (coded.astype(str).str.strip() != "").any():
+            raise DataError(f"{source}: coder column {c!r} is empty in every row; name only columns that hold codes.")
+        frame[CODER_PREFIX + c] = label_ids(coded, labels, c, source, rownum, allow_empty=True)
     return Dataset(frame, labels, spec, "given" if given else "sorted")
+
+
+def check_preset_fits(dataset: Dataset, source: str) -> None:
+    """Before training: with no column named, the Kaggle preset reads the file; a file of its
+    column names but of other classes (its own text/title/target) is told how to name its columns."""
+    if not dataset.spec.is_preset or dataset.spec.labels:
+        return
+    labels, column = dataset.labels, dataset.spec.resolved().label_col
+    present = len(set(dataset.frame["target"].tolist()))
+    if present < len(labels):
+        raise DataError(f"{source}: with no --text-col and --label-col the Kaggle preset applies (column {column!r} "
+                        f"holds class numbers 0-{len(labels) - 1}: {', '.join(labels)}), but the file holds "
+                        f"{present} of them. For your own data name the columns: --text-col text --label-col "
+                        f"{column}.")
 
 
 def read_dataset(path: str | os.PathLike, spec: DatasetSpec, labels: tuple[str, ...] | None = None) -> Dataset:
@@ -242,4 +275,6 @@ def read_dataset_upload(raw: bytes, name: str, spec: DatasetSpec) -> Dataset:
 def with_test_file(train: Dataset, test: Dataset) -> Dataset:
     """One dataset of a training file and a separate test file: a fixed split."""
     frame = pd.concat([train.frame.assign(split="train"), test.frame.assign(split="test")], ignore_index=True)
-    return Dataset(frame, train.labels, train.spec, train.label_source)
+    for coder in test.coders:  # coded in the test file only: the training rows are uncoded
+        frame[CODER_PREFIX + coder] = frame[CODER_PREFIX + coder].fillna(-1).astype(np.int64)
+    return Dataset(frame, train.labels, test.spec, train.label_source)

@@ -119,17 +119,20 @@ def build_corpus(df: pd.DataFrame, dedup: bool, clean: bool, n_labels: int) -> C
 
 
 def _deduplicate(frame: pd.DataFrame, rep: CleanReport) -> pd.DataFrame:
-    labels_per_key = frame.groupby("key")["target"].nunique()
-    conflicting = set(labels_per_key[labels_per_key > 1].index)
-    rep.conflicting_label_texts = len(conflicting)
-    is_conf = frame["key"].isin(conflicting)
-    rep.conflicting_label_rows_dropped = int(is_conf.sum())
-    frame = frame[~is_conf]
+    # With a fixed split, a test post that repeats a training post goes first, whatever its label:
+    # the test file must never change what is trained on; conflicts are then settled within a side.
+    sides = ["key"]
     if "split" in frame.columns:
         train_keys = set(frame.loc[frame["split"] == "train", "key"])
         repeats = (frame["split"] == "test") & frame["key"].isin(train_keys)
         rep.test_copies_of_train_dropped = int(repeats.sum())
         frame = frame[~repeats]
+        sides = ["split", "key"]
+    labels_per_key = frame.groupby(sides)["target"].transform("nunique")
+    is_conf = labels_per_key > 1
+    rep.conflicting_label_texts = int(frame.loc[is_conf, "key"].nunique())
+    rep.conflicting_label_rows_dropped = int(is_conf.sum())
+    frame = frame[~is_conf]
     before = len(frame)
     frame = frame.drop_duplicates("key", keep="first")
     rep.duplicate_copies_dropped = before - len(frame)

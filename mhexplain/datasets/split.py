@@ -11,6 +11,7 @@ of five held out, so no group is on both sides); the data's own ``split`` column
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +29,9 @@ DEFAULT_SEED = 42
 MAX_SEED = 2**32 - 1
 TEST_SIZE = 0.2
 GROUP_FOLDS = round(1 / TEST_SIZE)  # one fold of five held out: the same 20% as a row-level split
+# Training posts each class needs: LR's grid and the calibration of NB and LR fit five folds,
+# stratified by class.
+MIN_TRAIN_PER_CLASS = 5
 
 
 @dataclass
@@ -117,7 +121,7 @@ def make_split(df: pd.DataFrame, labels: tuple[str, ...], protocol: str = DEFAUL
         raise DataError(f"Unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}.")
     corpus = build_corpus(df, dedup=protocol == "leakage-free", clean=protocol == "leakage-free",
                           n_labels=len(labels))
-    _check_class_sizes(corpus.targets, labels)
+    _check_class_sizes(corpus.targets, labels, fixed="split" in corpus.frame.columns)
     frame = corpus.frame
     if "split" in frame.columns:
         tr, te = np.flatnonzero(frame["split"] == "train"), np.flatnonzero(frame["split"] == "test")
@@ -137,14 +141,18 @@ def make_split(df: pd.DataFrame, labels: tuple[str, ...], protocol: str = DEFAUL
     return split
 
 
-def _check_class_sizes(y: np.ndarray, labels: tuple[str, ...]) -> None:
+def _check_class_sizes(y: np.ndarray, labels: tuple[str, ...], fixed: bool) -> None:
+    """Enough posts of each class for an 80/20 split to leave MIN_TRAIN_PER_CLASS of them to train
+    on and one to test (a fixed split is checked side by side instead, ``_check_sides``)."""
     counts = np.bincount(y, minlength=len(labels))
     if (counts > 0).sum() < 2:
         raise DataError("The data has fewer than two classes after cleaning; nothing to classify.")
-    if counts.min() < 5:
-        k = int(np.flatnonzero(counts < 5)[0])
+    least = math.ceil(MIN_TRAIN_PER_CLASS / (1 - TEST_SIZE))
+    if not fixed and counts.min() < least:
+        k = int(np.flatnonzero(counts < least)[0])
         raise DataError(f"Class {labels[k]!r} has only {int(counts[k])} post(s) after cleaning; each class needs at "
-                        "least 5 to be split 80/20 (add posts, or merge or drop the class).")
+                        f"least {least} to be split 80/20 ({MIN_TRAIN_PER_CLASS} to train on; add posts, or merge or "
+                        "drop the class).")
 
 
 def _group_split(groups: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -159,14 +167,20 @@ def _group_split(groups: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarr
 
 
 def _check_sides(split: Split, labels: tuple[str, ...]) -> None:
-    """Every class in training (at least two posts: BERT holds some out) and in test."""
+    """Every class in training (MIN_TRAIN_PER_CLASS posts: the folds fitted there) and in test."""
     y = split.corpus.targets
-    for side, idx, least in (("training", split.train_idx, 2), ("test", split.test_idx, 1)):
+    for side, idx, least in (("training", split.train_idx, MIN_TRAIN_PER_CLASS), ("test", split.test_idx, 1)):
         counts = np.bincount(y[idx], minlength=len(labels))
-        if counts.min() < least:
-            k = int(counts.argmin())
-            how = ("the split column" if split.method == "fixed" else
-                   "the groups" if split.method == "group" else "the split")
-            raise DataError(f"Class {labels[k]!r} has {int(counts[k])} post(s) in the {side} set as {how} "
-                            f"falls; each class needs {least} or more there (add posts, use another --seed, "
-                            "or merge the class).")
+        if counts.min() >= least:
+            continue
+        k = int(counts.argmin())
+        if split.method == "fixed":
+            how = ("by the test file or split column (test posts that repeat a training post were dropped: "
+                   f"{split.corpus.report.test_copies_of_train_dropped:,})")
+            fix = "add posts of that class to that side"
+        else:
+            how = "by the split of whole groups" if split.method == "group" else "by the 80/20 split"
+            fix = "add posts, merge the class" + (", or spread it over more groups" if split.method == "group"
+                                                    else "")
+        raise DataError(f"Class {labels[k]!r} has {int(counts[k])} post(s) in the {side} set {how}; each class needs "
+                        f"{least} or more there ({fix}).")

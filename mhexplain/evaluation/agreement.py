@@ -70,9 +70,11 @@ def _value_counts(matrix: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def _majority_of(counts: np.ndarray) -> np.ndarray:
+    """The code most coders gave, where at least two coded the item (one coder alone is no
+    majority) and no other code ties with it."""
     top = counts.max(axis=1)
     unique = (counts == top[:, None]).sum(axis=1) == 1
-    return np.where((top > 0) & unique, counts.argmax(axis=1), MISSING)
+    return np.where((counts.sum(axis=1) >= 2) & unique, counts.argmax(axis=1), MISSING)
 
 
 def _kappa_columns(a: np.ndarray, b: np.ndarray, n_labels: int) -> np.ndarray:
@@ -160,7 +162,7 @@ def krippendorff_alpha(matrix, n_labels: int) -> float:
 
 
 def majority(coder_matrix) -> np.ndarray:
-    """Per item, the code most of the coders who coded it gave; -1 on a tie or where nobody coded it."""
+    """Per item, the code most of the coders who coded it gave; -1 on a tie or where fewer than two coded it."""
     arr = np.asarray(coder_matrix)
     # The ids themselves say how many classes there can be; one class at least keeps the counts shaped.
     n_labels = max(int(arr.max(initial=MISSING)) + 1, 1)

@@ -17,8 +17,9 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from mhexplain.core.errors import DataError
-from mhexplain.core.labels import common_labels, display_name
+from mhexplain.core.labels import common_labels, display_name, numbered
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.datasets.dataset import whole_number
 from mhexplain.evaluation.agreement import agreement_report
 from mhexplain.evaluation.metrics import classification_metrics
 from mhexplain.preprocess import clear_memo
@@ -37,7 +38,8 @@ def parse_label_map(spec: str, labels) -> dict[str, int]:
     -> {their label: our class id}."""
     n_labels = len(labels)
     names = {n.lower(): i for i, n in enumerate(labels)} | {display_name(n).lower(): i for i, n in enumerate(labels)}
-    names |= {str(i): i for i in range(n_labels) if str(i) not in names}
+    if not numbered(labels):  # where the classes are numbers, a number is a class's name, never its place
+        names |= {str(i): i for i in range(n_labels)}
     out = {}
     for part in (spec or "").split(","):
         if not part.strip():
@@ -60,7 +62,7 @@ def parse_label_map(spec: str, labels) -> dict[str, int]:
 def own_labels_map(labels) -> dict[str, int]:
     """The label map of a file labelled as the models were trained: each class's name or number."""
     names = {name: k for k, name in enumerate(labels)}
-    if any(name.isdecimal() for name in labels):  # numbered classes: a number is a name, not a place
+    if numbered(labels):  # a number is a class's name, not its place
         return names
     return {str(k): k for k in range(len(labels))} | names
 
@@ -76,8 +78,15 @@ def wilson(k: int, n: int, z: float = 1.959964) -> list[float]:
 
 
 def mapped(labels, label_map: dict[str, int]) -> list[int | None]:
-    """Each label as our class id (None: not in the map)."""
-    return [label_map.get(str(label).strip()) for label in labels]
+    """Each label as our class id (None: not in the map); a whole number written "1.0" is "1", as
+    training reads it."""
+    out = []
+    for label in labels:
+        text = str(label).strip()
+        if text not in label_map and (number := whole_number(text)) is not None:
+            text = str(number)
+        out.append(label_map.get(text))
+    return out
 
 
 def prepare_rows(titles, texts, labels, label_map: dict[str, int],
@@ -176,8 +185,12 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
 def _agreement(coded: dict[str, list], predictions: dict[str, np.ndarray], labels) -> dict:
     if not coded:
         return {}
+    codes = {c: np.concatenate(v) for c, v in coded.items()}
     try:
-        return {"coder_agreement": agreement_report({c: np.concatenate(v) for c, v in coded.items()}, predictions,
-                                                    labels)}
+        report = agreement_report(codes, predictions, labels)
     except ValueError as err:
         raise DataError(f"Coder agreement cannot be measured on this file: {err}") from None
+    if not report["alpha"]["n"]:
+        raise DataError("Coder agreement cannot be measured: no post kept was coded by two of the --coder-cols "
+                        "(a coder's label the --label-map leaves out counts as uncoded).")
+    return {"coder_agreement": report}

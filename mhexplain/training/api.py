@@ -18,11 +18,11 @@ from mhexplain.classifiers.catalog import DEFAULT_MODELS, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
 from mhexplain.core.hashing import sha256_bytes
 from mhexplain.core.outputs import check_output_dir
-from mhexplain.datasets.dataset import DatasetSpec, read_dataset_upload
+from mhexplain.datasets.dataset import DatasetSpec, check_preset_fits, read_dataset_upload
 from mhexplain.preprocess import memory_only
 from mhexplain.training.common import Progress, prepare, stage
 from mhexplain.training.config import TrainConfig
-from mhexplain.trust.shortcuts import WordMask
+from mhexplain.trust.shortcuts import read_word_list
 
 logger = logging.getLogger("mhexplain.train")
 
@@ -36,8 +36,8 @@ def check_config(cfg: TrainConfig) -> None:
     check_output_dir(cfg.out, "--out")
     for name in cfg.models:
         check_replaceable(cfg.out / name)
-    if cfg.mask_words:
-        WordMask.from_spec(cfg.mask_words, ())  # a word list that cannot be read is refused now
+    if cfg.mask_words and cfg.mask_words != "default":
+        read_word_list(cfg.mask_words)  # a word list that cannot be read is refused now
     if cfg.cache_dir is not None:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if "bert" in cfg.models and cfg.bert.model_name_or_path:
@@ -109,4 +109,5 @@ def train_upload(raw: bytes, name: str, out: Path, models=DEFAULT_MODELS, progre
     if cfg.test_data is not None:
         raise ConfigError("an upload is trained on alone: it cannot name a separate test file")
     data = read_dataset_upload(raw, name, spec)
+    check_preset_fits(data, name)
     return run(cfg, progress, dataset=data, data_sha256=sha256_bytes(raw))

@@ -309,7 +309,9 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     logger.info("BERT encoder %s on %s: %s, %s", encoder, accel.device, precision_words(accel.mixed_precision),
                 processes(accel.num_processes))
     train_df = prep.split.train
-    tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=bc.val_fraction,
+    # at least one validation post per class: a stratified share of a small set of many classes is too few
+    val_size = bc.val_fraction if math.ceil(bc.val_fraction * len(train_df)) >= len(prep.labels) else len(prep.labels)
+    tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=val_size,
                                        stratify=train_df["target"], random_state=cfg.seed)
     fit_df = train_df.iloc[tr_idx]
     mask = model_mask(cfg, prep.labels)

@@ -15,7 +15,7 @@ from mhexplain.artifacts.folder import library_versions, now_iso
 from mhexplain.classifiers.catalog import kinds_of, resolve
 from mhexplain.core.errors import DataError
 from mhexplain.core.hashing import sha256_file
-from mhexplain.datasets.dataset import CODER_PREFIX, Dataset, read_dataset, with_test_file
+from mhexplain.datasets.dataset import CODER_PREFIX, Dataset, check_preset_fits, read_dataset, with_test_file
 from mhexplain.datasets.split import Split, make_split, stratified_sample
 from mhexplain.evaluation.agreement import agreement_report
 from mhexplain.training.config import TrainConfig
@@ -64,9 +64,13 @@ class Prepared:
 def read_data(cfg: TrainConfig) -> tuple[Dataset, str, str | None]:
     """The training file (and a separate test file, read with the training file's labels) under
     the configured columns, with their hashes."""
-    dataset = read_dataset(cfg.data, cfg.dataset)
     if cfg.test_data is None:
+        dataset = read_dataset(cfg.data, cfg.dataset)
+        check_preset_fits(dataset, str(cfg.data))
         return dataset, sha256_file(cfg.data), None
+    # coders are compared on test posts only: a reliability subset may be coded in the test file alone
+    dataset = read_dataset(cfg.data, dataclasses.replace(cfg.dataset, coder_cols=()))
+    check_preset_fits(dataset, str(cfg.data))
     test = read_dataset(cfg.test_data, cfg.dataset, labels=dataset.labels)
     return with_test_file(dataset, test), sha256_file(cfg.data), sha256_file(cfg.test_data)
 
@@ -127,6 +131,9 @@ def coder_agreement(prep: Prepared, name: str, proba: np.ndarray) -> dict:
     if not coders:
         return {}
     try:
-        return {"coder_agreement": agreement_report(coders, {name: np.asarray(proba).argmax(1)}, prep.labels)}
-    except ValueError as err:  # e.g. no test post that two coders both coded
+        report = agreement_report(coders, {name: np.asarray(proba).argmax(1)}, prep.labels)
+    except ValueError as err:
         raise DataError(f"Coder agreement cannot be measured on the test posts: {err}") from None
+    if not report["alpha"]["n"]:
+        raise DataError("Coder agreement cannot be measured: no test post was coded by two of the --coder-cols.")
+    return {"coder_agreement": report}

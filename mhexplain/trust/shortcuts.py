@@ -33,6 +33,7 @@ _ENDINGS = ("ations", "ation", "ities", "ity", "ness", "ions", "ion", "ing", "iv
 _FILLER = frozenset({"and", "or", "the", "with", "without", "not", "non", "other", "others", "none", "yes", "no",
                      "class", "label", "related", "general", "misc", "positive", "negative", "neutral"})
 _WORD = re.compile(r"[A-Za-z][A-Za-z']*")
+_LABEL_WORD = re.compile(r"[^\W\d_][^\W\d_']*(?:'[^\W\d_]+)*")  # a word of a label name, in any script
 
 
 # A word list names a few dozen words. Every one becomes a branch of one pattern tried at each
@@ -91,7 +92,7 @@ def default_words(labels) -> tuple[str, ...]:
         return CONDITION_WORDS
     words = []
     for label in labels:
-        for word in _WORD.findall(label.lower()):
+        for word in _LABEL_WORD.findall(label.lower()):
             word = word.strip("'")
             if len(word) < 3 or word in _FILLER:
                 continue
@@ -106,8 +107,15 @@ class WordMask:
 
     @classmethod
     def from_spec(cls, spec: str | None, labels) -> "WordMask":
-        """``None`` or "default": the default list for ``labels``; anything else: a word-list file."""
-        return cls(default_words(labels)) if spec in (None, "", "default") else cls(read_word_list(spec))
+        """``None`` or "default": the default list for ``labels`` (refused when their names hold no
+        word); anything else: a word-list file."""
+        if spec not in (None, "", "default"):
+            return cls(read_word_list(spec))
+        words = default_words(labels)
+        if not words:
+            raise ConfigError(f"--mask-words: the class names ({', '.join(labels[:5])}) hold no word to delete; "
+                              "give a word-list file.")
+        return cls(words)
 
     @classmethod
     def for_labels(cls, labels, extra: tuple[str, ...] = ()) -> "WordMask":
@@ -117,6 +125,8 @@ class WordMask:
     @functools.cached_property  # built once: the probe tries it at every word of every post
     def pattern(self) -> re.Pattern:
         parts = [re.escape(w[:-1]) + r"[A-Za-z']*" if w.endswith("*") else re.escape(w) for w in self.words]
+        if not parts:  # no word to delete: a pattern that matches nothing (an empty one would match everywhere)
+            return re.compile(r"(?!)")
         return re.compile(r"(?<![A-Za-z'])(?:" + "|".join(parts) + r")(?![A-Za-z'])", re.IGNORECASE)
 
     def count(self, text: str) -> int:
