@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.model_selection import train_test_split
 
 from mhexplain.artifacts.folder import read_manifest, read_metrics, read_predictions
 from mhexplain.artifacts.registry import load_classifier
@@ -350,3 +351,13 @@ def test_a_manifest_whose_labels_were_reordered_is_refused(binary_dir, tmp_path)
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="probability columns are not in the order of the manifest's labels"):
         read_predictions(folder)
+
+
+def test_berts_validation_slice_holds_every_class():
+    from mhexplain.training.bert import validation_size
+
+    assert validation_size(4000, 0.1, 5) == 0.1  # the Kaggle file: a tenth, as before
+    assert validation_size(120, 0.1, 20) == 20  # 20 classes of 6 training posts: one each
+    _, val = train_test_split(
+        np.arange(120), test_size=validation_size(120, 0.1, 20), stratify=np.arange(120) % 20, random_state=0)
+    assert len(set((val % 20).tolist())) == 20

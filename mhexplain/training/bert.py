@@ -282,6 +282,13 @@ class FineTuneResult:
     samples: int  # training samples seen, all processes together
 
 
+def validation_size(n_train: int, fraction: float, n_labels: int) -> float | int:
+    """``train_test_split``'s test_size for the validation slice: ``fraction`` of the training
+    posts, or one post per class where that share would leave a class out (a stratified split
+    needs one of each: 20 classes of a few posts each)."""
+    return fraction if math.ceil(fraction * n_train) >= n_labels else n_labels
+
+
 def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     """Accelerator, encoder, tokenised training posts, optimiser and schedule."""
     import torch
@@ -309,9 +316,8 @@ def setup(cfg: TrainConfig, prep: Prepared) -> BertRun:
     logger.info("BERT encoder %s on %s: %s, %s", encoder, accel.device, precision_words(accel.mixed_precision),
                 processes(accel.num_processes))
     train_df = prep.split.train
-    # at least one validation post per class: a stratified share of a small set of many classes is too few
-    val_size = bc.val_fraction if math.ceil(bc.val_fraction * len(train_df)) >= len(prep.labels) else len(prep.labels)
-    tr_idx, val_idx = train_test_split(np.arange(len(train_df)), test_size=val_size,
+    tr_idx, val_idx = train_test_split(np.arange(len(train_df)),
+                                       test_size=validation_size(len(train_df), bc.val_fraction, len(prep.labels)),
                                        stratify=train_df["target"], random_state=cfg.seed)
     fit_df = train_df.iloc[tr_idx]
     mask = model_mask(cfg, prep.labels)
