@@ -95,7 +95,7 @@ def test_a_half_precision_checkpoint_trains_with_fp32_weights(tiny_encoder, tmp_
     half = tmp_path / "half"
     shutil.copytree(tiny_encoder, half)
     AutoModelForSequenceClassification.from_pretrained(tiny_encoder).to(torch.float16).save_pretrained(half)
-    _, model = load_encoder(str(half))
+    _, model = load_encoder(str(half), ("a", "b"))
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
@@ -121,8 +121,8 @@ def watch(module, args, out):
                      sorted({str(p.dtype) for p in module.parameters()})])
 
 
-def load_and_watch(encoder):
-    tokenizer, model = load_encoder(encoder)
+def load_and_watch(encoder, labels):
+    tokenizer, model = load_encoder(encoder, labels)
     model.register_forward_hook(watch)
     return tokenizer, model
 

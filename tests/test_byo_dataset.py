@@ -361,3 +361,10 @@ def test_berts_validation_slice_holds_every_class():
     _, val = train_test_split(
         np.arange(120), test_size=validation_size(120, 0.1, 20), stratify=np.arange(120) % 20, random_state=0)
     assert len(set((val % 20).tolist())) == 20
+
+
+def test_score_reads_the_columns_the_models_were_trained_on(binary_dir, binary_csv, tmp_path):
+    out = tmp_path / "s.csv"
+    assert score_cli.main(["--models-dir", str(binary_dir), "--data", str(binary_csv), "--out", str(out)]) == 0
+    scored = pd.read_csv(out, keep_default_na=False)
+    assert len(scored) == 90 and (scored["note"] == "").all()  # body and headline read, as in training

@@ -32,14 +32,16 @@ PROG = "python -m mhexplain.score"
 class ScoreSettings:
     source: CsvInput = group(CsvInput, title="input")
     out: Path = option(help="the predictions CSV to write")
-    text_col: str = option(TEXT_COLUMN, "the column of the post's text")
-    title_col: str = option(TITLE_COLUMN, "the column of the post's title ('' for none; the default is used "
-                                          "only where the file has it, as on the Batch page)")
+    text_col: str | None = option(None, f"the column of the post's text (default: the one the models were trained "
+                                        f"on, else {TEXT_COLUMN!r})", empty=False)
+    title_col: str | None = option(None, f"the column of the post's title ('' for none; default: the one the models "
+                                         f"were trained on, else {TITLE_COLUMN!r}, used only where the file has it, "
+                                         "as on the Batch page)")
     id_col: str | None = option(None, "a column copied into the output to join on")
     models: ModelsOptions = group(ModelsOptions, title="models")
 
     def problems(self) -> list[str]:
-        return [] if self.text_col.strip() else ["--text-col names no column"]
+        return [] if self.text_col is None or self.text_col.strip() else ["--text-col names no column"]
 
 
 @dataclass
@@ -70,12 +72,27 @@ def _shared_value(state):
     return lambda value: broadcast_object_list([value])[0]
 
 
+def trained_columns(infos, text_col: str | None, title_col: str | None) -> tuple[str, str]:
+    """The text and title columns to read: as given, else those the models were trained on (when
+    they share one pair), else ``text`` and ``title``. A title given as '' reads none."""
+    trained = {(cols.get("text"), cols.get("title"))
+               for cols in ((((i.manifest or {}).get("data") or {}).get("columns") or {}) for i in infos)}
+    trained_text, trained_title = trained.pop() if len(trained) == 1 else (None, None)
+    text = text_col or trained_text or TEXT_COLUMN
+    if title_col is not None:
+        return text, title_col
+    if trained_text and text_col is None:  # the models' own layout: their title, or none
+        return text, trained_title or ""
+    return text, TITLE_COLUMN
+
+
 def score(s: ScoreSettings) -> Scored:
     """Check the file's header and the output path, then load the models and write the table."""
     state = _distributed()
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     data = s.source.data
-    columns = file_columns(data, s.text_col, s.title_col or None, s.id_col)  # its header, before anything else
+    text_col, title_col = trained_columns(s.models.select(), s.text_col, s.title_col)
+    columns = file_columns(data, text_col, title_col or None, s.id_col)  # its header, before anything else
     check_output_file(s.out, "--out", inputs=(data,))
     models = s.models.load()
     jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
