@@ -255,7 +255,7 @@ def test_score_reads_a_file_without_titles_as_the_batch_page_does(trained_dir, t
 
 
 @pytest.mark.parametrize("command, flags, message", [
-    ("score", ["--text-col", " "], "--text-col names no column"),
+    ("score", ["--text-col", " "], "argument --text-col: expected a value, got an empty one"),
     ("evaluate", ["--text-col", "text", "--label-col", "", "--label-map", "a=0"], "--label-col names no column"),
 ])
 def test_an_empty_column_name_is_refused_before_any_work(trained_dir, tmp_path, capsys, command, flags, message):
