@@ -62,7 +62,7 @@ def main(argv=None) -> int:
 
 def stages(log: str) -> str:
     """The posts cleaned and how fast the preprocessing stage went, from the training log."""
-    split = re.search(r"split: (\d+) train / (\d+) test", log)
+    split = re.search(r"split \([a-z]+\): (\d+) train / (\d+) test", log)
     prep = re.search(r"preprocessing \(NLTK\) done in ([\d.]+) s", log)
     fit = re.search(r"fitting .* done in ([\d.]+) s", log)
     if not (split and prep):

@@ -368,3 +368,9 @@ def test_score_reads_the_columns_the_models_were_trained_on(binary_dir, binary_c
     assert score_cli.main(["--models-dir", str(binary_dir), "--data", str(binary_csv), "--out", str(out)]) == 0
     scored = pd.read_csv(out, keep_default_na=False)
     assert len(scored) == 90 and (scored["note"] == "").all()  # body and headline read, as in training
+
+
+def test_evaluate_warns_on_the_file_the_models_were_trained_on(binary_dir, binary_csv, capsys):
+    argv = ["--models-dir", str(binary_dir), "--data", str(binary_csv), "--text-col", "body", "--label-col", "label"]
+    assert evaluate_cli.main(argv) == 0
+    assert "warning: nb, lr were trained on this very file" in capsys.readouterr().out

@@ -68,8 +68,8 @@ def test_external_file_in_chunks(trained_dir, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--text-col", "nope"], "nope"),
     (["--label-map", "Anx=adhd"], "none of the models' classes"),
-    (["--label-map", "Anx=anxiety"], "1 mapped class"),
-    (["--label-map", "Nothing=anxiety"], "0 mapped class"),
+    (["--label-map", "Anx=anxiety"], "has 1 of the models' classes among its labels"),
+    (["--label-map", "Nothing=anxiety"], "has 0 of the models' classes among its labels"),
 ])
 def test_bad_external_input_is_one_line_and_writes_nothing(args, message, trained_dir, tmp_path, capsys):
     data = _external(tmp_path / "ext.csv", n=40)

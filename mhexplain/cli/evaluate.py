@@ -16,6 +16,7 @@ from pathlib import Path
 from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
 from mhexplain.cli.options import CsvInput, ModelsOptions
+from mhexplain.core.hashing import sha256_file
 from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
 from mhexplain.core.textsafe import printable
@@ -69,12 +70,24 @@ def evaluate(s: EvaluateSettings) -> dict:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
                             bar.update, s.coder_cols)
     res["seconds"] = time.perf_counter() - t0
+    trained_on = training_file_of(s.models.select(), sha256_file(data))
+    if trained_on:
+        res["warning"] = (f"{', '.join(trained_on)} {'was' if len(trained_on) == 1 else 'were'} trained on this very "
+                          "file: most of its rows were training posts, so these figures flatter the models (their "
+                          "test posts are in metrics.json)")
     if s.json:
         write_atomic(s.json, json.dumps(res, indent=2))
     return res
 
 
+def training_file_of(infos, digest: str) -> list[str]:
+    """The models whose training file (not a separate test file) has this SHA-256."""
+    return [i.name for i in infos if ((i.manifest or {}).get("data") or {}).get("sha256") == digest]
+
+
 def report(res: dict) -> None:
+    if "warning" in res:
+        print(f"warning: {res['warning']}")
     print(f"{res['rows']:,} rows; dropped {res['dropped_unmapped']:,} with unmapped labels and "
           f"{res['dropped_empty']:,} without text; {res['truncated']:,} {TRUNCATED} ({res['seconds']:.1f} s)")
     for m in res["models"]:

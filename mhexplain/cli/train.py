@@ -8,6 +8,7 @@ import sys
 from mhexplain.cli.args import parse
 from mhexplain.cli.command import run_command
 from mhexplain.core.textsafe import printable
+from mhexplain.evaluation.agreement import agreement_summary
 from mhexplain.training.api import run
 from mhexplain.training.config import TrainConfig
 
@@ -49,6 +50,8 @@ def report(cfg: TrainConfig, results: dict, existed: set[str]) -> None:
             r = m["seed_repeats"]
             line += f"; over {len(r['seeds'])} split seeds {r['mean']:.3f} ± {r['sd']:.3f}"
         print(line)
+        if "coder_agreement" in m:  # the question a coder asks: is the model as reliable as a second coder?
+            print("  " + printable(agreement_summary(m["coder_agreement"], name)))
 
 
 if __name__ == "__main__":

@@ -174,8 +174,9 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
                 progress(len(chunk))
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
     if len(set(y.tolist())) < 2:
-        raise DataError(f"{path} has {len(set(y.tolist()))} mapped class(es) after dropping unmapped labels; "
-                        "external validation needs at least two.")
+        raise DataError(f"{path} has {len(set(y.tolist()))} of the models' classes among its labels (after "
+                        f"dropping {counts['unmapped']:,} row(s) whose label is not mapped); external validation needs "
+                        "at least two. Map the file's labels onto the models' classes with --label-map.")
     return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
             "truncated": counts["truncated"],
             "models": [summarise(n, y, np.vstack(probas[n]).astype(float), labels) for n in models],

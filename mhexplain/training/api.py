@@ -68,8 +68,13 @@ def run(cfg: TrainConfig, progress=None, dataset=None, data_sha256: str | None =
     with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})", progress, "reading"):
         prep = prepare(cfg, dataset=dataset, data_sha256=data_sha256)
     rep = prep.split.describe()
-    logger.info("split: %d train / %d test, overlap %d; cleaning %s", rep["n_train"], rep["n_test"],
-                rep["train_test_overlap"], prep.split.corpus.report.as_dict())
+    logger.info("split (%s): %d train / %d test, %d test posts with a copy in training; cleaning %s", rep["method"],
+                rep["n_train"], rep["n_test"], rep["train_test_overlap"], prep.split.corpus.report.as_dict())
+    if "grouping" in rep:
+        g = rep["grouping"]
+        logger.info("groups: %d, %d on both sides (a row-level split would have put %d on both sides, with %d of "
+                    "its test posts)", g["groups"], g["groups_in_both"], g["row_level_split"]["groups_in_both"],
+                    g["row_level_split"]["test_rows_in_shared_groups"])
     # Every model is written to a staging folder first and moved into place only when all of them
     # are done: a failed or interrupted run leaves the models folder as it was.
     out_existed = cfg.out.exists()
