@@ -5,8 +5,8 @@ import pytest
 
 from mhexplain.cli.probe import main as probe_cli
 from mhexplain.core.errors import ConfigError
-from mhexplain.evaluation.probe import probe, probe_texts
 from mhexplain.datasets.dataset import KAGGLE_LABELS
+from mhexplain.evaluation.probe import probe, probe_texts
 from mhexplain.trust.shortcuts import CONDITION_WORDS, WordMask, default_words, delete_random_words, read_word_list
 
 

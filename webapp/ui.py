@@ -318,6 +318,19 @@ def require_results() -> list:
     return _require(*load_all_results())
 
 
+def comparable_results(key: str) -> list:
+    """The results a comparing page sets side by side: every trained model's while they share one
+    label set, else those the visitor picks (``one_label_set``); says which dataset they come from.
+    Stops the page when there are none to compare."""
+    every = require_results()
+    picked = one_label_set({r.name: r.labels for r in every}, key)
+    if picked is None:
+        st.stop()
+    results = [r for r in every if r.name in picked]
+    dataset_note({r.name: r.manifest for r in results})
+    return results
+
+
 def explanation_card(exp, name: str, downloads: bool = False) -> None:
     """One model's explanation: highlighted words (escaped HTML), faithfulness, downloads."""
 

@@ -42,15 +42,8 @@ from mhexplain.classifiers.bert import (
 from mhexplain.core.errors import ArtifactError, ConfigError
 from mhexplain.datasets.split import Split
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
-from mhexplain.training.common import (
-    TQDM_DISABLE,
-    Prepared,
-    Progress,
-    base_manifest,
-    coder_agreement,
-    model_mask,
-    stage,
-)
+from mhexplain.training import common
+from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, stage
 from mhexplain.training.config import BertTrainConfig, TrainConfig
 from mhexplain.trust.calibration import Calibration, calibration_metrics, scale
 from mhexplain.trust.shortcuts import WordMask, save_mask
@@ -561,7 +554,7 @@ def save(run: BertRun, prep: Prepared, result: FineTuneResult, progress: Progres
     raw = result.test_proba[bc.long_text]
     calibrated = scale(raw, cal.temperature)
     metrics = metrics_on_test(run, split, result, calibrated)
-    metrics.update(coder_agreement(prep, "bert", calibrated))
+    metrics.update(common.coder_agreement(prep, "bert", calibrated))
     manifest = base_manifest(run.cfg, prep, "bert", run_params(run, result), result.train_seconds)
     manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
     manifest["calibration"] = asdict(cal)

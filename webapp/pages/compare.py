@@ -114,13 +114,8 @@ def leakage_section(results) -> None:
 
 
 st.title("Compare models")
-every = ui.require_results()
-picked = ui.one_label_set({r.name: r.labels for r in every}, "compare_models")
-if picked is None:
-    st.stop()
-results = [r for r in every if r.name in picked]
+results = ui.comparable_results("compare_models")
 labels = results[0].labels
-ui.dataset_note({r.name: r.manifest for r in results})
 
 note = shared_posts_note(results)
 if note:
@@ -143,7 +138,7 @@ st.plotly_chart(coverage_plot(results, points), width="stretch")
 ui.table(points)
 st.caption("Each model abstains (the Analyze page says \"uncertain\") below a threshold chosen on validation data "
            "for the target accuracy on the posts it answers; here is what that threshold does on the test set.")
-probe_section(results, picked)
+probe_section(results, [r.name for r in results])
 st.subheader("Per-class F1")
 ui.table(per_class_table(results, "f1"), hide_index=False)
 if len(results) > 1:

@@ -8,12 +8,7 @@ from mhexplain.evaluation.explorer import FILTERS, explorer_table, filter_table
 from webapp import ui
 
 st.title("Error explorer")
-every = ui.require_results()
-picked = ui.one_label_set({r.name: r.labels for r in every}, "errors_models")
-if picked is None:
-    st.stop()
-results = [r for r in every if r.name in picked]
-ui.dataset_note({r.name: r.manifest for r in results})
+results = ui.comparable_results("errors_models")
 table = explorer_table(results)
 if note := shared_posts_note(results):
     st.info(escape_markdown(note), icon=":material/rule:")
@@ -42,4 +37,4 @@ if rows or picked_post is not None:
     models, _ = ui.load_models()
     method = st.radio("explain with", ["shap", "lime"], horizontal=True, format_func=str.upper, key="err_method")
     if st.button("Explain this post"):
-        ui.explain_columns({n: m for n, m in models.items() if n in picked}, row["text"], method)
+        ui.explain_columns({n: m for n, m in models.items() if n in {r.name for r in results}}, row["text"], method)
