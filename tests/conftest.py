@@ -42,6 +42,8 @@ SLOW_TESTS = {
     # 12 and 5 runs of `python -m train` in a fresh process, about 1.4 s each
     "test_train.py::test_bad_data_one_line_error_and_nothing_written": "a train process per case",
     "test_train.py::test_unusable_outputs_are_refused_before_any_work": "a train process per case",
+    # fine-tunes a tiny BERT on the binary dataset: about 10 s, and loads torch
+    "test_byo_dataset.py::test_bert_takes_its_labels_from_the_dataset": "fine-tunes BERT",
 }
 
 
