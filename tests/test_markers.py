@@ -8,7 +8,7 @@ from .helpers import ROOT
 # Files with a test of each kind: in a slow module; using a slow fixture through another fixture;
 # named as slow; not slow.
 FILES = ["tests/test_e2e_browser.py", "tests/test_app_logic.py", "tests/test_score.py", "tests/test_train.py",
-         "tests/test_metrics.py"]
+         "tests/test_metrics.py", "tests/test_byo_dataset.py"]
 
 
 def _collected(*selections: str) -> list[set[str]]:
