@@ -24,7 +24,6 @@ from mhexplain.evaluation.post import compare_post
 from webapp.plots import (
     CLASS_PALETTE,
     DARK_CLASS_COLOURS,
-    class_balance_bars,
     class_colours,
     confusion_heatmap,
     pr_scatter,
@@ -171,10 +170,6 @@ def test_plots_scale_from_two_to_many_classes():
     assert many.layout.height > binary.layout.height  # rows a reader can tell apart
     wide = confusion_heatmap(np.eye(40), "lr", False, tuple(f"t{k}" for k in range(40)))
     assert wide.data[0].texttemplate is None  # 1,600 numbers in cells are noise: hover only
-    counts = {"train": {lab: 4 for lab in labels}, "test": {lab: 1 for lab in labels}}
-    bars = class_balance_bars(counts, labels)
-    assert [list(t.y) for t in bars.data] == [[4] * 20, [1] * 20]
-    assert list(bars.data[0].marker.color) == [class_colours(list(bars.data[0].x))[x] for x in bars.data[0].x]
 
 
 def test_word_agreement_between_models(three_models_dir):

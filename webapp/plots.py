@@ -172,20 +172,3 @@ def share_bars(results: list[dict], labels) -> go.Figure:
     fig.update_layout(barmode="group", title="Predicted classes on this file", yaxis_title="share of its posts",
                       yaxis_tickformat=".0%", height=360)
     return fig
-
-
-def class_balance_bars(class_counts: dict[str, dict[str, int]], labels) -> go.Figure:
-    """Posts per class in the training and test splits (manifest ``data.class_counts``), each class
-    in its colour: a 20-class dataset's imbalance shows at a glance."""
-    shown = display_names(labels)
-    colours = class_colours(shown)
-    fig = go.Figure()
-    for split, opacity in (("train", 1.0), ("test", 0.5)):
-        counts = class_counts.get(split) or {}
-        fig.add_bar(name=split, x=shown, y=[counts.get(lab, 0) for lab in labels], opacity=opacity,
-                    marker_color=[colours[s] for s in shown],
-                    hovertemplate="%{x}: %{y:,} posts<extra>" + split + "</extra>")
-    fig.update_layout(barmode="stack", title="Posts per class (solid: training; pale: test)",
-                      yaxis_title="posts", xaxis={"tickangle": -45 if len(shown) > 6 else 0}, showlegend=False,
-                      height=340, margin=dict(l=10, r=10, t=50, b=10))
-    return fig

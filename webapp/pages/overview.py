@@ -6,7 +6,6 @@ from mhexplain.core.labels import display_names
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.evaluation.compare import shared_posts_note, summary_table
 from webapp import ui
-from webapp.plots import class_balance_bars
 
 
 def data_section(r, k: int) -> None:
@@ -31,8 +30,9 @@ def data_section(r, k: int) -> None:
         + (f", test posts copying a training post {copies} (dropped)" if copies else "") + "." + grouped))
     labels = r.labels
     counts = man["data"].get("class_counts")
+    # a table, not a chart: the Overview is the first page a visitor sees, and importing the
+    # plotting library would add about a second to it
     if counts:
-        st.plotly_chart(class_balance_bars(counts, labels), width="stretch", key=f"balance-{k}")
         per_class = pd.DataFrame({split: [counts.get(split, {}).get(lab, 0) for lab in labels]
                                   for split in ("train", "test")}, index=display_names(labels))
         per_class.columns = ["training posts", "test posts"]
