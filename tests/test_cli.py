@@ -373,3 +373,14 @@ def test_bench_scripts_take_their_settings_from_the_same_generator(script, monke
     text = capsys.readouterr().out
     assert "--models-dir" in text or "--data" in text or "--model-dir" in text, text
     assert "argparse" not in script.read_text()
+
+
+def test_a_repeated_option_collects_one_item_per_use():
+    @dataclass
+    class Filters:
+        where: tuple[str, ...] = option((), "conditions", repeat=True)
+
+    assert parse(Filters, []).where == ()
+    assert parse(Filters, ["--where", "a=1,2", "--where", "b=3"]).where == ("a=1,2", "b=3")  # a comma stays
+    with pytest.raises(SystemExit):
+        parse(Filters, ["--where", " "])

@@ -68,8 +68,9 @@ def test_external_file_in_chunks(trained_dir, tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--text-col", "nope"], "nope"),
     (["--label-map", "Anx=adhd"], "none of the models' classes"),
-    (["--label-map", "Anx=anxiety"], "has 1 of the models' classes among its labels"),
-    (["--label-map", "Nothing=anxiety"], "has 0 of the models' classes among its labels"),
+    (["--label-map", "Nothing=anxiety"], "has none of the models' classes among its labels"),
+    (["--where", "sub"], "--where 'sub' is not COLUMN=VALUE"),
+    (["--where", "forum=x"], "no column named 'forum' (--where forum)"),
 ])
 def test_bad_external_input_is_one_line_and_writes_nothing(args, message, trained_dir, tmp_path, capsys):
     data = _external(tmp_path / "ext.csv", n=40)
@@ -93,3 +94,21 @@ def test_cli_writes_json(trained_dir, tmp_path, capsys):
     res = json.loads(out.read_text())
     assert [m["model"] for m in res["models"]] == ["nb", "lr"] and res["dropped_unmapped"] == 30
     assert "macro-F1" in capsys.readouterr().out
+
+
+def test_a_file_of_one_class_and_a_row_filter(trained_dir, tmp_path, capsys):
+    """An external set is often all one forum: one class. Its recall and shares stand; macro-F1
+    is left out with its reason. --where, given once per condition, keeps the rows meeting all."""
+    data = _external(tmp_path / "ext.csv", n=60)
+    out = tmp_path / "r.json"
+    argv = ["--models-dir", str(trained_dir), "--data", str(data), "--text-col", "body", "--label-col", "sub",
+            "--label-map", "Anx=anxiety,Dep=depression", "--json", str(out)]
+    assert main(argv + ["--where", "sub=Anx"]) == 0
+    res = json.loads(out.read_text())
+    m = res["models"][0]
+    assert res["filtered_out"] == 45 and m["n"] == 15 and list(m["recall"]) == ["anxiety"]
+    assert m["macro_f1_present_classes"] is None and "macro-F1 is left out" in m["left_out"]
+    printed = capsys.readouterr().out
+    assert "45 rows left out by --where" in printed and "one class" in printed and "macro-F1 is left out" in printed
+    assert main(argv + ["--where", "sub=Anx", "--where", "heading=none"]) == 2  # both must hold: no row does
+    assert "none of the models' classes" in capsys.readouterr().err

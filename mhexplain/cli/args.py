@@ -9,6 +9,8 @@ of that class's fields. A field says the rest in its ``metadata``:
   name (required unless the field has a default).
 - ``choices``: the values allowed (for a list, each item); a ``Literal[...]`` annotation says the same.
 - ``const``: the value of the option given alone (``--mask-words`` without a file).
+- ``repeat``: a ``tuple[X, ...]`` given once per item (``--where a=1 --where b=2``), where an item
+  may hold a comma, instead of as one comma-separated list.
 - ``min``, ``max``: the bounds of a number, refused in one line before any work.
 - ``finite``: False lets a float be ``nan`` or ``inf`` (refused otherwise, wherever a float is read).
 - ``empty``: False refuses an empty text or path where it would otherwise mean none (see Types).
@@ -198,6 +200,11 @@ def _help(spec: _Spec, default) -> str:
 def _argument(spec: _Spec, dest: str, default) -> tuple[list[str], dict]:
     """add_argument's names and keywords for one field."""
     kw: dict[str, Any] = {"help": _help(spec, default)}
+    if spec.meta.get("repeat"):  # one item per use of the flag: argparse appends them to a list
+        item = _reader(typing.get_args(spec.type)[0], finite=spec.meta.get("finite", True))
+        kw.update(action="append", type=_given(item) if item is str else item,
+                  metavar=spec.meta.get("metavar", spec.field.name.upper()), dest=dest, default=None)
+        return [spec.flag], kw
     if spec.type is bool:
         names, kw["action"] = [spec.flag], argparse.BooleanOptionalAction
     else:
@@ -263,6 +270,9 @@ def build(cls, namespace: argparse.Namespace, prefix: str = "", extra: dict[str,
                 values[spec.field.name] = spec.meta["default"]
         elif spec.is_group:
             values[spec.field.name] = build(spec.type, namespace, name + ".", spec.meta.get("fields"))
+        elif spec.meta.get("repeat"):  # a list of the items given, or the field's default when none was
+            given = getattr(namespace, name)
+            values[spec.field.name] = tuple(given) if given is not None else _default_of(spec)
         else:
             values[spec.field.name] = getattr(namespace, name)
     return cls(**values)

@@ -24,10 +24,12 @@ from mhexplain.datasets.csvfile import CsvColumns, named_columns
 from mhexplain.evaluation.agreement import KAPPA_COLUMN, agreement_rows, agreement_summary
 from mhexplain.evaluation.external import (
     COLUMN_OPTIONS,
+    ONE_CLASS,
     evaluate_file,
     models_labels,
     own_labels_map,
     parse_label_map,
+    parse_where,
 )
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
@@ -47,6 +49,9 @@ class EvaluateSettings:
     title_col: str | None = option(None, "the column of the post's title, if the file has one")
     coder_cols: tuple[str, ...] = option((), "columns of human coders' labels (mapped by --label-map as the label "
                                              "column is): agreement between coders and with each model")
+    where: tuple[str, ...] = option((), "read only the rows whose column COL holds VALUE, given as COL=VALUE; "
+                                        "repeat the flag for several conditions (a row must meet all)", repeat=True,
+                                    metavar="COL=VALUE")
     json: Path | None = option(None, "write the results here")
     models: ModelsOptions = group(ModelsOptions, title="models")
 
@@ -59,8 +64,10 @@ def evaluate(s: EvaluateSettings) -> dict:
     """Check the label map, the file's header and the output path, then load the models and measure."""
     t0 = time.perf_counter()
     data = s.source.data
+    where = parse_where(s.where)
     columns = named_columns(COLUMN_OPTIONS, (s.text_col, s.title_col, s.label_col))
-    CsvColumns(data, columns | {f"--coder-cols {c}": c for c in s.coder_cols}).close()  # the header, first
+    columns |= {f"--coder-cols {c}": c for c in s.coder_cols} | {f"--where {c}": c for c, _ in where}
+    CsvColumns(data, columns).close()  # the header, first
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,))
     models = s.models.load()
@@ -68,7 +75,7 @@ def evaluate(s: EvaluateSettings) -> dict:
     label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
-                            bar.update, s.coder_cols)
+                            bar.update, s.coder_cols, where)
     res["seconds"] = time.perf_counter() - t0
     trained_on = training_file_of(s.models.select(), sha256_file(data))
     if trained_on:
@@ -88,14 +95,20 @@ def training_file_of(infos, digest: str) -> list[str]:
 def report(res: dict) -> None:
     if "warning" in res:
         print(f"warning: {res['warning']}")
+    if res.get("filtered_out"):
+        print(f"{res['filtered_out']:,} rows left out by --where")
     print(f"{res['rows']:,} rows; dropped {res['dropped_unmapped']:,} with unmapped labels and "
           f"{res['dropped_empty']:,} without text; {res['truncated']:,} {TRUNCATED} ({res['seconds']:.1f} s)")
     for m in res["models"]:
         rec = ", ".join(f"{k} {v['recall']:.2f} [{v['ci'][0]:.2f}-{v['ci'][1]:.2f}] (n={v['n']})"
                         for k, v in m["recall"].items())
         top = max(m["prediction_share"], key=m["prediction_share"].get)
-        print(f"{m['model']}: macro-F1 {m['macro_f1_present_classes']:.3f} over {len(m['recall'])} classes; "
-              f"ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} ({m['prediction_share'][top]:.0%})")
+        f1 = m["macro_f1_present_classes"]
+        macro = f"macro-F1 {f1:.3f} over {len(m['recall'])} classes" if f1 is not None else "one class"
+        print(f"{m['model']}: {macro}; ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} "
+              f"({m['prediction_share'][top]:.0%})")
+    if any(m["macro_f1_present_classes"] is None for m in res["models"]):
+        print(ONE_CLASS)
     if "coder_agreement" in res:
         report_agreement(res["coder_agreement"])
 

@@ -107,6 +107,29 @@ def prepare_rows(titles, texts, labels, label_map: dict[str, int],
     return [inputs[k] for k in keep], np.asarray([classes[k] for k in keep], dtype=int), counts
 
 
+ONE_CLASS = ("macro-F1 is left out: the file holds one of the models' classes, and a mean over one class "
+             "is its F1, not a macro average (recall and the predicted-class shares say how the models did)")
+
+
+def parse_where(items: tuple[str, ...]) -> list[tuple[str, str]]:
+    """``--where COL=VALUE`` items as (column, value); a row is kept when every column holds its value."""
+    out = []
+    for item in items:
+        column, sep, value = item.partition("=")
+        if not sep or not column.strip():
+            raise DataError(f"--where {item!r} is not COLUMN=VALUE.")
+        out.append((column.strip(), value.strip()))
+    return out
+
+
+def _kept_by(chunk, where: list[tuple[str, str]]):
+    """The rows of ``chunk`` that every ``--where`` condition keeps (cells compared stripped)."""
+    keep = np.ones(len(chunk), dtype=bool)
+    for column, value in where:
+        keep &= (chunk[column].str.strip() == value).to_numpy()
+    return chunk[keep]
+
+
 def summarise(name: str, y: np.ndarray, proba: np.ndarray, labels) -> dict:
     pred = proba.argmax(1)
     present = sorted(set(y.tolist()))
@@ -114,10 +137,13 @@ def summarise(name: str, y: np.ndarray, proba: np.ndarray, labels) -> dict:
     for k in present:
         n, hit = int((y == k).sum()), int(((y == k) & (pred == k)).sum())
         recall[labels[k]] = {"n": n, "recall": hit / n, "ci": wilson(hit, n)}
-    # macro-F1 over the classes the file has: a class it lacks has no recall to average in
-    f1_present = float(f1_score(y, pred, labels=present, average="macro", zero_division=0))
+    # macro-F1 over the classes the file has: a class it lacks has no recall to average in; a file
+    # of one class (all posts from one forum, say) has no macro average to speak of
+    f1_present = float(f1_score(y, pred, labels=present, average="macro", zero_division=0)) if len(present) > 1 \
+        else None
     share = np.bincount(pred, minlength=len(labels)) / max(len(pred), 1)
-    return {"model": name, "n": int(len(y)), "recall": recall, "macro_f1_present_classes": f1_present,
+    left_out = {} if f1_present is not None else {"left_out": ONE_CLASS}
+    return {"model": name, "n": int(len(y)), "recall": recall, "macro_f1_present_classes": f1_present, **left_out,
             "classes_present": [labels[k] for k in present],
             "prediction_share": {lab: float(share[k]) for k, lab in enumerate(labels)},
             "ece": ece(proba, y) if len(y) else math.nan, "accuracy": float((pred == y).mean()) if len(y) else math.nan}
@@ -148,17 +174,24 @@ def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
 
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],
                   title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None,
-                  coder_cols: tuple[str, ...] = ()) -> dict:
+                  coder_cols: tuple[str, ...] = (), where: list[tuple[str, str]] = ()) -> dict:
     """Stream ``path`` in chunks through every model; returns counts and one summary per model,
-    and with ``coder_cols`` the agreement between those coders and each model (``agreement``)."""
+    and with ``coder_cols`` the agreement between those coders and each model (``agreement``).
+    ``where``: (column, value) conditions a row must meet to be read at all (``--where``)."""
     labels = models_labels(models)
     ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0, "truncated": 0}, 0
     coded: dict[str, list] = {c: [] for c in coder_cols}
     columns = named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col)) | {f"--coder-cols {c}": c
                                                                                   for c in coder_cols}
+    columns |= {f"--where {c}": c for c, _ in where}
+    filtered = 0
     with CsvColumns(path, columns) as table:
         for chunk in table.chunks(chunk_size):
             rows += len(chunk)
+            if progress:
+                progress(len(chunk))
+            kept = _kept_by(chunk, list(where))
+            filtered, chunk = filtered + len(chunk) - len(kept), kept
             titles = chunk[title_col] if title_col else None
             inputs, y, c = prepare_rows(titles, chunk[text_col], chunk[label_col], label_map,
                                         {name: chunk[name] for name in coder_cols})
@@ -170,15 +203,14 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
                 for n, m in models.items():
                     probas[n].append(predict(m, inputs).astype(np.float32))
             clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
-            if progress:
-                progress(len(chunk))
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
-    if len(set(y.tolist())) < 2:
-        raise DataError(f"{path} has {len(set(y.tolist()))} of the models' classes among its labels (after "
-                        f"dropping {counts['unmapped']:,} row(s) whose label is not mapped); external validation needs "
-                        "at least two. Map the file's labels onto the models' classes with --label-map.")
-    return {"rows": rows, "dropped_unmapped": counts["unmapped"], "dropped_empty": counts["empty"],
-            "truncated": counts["truncated"],
+    if not len(y):
+        kept = f"{rows - filtered:,} of its {rows:,} rows pass --where; " if where else ""
+        raise DataError(f"{path} has none of the models' classes among its labels ({kept}{counts['unmapped']:,} "
+                        "row(s) dropped whose label is not mapped). Map the file's labels onto the models' classes "
+                        "with --label-map.")
+    return {"rows": rows, "filtered_out": filtered, "dropped_unmapped": counts["unmapped"],
+            "dropped_empty": counts["empty"], "truncated": counts["truncated"],
             "models": [summarise(n, y, np.vstack(probas[n]).astype(float), labels) for n in models],
             **_agreement(coded, {n: np.vstack(probas[n]).argmax(1) for n in models}, labels)}
 

@@ -8,7 +8,7 @@ from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.labels import common_labels, display_names
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
-from mhexplain.evaluation.external import evaluate_rows, models_labels, prepare_rows, upload_metrics
+from mhexplain.evaluation.external import ONE_CLASS, evaluate_rows, models_labels, prepare_rows, upload_metrics
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN, TRUNCATED
 from mhexplain.scoring.upload import MAX_ROWS, TARGET_COLUMN, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
@@ -145,9 +145,8 @@ def external_tab() -> None:
         return
     titles = table[title_col] if title_col is not None else [""] * len(table)
     inputs, y, counts = prepare_rows(titles, table[text_col], table[label_col], label_map)
-    if len(set(y.tolist())) < 2:
-        ui.show_error(f"{len(set(y.tolist()))} of the models' classes are mapped and present; external validation "
-                      "needs at least two.")
+    if not len(y):
+        ui.show_error("None of the file's labels is mapped onto the models' classes: map at least one.")
         return
     results = evaluate_rows(picked, inputs, y)
     st.caption(f"{len(y):,} posts; dropped {counts['unmapped']:,} with unmapped labels and {counts['empty']:,} "
@@ -156,6 +155,8 @@ def external_tab() -> None:
                             r["macro_f1_present_classes"], "ECE": r["ece"],
                             **{f"recall {k} [95% CI]": f"{v['recall']:.3f} [{v['ci'][0]:.3f}–{v['ci'][1]:.3f}]"
                                for k, v in r["recall"].items()}} for r in results]))
+    if any(r["macro_f1_present_classes"] is None for r in results):
+        st.caption(ONE_CLASS)
     st.plotly_chart(share_bars(results, labels), width="stretch", key="ext-share")
 
 
