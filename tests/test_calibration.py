@@ -9,7 +9,7 @@ from mhexplain.core.errors import ArtifactError
 from mhexplain.trust.calibration import (
     Calibrated,
     Calibration,
-    abstention_threshold,
+    guaranteed_threshold,
     brier,
     coverage_curve,
     ece,
@@ -52,17 +52,42 @@ def test_ece_reliability_and_brier_on_hand_computed_values():
     assert brier(p, y) == pytest.approx(((0.1**2 * 2) + (0.9**2 * 2) + 2 * (0.4**2 * 2)) / 4)
 
 
-def test_abstention_threshold_reaches_the_target_on_answered_posts():
+def test_the_threshold_asks_for_evidence_not_just_an_average():
     conf = np.array([0.95, 0.9, 0.8, 0.7, 0.6, 0.5])
     right = np.array([1, 1, 1, 0, 1, 0], dtype=bool)
     p = np.column_stack([conf, 1 - conf])
     y = np.where(right, 0, 1)
-    # most confident first: accuracies 1, 1, 1, .75, .8, .667 -> the largest set at >= 0.8 is 5 posts
-    assert abstention_threshold(p, y, target=0.8) == pytest.approx(0.6)
-    assert abstention_threshold(p, y, target=1.0) == pytest.approx(0.8)
-    assert abstention_threshold(p[3:4], y[3:4], target=0.9) == 1.0  # never good enough: answer nothing
+    # three right answers in a row reach 100%, but three posts cannot show 80% at 95% confidence
+    chosen = guaranteed_threshold(p, y, target=0.8)
+    assert chosen["threshold"] == 1.0 and chosen["coverage"] == 0.0 and chosen["accuracy"] is None
     curve = coverage_curve(p, y)
     assert curve[-1]["coverage"] == 1.0 and curve[-1]["accuracy"] == pytest.approx(4 / 6)
+
+
+def _calibrated_posts(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Two-class posts whose confidence is exactly their chance of being right."""
+    conf = rng.uniform(0.5, 1.0, n)
+    y = np.where(rng.random(n) < conf, 0, 1)
+    return np.column_stack([conf, 1 - conf]), y
+
+
+def test_the_guaranteed_threshold_keeps_its_target_on_new_posts():
+    """Chosen on 3,000 held-out posts, it must hold on new ones in at least 1 - delta of the draws;
+    the plain rule (the largest set whose held-out accuracy reaches the target) misses half the time."""
+    met, plain_met = [], []
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        held_p, held_y = _calibrated_posts(3000, rng)
+        new_p, new_y = _calibrated_posts(50_000, rng)
+        chosen = guaranteed_threshold(held_p, held_y, target=0.85, delta=0.05)
+        assert 0 < chosen["coverage"] < 0.6 and chosen["accuracy_lower_bound"] >= 0.85
+        answered = new_p.max(1) >= chosen["threshold"]
+        met.append((new_p.argmax(1) == new_y)[answered].mean() >= 0.85)
+        order = np.argsort(-held_p.max(1))
+        acc = np.cumsum((held_p.argmax(1) == held_y)[order]) / np.arange(1, 3001)
+        plain = held_p.max(1)[order][np.flatnonzero(acc >= 0.85)[-1]]
+        plain_met.append((new_p.argmax(1) == new_y)[new_p.max(1) >= plain].mean() >= 0.85)
+    assert sum(met) >= 28 and sum(plain_met) <= 25
 
 
 class _Fixed:

@@ -116,12 +116,16 @@ def metrics_spec(labels) -> dict:
         "reliability_uncalibrated": optional(list_of(_BIN)),
         "coverage_curve": optional(list_of({"coverage": SHARE, "accuracy": SHARE})),
         "coder_agreement": optional(CODER_AGREEMENT_SPEC),
+        "abstention": optional({"target_accuracy": SHARE, "delta": nullable(SHARE), "threshold": SHARE,
+                                "held_out_coverage": nullable(SHARE), "held_out_accuracy_lower_bound": nullable(SHARE),
+                                "test_coverage": SHARE, "test_accuracy_answered": nullable(SHARE)}),
     }
 
 
 # calibration.json (mhexplain.trust.calibration.Calibration); the temperature's range is the loader's.
 CALIBRATION_SPEC = {"temperature": bounded(0, 1e3, low_open=True), "threshold": SHARE, "target_accuracy": SHARE,
-                    "fitted_on": str, "n": COUNT, "method": optional(str)}
+                    "fitted_on": str, "n": COUNT, "method": optional(str), "delta": optional(nullable(SHARE)),
+                    "coverage": optional(nullable(SHARE)), "accuracy_lower_bound": optional(nullable(SHARE))}
 
 
 def problem(obj: Any, spec: Any, where: str = "") -> str | None:

@@ -45,7 +45,7 @@ from mhexplain.evaluation.metrics import classification_metrics, macro_f1
 from mhexplain.training import common
 from mhexplain.training.common import TQDM_DISABLE, Prepared, Progress, base_manifest, model_mask, stage
 from mhexplain.training.config import BertTrainConfig, TrainConfig
-from mhexplain.trust.calibration import Calibration, calibration_metrics, scale
+from mhexplain.trust.calibration import Calibration, abstention_report, calibration_metrics, scale
 from mhexplain.trust.shortcuts import WordMask, save_mask
 
 if TYPE_CHECKING:
@@ -515,6 +515,7 @@ def metrics_on_test(run: BertRun, split: Split, result: FineTuneResult, calibrat
                                 truncate=False)
     metrics = classification_metrics(y_test, calibrated, run.labels)
     metrics.update(calibration_metrics(raw, calibrated, y_test, run.cfg.seed))
+    metrics["abstention"] = abstention_report(result.calibration, calibrated, y_test)
     metrics.update({
         "model": "bert", "protocol": split.protocol, "train_test_overlap": split.train_test_overlap,
         "long_text": bc.long_text, "long_text_comparison": comparison,

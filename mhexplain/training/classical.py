@@ -36,7 +36,7 @@ from mhexplain.training.common import (
     stage,
 )
 from mhexplain.training.config import TrainConfig
-from mhexplain.trust.calibration import Calibration, calibration_metrics, scale
+from mhexplain.trust.calibration import Calibration, abstention_report, calibration_metrics, scale
 from mhexplain.trust.shortcuts import save_mask
 
 logger = logging.getLogger("mhexplain.train")
@@ -205,7 +205,8 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         metrics = classification_metrics(test["target"].to_numpy(), proba, prep.labels)
         metrics.update({"model": name, "protocol": prep.split.protocol,
                         "train_test_overlap": prep.split.train_test_overlap, **f["extra"],
-                        **calibration_metrics(raw, proba, test["target"].to_numpy(), cfg.seed)})
+                        **calibration_metrics(raw, proba, test["target"].to_numpy(), cfg.seed),
+                        "abstention": abstention_report(cal, proba, test["target"].to_numpy())})
         metrics.update(coder_agreement(prep, name, proba))
         if repeats:
             metrics["seed_repeats"] = repeats[name]

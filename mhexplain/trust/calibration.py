@@ -21,6 +21,8 @@ CALIBRATION_FILE = "calibration.json"
 ECE_BINS = 15
 # Accuracy the abstention threshold aims for on the posts a model answers (chosen on validation data).
 DEFAULT_TARGET_ACCURACY = 0.85
+# The chance that the guaranteed threshold misses its target accuracy on new in-domain posts.
+DEFAULT_DELTA = 0.05
 _TINY = 1e-300
 
 
@@ -85,18 +87,59 @@ def brier(proba: np.ndarray, y: np.ndarray) -> float:
     return float(((np.asarray(proba) - onehot) ** 2).sum(1).mean())
 
 
-def abstention_threshold(proba: np.ndarray, y: np.ndarray, target: float = DEFAULT_TARGET_ACCURACY) -> float:
-    """The lowest confidence threshold at which the posts answered (confidence >= it) reach
-    ``target`` accuracy; 1.0 (answer nothing) if none does."""
+def _error_upper_bound(errors: int, n: int, delta: float) -> float:
+    """Clopper-Pearson: the error rate that ``errors`` in ``n`` leaves possible with probability at
+    least ``delta`` (one-sided)."""
+    from scipy.stats import beta  # scipy's statistics: imported where needed, as the optimiser is
+
+    return 1.0 if errors >= n else float(beta.ppf(1 - delta, errors + 1, n - errors))
+
+
+def guaranteed_threshold(proba: np.ndarray, y: np.ndarray, target: float = DEFAULT_TARGET_ACCURACY,
+                         delta: float = DEFAULT_DELTA) -> dict:
+    """Selection with guaranteed risk (Geifman & El-Yaniv 2017, "SGR"): the lowest confidence
+    threshold whose answered held-out posts keep the upper confidence bound of their error rate
+    at most ``1 - target``; a binary search over the answered set's size, each of its
+    ceil(log2 n) tests at ``delta`` / ceil(log2 n), so that, with probability at least
+    1 - ``delta``, accuracy on new posts like these that are answered meets ``target``.
+
+    Returns the threshold (1.0: answer nothing when no set passes), the held-out coverage and
+    accuracy at it, and the lower bound of that accuracy."""
     conf, right = np.asarray(proba).max(1), np.asarray(proba).argmax(1) == np.asarray(y)
     order = np.argsort(-conf, kind="stable")
-    acc = np.cumsum(right[order]) / np.arange(1, len(order) + 1)
-    ok = np.flatnonzero(acc >= target)
-    if len(ok) == 0:
-        return 1.0
-    # the largest answered set that keeps the target; ties in confidence are answered together
-    k = ok[-1]
-    return float(conf[order][k])
+    errors = np.cumsum(~right[order])
+    n = len(order)
+    tests = max(1, int(np.ceil(np.log2(max(n, 2)))))
+    step_delta = delta / tests
+    best, low, high = 0, 1, n  # answered set sizes: best passed so far; search within [low, high]
+    for _ in range(tests):
+        if low > high:
+            break
+        mid = (low + high + 1) // 2
+        if 1 - _error_upper_bound(int(errors[mid - 1]), mid, step_delta) >= target:
+            best, low = mid, mid + 1
+        else:
+            high = mid - 1
+    if best == 0:
+        return {"threshold": 1.0, "coverage": 0.0, "accuracy": None, "accuracy_lower_bound": None, "delta": delta}
+    threshold = float(conf[order][best - 1])
+    answered = conf >= threshold  # ties in confidence are answered together
+    k = int(answered.sum())
+    return {"threshold": threshold, "coverage": k / n, "accuracy": float(right[answered].mean()),
+            "accuracy_lower_bound": 1 - _error_upper_bound(int((~right[answered]).sum()), k, step_delta),
+            "delta": delta}
+
+
+def abstention_report(calibration: "Calibration", calibrated: np.ndarray, y: np.ndarray) -> dict:
+    """metrics.json's ``abstention``: the threshold, what it promised on held-out posts, and what
+    it achieved on the test posts (which it never saw)."""
+    conf, right = np.asarray(calibrated).max(1), np.asarray(calibrated).argmax(1) == np.asarray(y)
+    answered = conf >= calibration.threshold
+    return {"target_accuracy": calibration.target_accuracy, "delta": calibration.delta,
+            "threshold": calibration.threshold, "held_out_coverage": calibration.coverage,
+            "held_out_accuracy_lower_bound": calibration.accuracy_lower_bound,
+            "test_coverage": float(answered.mean()) if len(answered) else 0.0,
+            "test_accuracy_answered": float(right[answered].mean()) if answered.any() else None}
 
 
 def coverage_curve(proba: np.ndarray, y: np.ndarray) -> list[dict]:
@@ -128,12 +171,18 @@ class Calibration:
     fitted_on: str  # which posts T and the threshold were chosen on (never the test set)
     n: int
     method: str = "temperature scaling"
+    # the guarantee (``guaranteed_threshold``); None in a folder made before it
+    delta: float | None = None
+    coverage: float | None = None  # share of the held-out posts answered
+    accuracy_lower_bound: float | None = None  # of the answered held-out posts, at 1 - delta
 
     @classmethod
-    def fit(cls, proba: np.ndarray, y: np.ndarray, fitted_on: str,
-            target: float = DEFAULT_TARGET_ACCURACY) -> "Calibration":
+    def fit(cls, proba: np.ndarray, y: np.ndarray, fitted_on: str, target: float = DEFAULT_TARGET_ACCURACY,
+            delta: float = DEFAULT_DELTA) -> "Calibration":
         t = fit_temperature(proba, y)
-        return cls(t, abstention_threshold(scale(proba, t), y, target), target, fitted_on, int(len(y)))
+        chosen = guaranteed_threshold(scale(proba, t), y, target, delta)
+        return cls(t, chosen["threshold"], target, fitted_on, int(len(y)), delta=delta, coverage=chosen["coverage"],
+                   accuracy_lower_bound=chosen["accuracy_lower_bound"])
 
     def save(self, directory: Path) -> None:
         (Path(directory) / CALIBRATION_FILE).write_text(json.dumps(asdict(self), indent=2))
