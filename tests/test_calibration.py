@@ -145,3 +145,17 @@ def test_trained_models_are_calibrated_on_training_data_only(trained_dir):
         assert m["ece_uncalibrated"] == pytest.approx(ece(raw, preds["true_label"].to_numpy()))
         assert m["ece_ci"][0] <= m["ece"] <= m["ece_ci"][1]
         assert {"brier", "log_loss", "reliability"} <= set(m)
+
+
+def test_the_operating_points_show_what_the_threshold_promised(trained_dir):
+    from mhexplain.artifacts.folder import read_manifest, read_metrics
+    from mhexplain.evaluation.compare import load_results, operating_points
+
+    results = [load_results(trained_dir / n, read_manifest(trained_dir / n)) for n in ("nb", "lr")]
+    points = operating_points(results)
+    for r, row in zip(results, points.to_dict("records")):
+        report = read_metrics(trained_dir / r.name)["abstention"]
+        assert row["δ"] == report["delta"] == 0.05 and row["threshold"] == report["threshold"]
+        assert row["coverage"] == pytest.approx(report["test_coverage"])
+        if report["held_out_accuracy_lower_bound"] is not None:  # some held-out set passed the bound
+            assert row["held-out lower bound"] >= row["target"] == 0.85

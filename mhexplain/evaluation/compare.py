@@ -243,10 +243,15 @@ def operating_points(results: list[ModelResults]) -> pd.DataFrame:
         conf = p[r.proba_columns].max(axis=1).to_numpy()
         right = (p["pred_label"] == p["true_label"]).to_numpy()
         answered = ~abstains(conf, r.threshold)
+        cal = r.manifest.get("calibration", {})
+        bound = cal.get("accuracy_lower_bound")
         rows.append({"model": r.name, "threshold": r.threshold, "coverage": float(answered.mean()),
                      "accuracy answered": float(right[answered].mean()) if answered.any() else math.nan,
                      "accuracy all": float(right.mean()),
-                     "target": float(r.manifest.get("calibration", {}).get("target_accuracy", math.nan))})
+                     "target": float(cal.get("target_accuracy", math.nan)),
+                     # what the threshold promised on held-out posts (folders made before the guarantee: none)
+                     "held-out lower bound": float(bound) if bound is not None else math.nan,
+                     "δ": float(cal["delta"]) if cal.get("delta") is not None else math.nan})
     return pd.DataFrame(rows)
 
 
