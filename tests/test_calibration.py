@@ -9,11 +9,11 @@ from mhexplain.core.errors import ArtifactError
 from mhexplain.trust.calibration import (
     Calibrated,
     Calibration,
-    guaranteed_threshold,
     brier,
     coverage_curve,
     ece,
     fit_temperature,
+    guaranteed_threshold,
     reliability,
     scale,
 )
