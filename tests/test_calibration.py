@@ -12,6 +12,7 @@ from mhexplain.trust.calibration import (
     brier,
     coverage_curve,
     ece,
+    ece_floor,
     fit_temperature,
     guaranteed_threshold,
     reliability,
@@ -159,3 +160,15 @@ def test_the_operating_points_show_what_the_threshold_promised(trained_dir):
         assert row["coverage"] == pytest.approx(report["test_coverage"])
         if report["held_out_accuracy_lower_bound"] is not None:  # some held-out set passed the bound
             assert row["held-out lower bound"] >= row["target"] == 0.85
+
+
+def test_the_ece_floor_is_what_perfect_calibration_scores_on_so_few_posts():
+    rng = np.random.default_rng(1)
+    conf = rng.uniform(0.4, 1.0, 900)
+    p = np.column_stack([conf, 1 - conf])
+    floor = ece_floor(p, n_resamples=100)
+    y = np.where(rng.random(900) < conf, 0, 1)  # one perfectly calibrated draw
+    assert 0.01 < floor["mean"] < floor["p95"] < 0.06  # the binned ECE's upward bias at 900 posts
+    assert ece(p, y) < floor["p95"] * 1.5
+    big = ece_floor(np.column_stack([np.repeat(conf, 50), 1 - np.repeat(conf, 50)]), n_resamples=20)
+    assert big["mean"] < floor["mean"] / 3  # it shrinks with the sample

@@ -111,6 +111,7 @@ def metrics_spec(labels) -> dict:
         "train_test_overlap": optional(COUNT),
         "ece": optional(SHARE),
         "ece_ci": optional(list_of(SHARE, 2)),
+        "ece_floor": optional({"mean": SHARE, "p95": SHARE, "draws": COUNT}),
         "ece_uncalibrated": optional(SHARE),
         "reliability": optional(list_of(_BIN)),
         "reliability_uncalibrated": optional(list_of(_BIN)),

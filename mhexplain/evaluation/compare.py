@@ -76,6 +76,8 @@ def summary_table(results: list[ModelResults]) -> pd.DataFrame:
         rows.append({"model": r.name, "protocol": m.get("protocol"), "test posts": m.get("n_test"),
                      "accuracy": m["accuracy"], "ECE (calibrated)": m.get("ece"),
                      "ECE 95% CI": "{:.3f}–{:.3f}".format(*m["ece_ci"]) if "ece_ci" in m else None,
+                     # what a perfectly calibrated model would score on as many posts (folders before it: none)
+                     "ECE floor (perfect calibration)": m["ece_floor"]["mean"] if "ece_floor" in m else None,
                      "ECE before calibration": m.get("ece_uncalibrated"),
                      "macro precision": m["macro_avg"]["precision"],
                      "macro recall": m["macro_avg"]["recall"], "macro F1": m["macro_f1"],

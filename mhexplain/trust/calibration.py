@@ -68,10 +68,24 @@ def reliability(proba: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> list[
 def ece(proba: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
     """Top-label expected calibration error over equal-width bins."""
     conf, right = np.asarray(proba).max(1), (np.asarray(proba).argmax(1) == np.asarray(y)).astype(float)
+    return _binned_gap(conf, right, bins)
+
+
+def _binned_gap(conf: np.ndarray, right: np.ndarray, bins: int) -> float:
     idx = np.minimum((conf * bins).astype(int), bins - 1)
-    total = np.bincount(idx, minlength=bins)
     gap = np.abs(np.bincount(idx, conf, bins) - np.bincount(idx, right, bins))
-    return float(gap.sum() / max(total.sum(), 1))
+    return float(gap.sum() / max(len(conf), 1))
+
+
+def ece_floor(proba: np.ndarray, n_resamples: int = 200, seed: int = 0, bins: int = ECE_BINS) -> dict:
+    """The ECE a perfectly calibrated model with these confidences would still score on this many
+    posts: each post right with the chance its confidence states, drawn ``n_resamples`` times. The
+    binned ECE is biased upward on a finite test set, so a measured ECE near this floor is as good
+    as the sample can show; its mean and 95th percentile."""
+    conf = np.asarray(proba).max(1)
+    rng = np.random.default_rng(seed)
+    draws = [_binned_gap(conf, (rng.random(len(conf)) < conf).astype(float), bins) for _ in range(n_resamples)]
+    return {"mean": float(np.mean(draws)), "p95": float(np.percentile(draws, 95)), "draws": n_resamples}
 
 
 def ece_interval(proba: np.ndarray, y: np.ndarray, n_resamples: int = 1000, seed: int = 0) -> list[float]:
@@ -156,6 +170,7 @@ def calibration_metrics(raw: np.ndarray, calibrated: np.ndarray, y: np.ndarray, 
     """What metrics.json records about confidence on the test set."""
     y = np.asarray(y, dtype=int)
     return {"ece": ece(calibrated, y), "ece_ci": ece_interval(calibrated, y, seed=seed),
+            "ece_floor": ece_floor(calibrated, seed=seed),
             "ece_uncalibrated": ece(raw, y), "ece_uncalibrated_ci": ece_interval(raw, y, seed=seed),
             "brier": brier(calibrated, y), "log_loss": nll(calibrated, y), "log_loss_uncalibrated": nll(raw, y),
             "mean_confidence": float(calibrated.max(1).mean()), "reliability": reliability(calibrated, y),
