@@ -172,3 +172,14 @@ def test_the_ece_floor_is_what_perfect_calibration_scores_on_so_few_posts():
     assert ece(p, y) < floor["p95"] * 1.5
     big = ece_floor(np.column_stack([np.repeat(conf, 50), 1 - np.repeat(conf, 50)]), n_resamples=20)
     assert big["mean"] < floor["mean"] / 3  # it shrinks with the sample
+
+
+def test_the_metrics_tables_show_the_ece_beside_its_floor(trained_dir):
+    from mhexplain.artifacts.folder import read_manifest, read_metrics
+    from mhexplain.evaluation.compare import load_results, summary_table
+
+    results = [load_results(trained_dir / n, read_manifest(trained_dir / n)) for n in ("nb", "lr")]
+    table = summary_table(results)
+    floors = [read_metrics(trained_dir / n)["ece_floor"] for n in ("nb", "lr")]
+    assert table["ECE floor (perfect calibration)"].tolist() == [f["mean"] for f in floors]
+    assert all(0 < f["mean"] < f["p95"] < 1 and f["draws"] == 200 for f in floors)
