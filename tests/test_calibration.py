@@ -182,4 +182,4 @@ def test_the_metrics_tables_show_the_ece_beside_its_floor(trained_dir):
     table = summary_table(results)
     floors = [read_metrics(trained_dir / n)["ece_floor"] for n in ("nb", "lr")]
     assert table["ECE floor (perfect calibration)"].tolist() == [f["mean"] for f in floors]
-    assert all(0 <= f["mean"] <= f["p95"] <= 1 and f["draws"] == 200 for f in floors)
+    assert all(0 <= f["mean"] <= 1 and 0 <= f["p95"] <= 1 and f["draws"] == 200 for f in floors)
