@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mhexplain.artifacts.folder import read_predictions
 from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
 from mhexplain.cli.options import CsvInput, ModelsOptions
@@ -33,6 +34,7 @@ from mhexplain.evaluation.external import (
 )
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
+from mhexplain.trust.shift import SHIFT_WARNING, Reference
 
 PROG = "python -m mhexplain.evaluate"
 
@@ -73,11 +75,13 @@ def evaluate(s: EvaluateSettings) -> dict:
     models = s.models.load()
     labels = models_labels(models)
     label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)
+    infos = s.models.select()
+    reference = Reference.from_texts(read_predictions(infos[0].path)["text"])  # the models share their data
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
-                            bar.update, s.coder_cols, where)
+                            bar.update, s.coder_cols, where, reference)
     res["seconds"] = time.perf_counter() - t0
-    trained_on = training_file_of(s.models.select(), sha256_file(data))
+    trained_on = training_file_of(infos, sha256_file(data))
     if trained_on:
         res["warning"] = (f"{', '.join(trained_on)} {'was' if len(trained_on) == 1 else 'were'} trained on this very "
                           "file: most of its rows were training posts, so these figures flatter the models (their "
@@ -111,6 +115,19 @@ def report(res: dict) -> None:
         print(ONE_CLASS)
     if "coder_agreement" in res:
         report_agreement(res["coder_agreement"])
+    if "shift" in res:
+        report_shift(res["shift"])
+
+
+def report_shift(shift: dict) -> None:
+    """One line on whether the file is unlike the models' training data, with its evidence."""
+    evidence = (f"AUC {shift['auc']:.2f}, p = {shift['p_value']:.2g}; "
+                f"{shift['share_below_reference_5th_percentile']:.0%} of its posts are stranger than 95% of the "
+                f"models' held-out posts") if shift.get("posts") else shift.get("reason", "")
+    if shift["detected"]:
+        print(f"warning: shift detected ({evidence}): {SHIFT_WARNING}.")
+    else:
+        print(f"no shift detected ({evidence}).")
 
 
 def report_agreement(report: dict) -> None:
