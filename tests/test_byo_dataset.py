@@ -374,3 +374,17 @@ def test_evaluate_warns_on_the_file_the_models_were_trained_on(binary_dir, binar
     argv = ["--models-dir", str(binary_dir), "--data", str(binary_csv), "--text-col", "body", "--label-col", "label"]
     assert evaluate_cli.main(argv) == 0
     assert "warning: nb, lr were trained on this very file" in capsys.readouterr().out
+
+
+def test_coders_who_never_code_the_same_test_post_are_refused_before_training(tmp_path, capsys):
+    train_df = labelled_posts(BINARY_LABELS, per_class=30, seed=1)
+    test_df = labelled_posts(BINARY_LABELS, per_class=10, seed=2)
+    half = np.arange(len(test_df)) % 2 == 0
+    test_df["c1"] = np.where(half, test_df["label"], "")
+    test_df["c2"] = np.where(half, "", test_df["label"])
+    train_df.to_csv(tmp_path / "train.csv", index=False)
+    test_df.to_csv(tmp_path / "test.csv", index=False)
+    rc, out = _train(tmp_path, tmp_path / "train.csv", "--test-data", str(tmp_path / "test.csv"),
+                     "--text-col", "body", "--label-col", "label", "--coder-cols", "c1,c2", models="nb")
+    assert rc == 2 and "no test post was coded by two of the --coder-cols" in capsys.readouterr().err
+    assert not out.exists()

@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from mhexplain.artifacts.folder import read_predictions
 from mhexplain.cli import evaluate as evaluate_cli
@@ -56,3 +57,8 @@ def test_evaluate_says_when_a_file_is_unlike_the_training_data(trained_dir, tmp_
     shift = json.loads((tmp_path / "b.json").read_text())["shift"]
     assert shift["detected"] and shift["posts"] == len(words) and shift["reference"]["posts"] > 0
     assert np.isfinite(shift["auc"]) and "Mann-Whitney" in shift["method"]
+
+
+def test_a_reference_without_words_is_said_so():
+    with pytest.raises(ValueError):  # evaluate then reports "no word to compare a file with"
+        Reference.from_texts(["1 2 3", "4 5 6"])

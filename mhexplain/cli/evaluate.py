@@ -34,7 +34,7 @@ from mhexplain.evaluation.external import (
 )
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
-from mhexplain.trust.shift import SHIFT_WARNING, Reference
+from mhexplain.trust.shift import METHOD, SHIFT_WARNING, Reference
 
 PROG = "python -m mhexplain.evaluate"
 
@@ -72,14 +72,16 @@ def evaluate(s: EvaluateSettings) -> dict:
     CsvColumns(data, columns).close()  # the header, first
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,))
-    models = s.models.load()
+    models = s.models.load()  # a folder that cannot be used is refused here, in one line
     labels = models_labels(models)
     label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)
     infos = s.models.select()
-    reference = Reference.from_texts(read_predictions(infos[0].path)["text"])  # the models share their data
+    reference = shift_reference(infos)
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
                             bar.update, s.coder_cols, where, reference)
+    res.setdefault("shift", {"detected": False, "method": METHOD, "posts": 0,
+                             "reason": "the models' test posts hold no word to compare a file with"})
     res["seconds"] = time.perf_counter() - t0
     trained_on = training_file_of(infos, sha256_file(data))
     if trained_on:
@@ -89,6 +91,16 @@ def evaluate(s: EvaluateSettings) -> dict:
     if s.json:
         write_atomic(s.json, json.dumps(res, indent=2))
     return res
+
+
+def shift_reference(infos) -> Reference | None:
+    """The in-domain posts a file is compared with: every evaluated model's held-out test posts
+    (models of one label set may still come from different files); None when they hold no word."""
+    texts = dict.fromkeys(t for i in infos for t in read_predictions(i.path)["text"])
+    try:
+        return Reference.from_texts(list(texts))
+    except ValueError:  # scikit-learn's "empty vocabulary": posts of digits or symbols alone
+        return None
 
 
 def training_file_of(infos, digest: str) -> list[str]:

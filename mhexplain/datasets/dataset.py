@@ -101,10 +101,6 @@ class Dataset:
     def coders(self) -> list[str]:
         return [c[len(CODER_PREFIX):] for c in self.frame.columns if c.startswith(CODER_PREFIX)]
 
-    def class_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.frame["target"].to_numpy(dtype=int), minlength=len(self.labels))
-        return {lab: int(n) for lab, n in zip(self.labels, counts)}
-
 
 _WHOLE = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
 
@@ -161,12 +157,13 @@ def label_ids(cells: pd.Series, labels: tuple[str, ...], column: str, source: st
 
 def infer_labels(cells: pd.Series, column: str, source: str, rows: np.ndarray) -> tuple[str, ...]:
     """The distinct labels of a column without ``--labels``: sorted, numerically when all are numbers."""
-    values = sorted(set(cells.astype(str).str.strip()) - {""})
+    cells = cells.astype(str).str.strip()
+    values = sorted(set(cells) - {""})
     if len(values) > MAX_CLASSES:
         raise DataError(f"{source}: column {column!r} holds {len(values):,} distinct labels; a label column holds "
                         f"{MIN_CLASSES} to {MAX_CLASSES} classes. Is it free text or ids? Name the label column with "
                         "--label-col.")
-    filled = int((cells.astype(str).str.strip() != "").sum())
+    filled = int((cells != "").sum())
     if any(len(v) > MAX_LABEL_CHARS for v in values) or (len(values) > 10 and len(values) > filled / 2):
         raise DataError(f"{source}: column {column!r} looks like free text or ids, not labels ({len(values):,} distinct "
                         f"values in {filled:,} rows, or values over {MAX_LABEL_CHARS} characters). Name the label column "
@@ -178,11 +175,10 @@ def infer_labels(cells: pd.Series, column: str, source: str, rows: np.ndarray) -
     if all(n is not None for n in numbers):
         values = [str(n) for n in sorted(set(numbers))]
     bad = [v for v in values if label_problem(v)]
-    if bad:  # named by the first row that holds it: the user never saw the sorted list
-        row = rows[int(np.flatnonzero(cells.astype(str).str.strip().to_numpy() == bad[0])[0])] \
-            if bad[0] in set(cells.astype(str).str.strip()) else None
-        where = f" (first in row {int(row):,})" if row is not None else ""
-        raise DataError(f"{source}: column {column!r} holds a label{where} that {label_problem(bad[0])}; rename it.")
+    if bad:  # named by the first row that holds it (numbers are always safe: a bad name is a cell as written)
+        row = int(rows[int(np.flatnonzero(cells.to_numpy() == bad[0])[0])])
+        raise DataError(f"{source}: column {column!r} holds a label (first in row {row:,}) that "
+                        f"{label_problem(bad[0])}; rename it.")
     return check_label_set(values, f"{source}: column {column!r}")
 
 

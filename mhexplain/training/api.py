@@ -108,11 +108,9 @@ def train_upload(raw: bytes, name: str, out: Path, models=DEFAULT_MODELS, progre
     spec = dataset or DatasetSpec()
     cfg = TrainConfig(data=Path(Path(name).name or "upload.csv"), out=Path(out), models=tuple(models),
                       dataset=spec, **options)
-    found = cfg.problems()
-    if found:
-        raise ConfigError(found[0])
     if cfg.test_data is not None:
         raise ConfigError("an upload is trained on alone: it cannot name a separate test file")
+    check_config(cfg)  # before the upload is parsed
     data = read_dataset_upload(raw, name, spec)
     check_preset_fits(data, name)
     return run(cfg, progress, dataset=data, data_sha256=sha256_bytes(raw))

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 
 from mhexplain.artifacts.folder import library_versions, now_iso
 from mhexplain.classifiers.catalog import kinds_of, resolve
@@ -56,21 +55,16 @@ class Prepared:
     def labels(self) -> tuple[str, ...]:
         return self.dataset.labels
 
-    @property
-    def frame(self) -> pd.DataFrame:
-        return self.dataset.frame
-
 
 def read_data(cfg: TrainConfig) -> tuple[Dataset, str, str | None]:
     """The training file (and a separate test file, read with the training file's labels) under
     the configured columns, with their hashes."""
-    if cfg.test_data is None:
-        dataset = read_dataset(cfg.data, cfg.dataset)
-        check_preset_fits(dataset, str(cfg.data))
-        return dataset, sha256_file(cfg.data), None
     # coders are compared on test posts only: a reliability subset may be coded in the test file alone
-    dataset = read_dataset(cfg.data, dataclasses.replace(cfg.dataset, coder_cols=()))
+    spec = dataclasses.replace(cfg.dataset, coder_cols=()) if cfg.test_data else cfg.dataset
+    dataset = read_dataset(cfg.data, spec)
     check_preset_fits(dataset, str(cfg.data))
+    if cfg.test_data is None:
+        return dataset, sha256_file(cfg.data), None
     test = read_dataset(cfg.test_data, cfg.dataset, labels=dataset.labels)
     return with_test_file(dataset, test), sha256_file(cfg.data), sha256_file(cfg.test_data)
 
@@ -82,7 +76,16 @@ def prepare(cfg: TrainConfig, seed: int | None = None, dataset: Dataset | None =
     if cfg.limit:
         dataset = dataclasses.replace(dataset, frame=stratified_sample(dataset.frame, cfg.limit, cfg.seed))
     split = make_split(dataset.frame, dataset.labels, cfg.protocol, cfg.seed if seed is None else seed)
+    _check_coded(split)
     return Prepared(dataset, data_sha256 or "", split, test_sha256)
+
+
+def _check_coded(split: Split) -> None:
+    """Before any training: coders' agreement is measured on the test posts, so some test post
+    must carry two coders' codes."""
+    coded = split.test[[c for c in split.test.columns if c.startswith(CODER_PREFIX)]].to_numpy()
+    if coded.shape[1] and not ((coded >= 0).sum(axis=1) >= 2).any():
+        raise DataError("Coder agreement cannot be measured: no test post was coded by two of the --coder-cols.")
 
 
 def model_mask(cfg: TrainConfig, labels: tuple[str, ...]):
@@ -117,7 +120,7 @@ def data_record(cfg: TrainConfig, prep: Prepared) -> dict:
         n = np.bincount(y[idx], minlength=len(prep.labels))
         return {lab: int(k) for lab, k in zip(prep.labels, n)}
 
-    return {"file": cfg.data.name, "sha256": prep.data_sha256, "rows": int(len(prep.frame)), "limit": cfg.limit,
+    return {"file": cfg.data.name, "sha256": prep.data_sha256, "rows": int(len(dataset.frame)), "limit": cfg.limit,
             "test_file": cfg.test_data.name if cfg.test_data else None, "test_sha256": prep.test_sha256,
             "columns": dataset.spec.describe(), "label_order": dataset.label_source,
             "class_counts": {"train": counts(split.train_idx), "test": counts(split.test_idx)}}
@@ -134,6 +137,4 @@ def coder_agreement(prep: Prepared, name: str, proba: np.ndarray) -> dict:
         report = agreement_report(coders, {name: np.asarray(proba).argmax(1)}, prep.labels)
     except ValueError as err:
         raise DataError(f"Coder agreement cannot be measured on the test posts: {err}") from None
-    if not report["alpha"]["n"]:
-        raise DataError("Coder agreement cannot be measured: no test post was coded by two of the --coder-cols.")
     return {"coder_agreement": report}

@@ -39,7 +39,7 @@ def _nearest(x, reference, exclude_self: bool = False) -> np.ndarray:
         if exclude_self:
             rows = np.arange(sims.shape[0])
             sims[rows, start + rows] = -1.0
-        out[start:start + _BLOCK] = sims.max(axis=1) if sims.shape[1] else 0.0
+        out[start:start + _BLOCK] = sims.max(axis=1)
     return out
 
 
