@@ -48,7 +48,11 @@ def main(argv=None) -> int:
               f"fitted on {cal['fitted_on']}")
         print(f"    abstains below {cal['threshold']:.3f} (target {cal['target_accuracy']:.2f}): answers "
               f"{pt['coverage']:.1%} of test posts at accuracy {pt['accuracy answered']:.3f} "
-              f"(all posts: {pt['accuracy all']:.3f})")
+              f"(all posts: {pt['accuracy all']:.3f}); held out: coverage {cal.get('coverage') or 0:.1%}, accuracy lower "
+              f"bound {pt['held-out lower bound']:.3f} at delta {pt['δ']}")
+        if "ece_floor" in m:
+            print(f"    ECE floor (perfect calibration on as many posts): mean {m['ece_floor']['mean']:.3f}, "
+                  f"95th percentile {m['ece_floor']['p95']:.3f}")
     for r in results:  # what calibration costs a prediction: the same posts, raw and calibrated
         if r.manifest["kind"] != "sklearn":
             continue
