@@ -18,6 +18,7 @@ from mhexplain.evaluation.external import prepare_rows, upload_metrics
 from mhexplain.evaluation.post import compare_post
 from mhexplain.scoring import upload
 from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_input
+from mhexplain.scoring.shift import shift_reference
 from mhexplain.scoring.table import score_rows
 from mhexplain.scoring.upload import MAX_ROWS, notes_text, score_upload
 
@@ -45,7 +46,8 @@ def test_the_batch_download_is_the_file_score_writes(trained_dir, tmp_path):
     data, out = tmp_path / "posts.csv", tmp_path / "pred.csv"
     data.write_bytes(raw)
     assert score_cli.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out)]) == 0
-    page = score_upload(raw, "posts.csv", load_models(trained_dir)).scored.csv_text()
+    reference = shift_reference(select_models(trained_dir))
+    page = score_upload(raw, "posts.csv", load_models(trained_dir), reference=reference).scored.csv_text()
     assert page.encode() == out.read_bytes()
     table = pd.read_csv(out, keep_default_na=False)
     assert table["row"].tolist() == [2, 3, 5, 6, 7]  # as a spreadsheet numbers them; row 4 is the blank line
@@ -248,7 +250,9 @@ def test_score_reads_a_file_without_titles_as_the_batch_page_does(trained_dir, t
     raw = b"text\nso much pressure at work\nmanic again\n"
     data.write_bytes(raw)
     assert score_cli.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out)]) == 0
-    assert out.read_bytes() == score_upload(raw, "posts.csv", load_models(trained_dir)).scored.csv_text().encode()
+    reference = shift_reference(select_models(trained_dir))
+    page = score_upload(raw, "posts.csv", load_models(trained_dir), reference=reference)
+    assert out.read_bytes() == page.scored.csv_text().encode()
     named = ["--models-dir", str(trained_dir), "--data", str(data), "--out", str(tmp_path / "o.csv")]
     assert score_cli.main(named + ["--title-col", "heading"]) == 2  # a title column asked for by name must be there
     assert "no column named 'heading'" in capsys.readouterr().err

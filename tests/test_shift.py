@@ -2,10 +2,13 @@
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mhexplain.artifacts.folder import read_predictions
 from mhexplain.cli import evaluate as evaluate_cli
+from mhexplain.cli import score as score_cli
+from mhexplain.scoring.shift import SIMILARITY_COLUMN, TYPICALITY_COLUMN, read_back
 from mhexplain.trust.shift import Reference
 
 from .helpers import class_word, synthetic_posts
@@ -54,6 +57,7 @@ def test_evaluate_says_when_a_file_is_unlike_the_training_data(trained_dir, tmp_
     assert evaluate_cli.main(argv + [str(tmp_path / "b.json"), "--data", str(other)]) == 0
     printed = capsys.readouterr().out
     assert "warning: shift detected" in printed and "may not hold here" in printed
+    assert "training data" in printed and "nb predicts" in printed  # the shares, beside the training data's
     shift = json.loads((tmp_path / "b.json").read_text())["shift"]
     assert shift["detected"] and shift["posts"] == len(words) and shift["reference"]["posts"] > 0
     assert np.isfinite(shift["auc"]) and "Mann-Whitney" in shift["method"]
@@ -62,3 +66,44 @@ def test_evaluate_says_when_a_file_is_unlike_the_training_data(trained_dir, tmp_
 def test_a_reference_without_words_is_said_so():
     with pytest.raises(ValueError):  # evaluate then reports "no word to compare a file with"
         Reference.from_texts(["1 2 3", "4 5 6"])
+
+
+def _posts_file(tmp_path, texts, name):
+    path = tmp_path / name
+    pd.DataFrame({"text": texts}).to_csv(path, index=False)
+    return path
+
+
+def test_score_gives_every_post_its_typicality_and_the_file_its_verdict(trained_dir, tmp_path, capsys):
+    same, other = _in_domain(seed=9)[:100], _another_source(100)
+    mixed = _posts_file(tmp_path, same + [""] + other, "mixed.csv")
+    out, summary = tmp_path / "pred.csv", tmp_path / "summary.json"
+    argv = ["--models-dir", str(trained_dir), "--data", str(mixed), "--out", str(out), "--json", str(summary)]
+    assert score_cli.main(argv) == 0
+    table = pd.read_csv(out, keep_default_na=False)
+    typical = table[TYPICALITY_COLUMN]
+    assert typical[100] == "" and table[SIMILARITY_COLUMN][100] == ""  # the row without text
+    typical = pd.to_numeric(typical.replace("", np.nan))
+    # each post against the reference: the other source sits at the bottom of the in-domain range
+    assert typical[:100].median() > 0.3 and (typical[101:] < 0.05).mean() > 0.8
+    report = json.loads(summary.read_text())
+    assert report["shift"]["detected"] and report["shift"]["posts"] == 200 and report["rows"] == 201
+    assert report["training_share"] and abs(sum(report["training_share"].values()) - 1) < 1e-9
+    predicted = table["lr_pred"][table["lr_pred"] != ""].value_counts(normalize=True)
+    assert report["prediction_share"]["lr"] == pytest.approx({k: predicted.get(k, 0.0)
+                                                              for k in report["prediction_share"]["lr"]})
+    printed = capsys.readouterr().out
+    assert "warning: shift detected" in printed and "training data" in printed and "lr predicts" in printed
+    # in-domain posts alone: no verdict of shift, and no table of shares
+    assert score_cli.main(argv[:3] + [str(_posts_file(tmp_path, same, "same.csv")), "--out",
+                                      str(tmp_path / "p2.csv"), "--json", str(tmp_path / "s2.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "no shift detected" in printed and "lr predicts" not in printed
+    assert json.loads((tmp_path / "s2.json").read_text())["shift"]["detected"] is False
+
+
+def test_a_class_name_a_spreadsheet_would_run_is_read_back_by_name(tmp_path):
+    out = tmp_path / "pred.csv"
+    out.write_text(f"row,{SIMILARITY_COLUMN},m_pred\n2,0.5,'-1\n3,,\n4,0.2,2\n")
+    similarity, predicted = read_back(out, {"m": ("-1", "2")}, chunk_size=2)
+    assert similarity.tolist() == [0.5, 0.2] and predicted == {"m": ["-1", "2"]}

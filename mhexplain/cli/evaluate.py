@@ -13,7 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mhexplain.artifacts.folder import read_predictions
 from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
 from mhexplain.cli.options import CsvInput, ModelsOptions
@@ -34,7 +33,8 @@ from mhexplain.evaluation.external import (
 )
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
-from mhexplain.trust.shift import METHOD, SHIFT_WARNING, Reference
+from mhexplain.scoring.shift import no_shift_test, shares_table, shift_reference, training_shares
+from mhexplain.trust.shift import SHIFT_WARNING
 
 PROG = "python -m mhexplain.evaluate"
 
@@ -80,8 +80,8 @@ def evaluate(s: EvaluateSettings) -> dict:
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
                             bar.update, s.coder_cols, where, reference)
-    res.setdefault("shift", {"detected": False, "method": METHOD, "posts": 0,
-                             "reason": "the models' test posts hold no word to compare a file with"})
+    res.setdefault("shift", no_shift_test())
+    res["training_share"] = training_shares(infos)
     res["seconds"] = time.perf_counter() - t0
     trained_on = training_file_of(infos, sha256_file(data))
     if trained_on:
@@ -91,16 +91,6 @@ def evaluate(s: EvaluateSettings) -> dict:
     if s.json:
         write_atomic(s.json, json.dumps(res, indent=2))
     return res
-
-
-def shift_reference(infos) -> Reference | None:
-    """The in-domain posts a file is compared with: every evaluated model's held-out test posts
-    (models of one label set may still come from different files); None when they hold no word."""
-    texts = dict.fromkeys(t for i in infos for t in read_predictions(i.path)["text"])
-    try:
-        return Reference.from_texts(list(texts))
-    except ValueError:  # scikit-learn's "empty vocabulary": posts of digits or symbols alone
-        return None
 
 
 def training_file_of(infos, digest: str) -> list[str]:
@@ -129,10 +119,14 @@ def report(res: dict) -> None:
         report_agreement(res["coder_agreement"])
     if "shift" in res:
         report_shift(res["shift"])
+        table = shares_table({"training_share": res.get("training_share"),
+                              "prediction_share": {m["model"]: m["prediction_share"] for m in res["models"]}})
+        if res["shift"]["detected"] and table is not None:
+            print(table.to_string(index=False, float_format=lambda x: f"{x:.0%}"))
 
 
 def report_shift(shift: dict) -> None:
-    """One line on whether the file is unlike the models' training data, with its evidence."""
+    """One line on whether the posts are unlike the models' training data, with its evidence."""
     evidence = (f"AUC {shift['auc']:.2f}, p = {shift['p_value']:.2g}; "
                 f"{shift['share_below_reference_5th_percentile']:.0%} of its posts are stranger than 95% of the "
                 f"models' held-out posts") if shift.get("posts") else shift.get("reason", "")

@@ -1,7 +1,12 @@
 """Score a CSV of posts of any size with the trained models, into a predictions CSV.
 
     python -m mhexplain.score --models-dir DIR --data FILE [--text-col text] [--title-col title]
-        [--id-col COL] [--models nb,lr,bert] [--chunk-size N] --out PRED.csv
+        [--id-col COL] [--models nb,lr,bert] [--chunk-size N] --out PRED.csv [--json SUMMARY.json]
+
+Every post is compared with the models' held-out in-domain posts (its ``in_domain_similarity``
+and ``in_domain_typicality`` columns), and the file as a whole is tested for shift: the verdict,
+and each model's predicted-class shares beside the training data's, are printed and written to
+``--json`` (``mhexplain.scoring.shift``).
 
 The file and the table it becomes: ``mhexplain.scoring.files``. Under ``accelerate launch -m
 mhexplain.score ...`` every process scores every P-th chunk (on its own GPU where there are
@@ -9,6 +14,7 @@ several) and the first process puts them together.
 """
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -17,13 +23,15 @@ from pathlib import Path
 
 from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
+from mhexplain.cli.evaluate import report_shift
 from mhexplain.cli.options import CsvInput, ModelsOptions
-from mhexplain.core.outputs import check_output_file
+from mhexplain.core.outputs import check_output_file, write_atomic
 from mhexplain.core.progress import Progress
 from mhexplain.core.textsafe import printable
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.files import file_columns, score_file
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
+from mhexplain.scoring.shift import file_report, read_back, shares_table, shift_reference, training_shares
 
 PROG = "python -m mhexplain.score"
 
@@ -38,6 +46,8 @@ class ScoreSettings:
                                          f"were trained on, else {TITLE_COLUMN!r}, used only where the file has it, "
                                          "as on the Batch page)")
     id_col: str | None = option(None, "a column copied into the output to join on")
+    json: Path | None = option(None, "write the file's summary here: rows, each model's predicted-class shares beside "
+                                     "the training data's, and whether the file is unlike the training data (shift)")
     models: ModelsOptions = group(ModelsOptions, title="models")
 
     def problems(self) -> list[str]:
@@ -50,6 +60,7 @@ class Scored:
     models: list[str]
     rank: int
     world: int
+    summary: dict | None = None  # the first process's ``shift.file_report``
 
 
 def _distributed():
@@ -94,16 +105,32 @@ def score(s: ScoreSettings) -> Scored:
     text_col, title_col = trained_columns(s.models.select(), s.text_col, s.title_col)
     columns = file_columns(data, text_col, title_col or None, s.id_col)  # its header, before anything else
     check_output_file(s.out, "--out", inputs=(data,))
+    if s.json:
+        check_output_file(s.json, "--json", inputs=(data, s.out))
+    infos = s.models.select()
     models = s.models.load()
+    reference = shift_reference(infos)
     jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
     try:
         with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
             n = score_file(models, data, s.out, *columns, s.source.chunk_size, bar.update, rank, world,
-                           state.wait_for_everyone if state else None, _shared_value(state))
+                           state.wait_for_everyone if state else None, _shared_value(state), reference)
     finally:
         if state is not None:  # leave the group before exiting, as training does
             state.destroy_process_group()
-    return Scored(n, list(models), rank, world)
+    summary = summarise(s, models, reference, training_shares(infos), n) if rank == 0 else None
+    return Scored(n, list(models), rank, world, summary)
+
+
+def summarise(s: ScoreSettings, models: dict, reference, training: dict | None, rows: int) -> dict:
+    """The written file's summary (read back from it, so every process's rows count), to ``--json``."""
+    labels_of = {n: tuple(m.labels) for n, m in models.items()}
+    similarity, predicted = read_back(s.out, labels_of, s.source.chunk_size)
+    summary = {"file": s.source.data.name, "rows": rows, "models": list(models),
+               **file_report(similarity, predicted, labels_of, reference, training)}
+    if s.json:
+        write_atomic(s.json, json.dumps(summary, indent=2))
+    return summary
 
 
 def main(argv=None) -> int:
@@ -114,8 +141,18 @@ def main(argv=None) -> int:
         if done.rank == 0:
             print(f"{done.rows:,} rows scored{' by this process' if done.world > 1 else ''} with "
                   f"{', '.join(done.models)} in {time.perf_counter() - t0:.1f} s -> {printable(s.out)}")
+            report_summary(done.summary)
 
-    return run_command(lambda: score(s), report, writing=[s.out])
+    return run_command(lambda: score(s), report, writing=[s.out, s.json])
+
+
+def report_summary(summary: dict) -> None:
+    """The shift verdict in one line; when shift is detected, the predicted-class shares beside the
+    training data's, which is where it shows in the predictions."""
+    report_shift(summary["shift"])
+    table = shares_table(summary)
+    if summary["shift"]["detected"] and table is not None:
+        print(table.to_string(index=False, float_format=lambda x: f"{x:.0%}"))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from mhexplain.datasets.csvfile import CsvColumns, column_indexes, named_columns
 from mhexplain.preprocess import clear_memo
 from mhexplain.scoring.inputs import TITLE_COLUMN
 from mhexplain.scoring.table import score_rows, write_rows
+from mhexplain.trust.shift import Reference
 
 DEFAULT_CHUNK = 2000
 # The options that name the columns read, in the order their names are passed around.
@@ -41,25 +42,28 @@ def file_columns(data: Path, text_col: str, title_col: str | None, id_col: str |
     return columns
 
 
-def score_chunk(models: dict, chunk, text_col: str, title_col: str | None, id_col: str | None) -> list[list]:
+def score_chunk(models: dict, chunk, text_col: str, title_col: str | None, id_col: str | None,
+                reference: Reference | None = None) -> list[list]:
     """The table's rows (``table.Scored``) for one chunk of the file, indexed by row number."""
     scored = score_rows(models, chunk.index, chunk[title_col] if title_col else None, chunk[text_col],
-                        chunk[id_col] if id_col else None)
+                        chunk[id_col] if id_col else None, reference=reference)
     clear_memo()  # NB and LR shared this chunk's preprocessing; the next chunk's posts are new
     return scored.table_rows()
 
 
-def header(models: dict, id_col: str | None) -> list[str]:
+def header(models: dict, id_col: str | None, reference: Reference | None = None) -> list[str]:
     """The table's header, for these models (an empty table has the same columns)."""
-    return score_rows(models, [], None, [], [] if id_col else None).header()
+    return score_rows(models, [], None, [], [] if id_col else None, reference=reference).header()
 
 
 def score_file(models: dict, data: Path, out: Path, text_col: str = "text", title_col: str | None = "title",
                id_col: str | None = None, chunk_size: int = DEFAULT_CHUNK,
                progress: Callable[[int], None] | None = None, rank: int = 0, world: int = 1,
-               barrier: Callable[[], None] | None = None, share: Callable[[object], object] | None = None) -> int:
+               barrier: Callable[[], None] | None = None, share: Callable[[object], object] | None = None,
+               reference: Reference | None = None) -> int:
     """Write ``out`` (complete or not at all); returns the number of rows scored (by this process).
     ``out`` is checked by the caller (``outputs.check_output_file``), before the models are loaded.
+    With ``reference``, every post is also compared with the models' in-domain posts (``shift``).
 
     Under several processes, ``barrier`` waits for all of them and ``share`` gives every process
     the first one's value.
@@ -74,11 +78,11 @@ def score_file(models: dict, data: Path, out: Path, text_col: str = "text", titl
         parts = [workdir / f"part{r}" for r in range(world)]
         try:
             n = _write_part(models, table.chunks(chunk_size), parts[rank], columns, chunk_size, rank, world,
-                            progress)
+                            progress, reference)
             if barrier:
                 barrier()  # every part is complete; the other processes leave theirs for the first to join
             if rank == 0:
-                _join_parts(parts, out, header(models, id_col), chunk_size)
+                _join_parts(parts, out, header(models, id_col, reference), chunk_size)
         except BaseException:
             if rank != 0:
                 parts[rank].unlink(missing_ok=True)
@@ -95,14 +99,14 @@ def _parts_folder(out: Path, rank: int, share) -> Path:
 
 
 def _write_part(models: dict, chunks, part: Path, columns: tuple, chunk_size: int, rank: int, world: int,
-                progress) -> int:
+                progress, reference: Reference | None) -> int:
     """Score every ``world``-th chunk, from the ``rank``-th, into ``part``; the rows scored."""
     n = 0
     with os.fdopen(create_exclusive(part), "w", newline="", encoding="utf-8") as f:
         for k, chunk in enumerate(chunks):
             if k % world != rank:
                 continue
-            write_rows(f, score_chunk(models, chunk, *columns))
+            write_rows(f, score_chunk(models, chunk, *columns, reference))
             n += len(chunk)
             if progress:
                 progress(len(chunk) * world)

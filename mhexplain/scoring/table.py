@@ -6,7 +6,8 @@ the same calibrated probabilities, the same abstention rule (``classifier.abstai
 column layout:
 
 ``row`` (the row number as a spreadsheet shows it: the header is row 1), ``id`` (when asked for),
-``note`` (``no text`` or ``truncated ...``), then for each model ``<m>_pred``, ``<m>_confidence``,
+``note`` (``no text`` or ``truncated ...``), when posts are compared with the models' in-domain
+posts ``in_domain_similarity`` and ``in_domain_typicality`` (``scoring.shift``), then for each model ``<m>_pred``, ``<m>_confidence``,
 ``<m>_uncertain`` (1 where it abstains, 0 where it answers, empty for a model without a threshold)
 and ``<m>_p_<class>`` for each of its classes. A row without text has empty predictions.
 """
@@ -23,6 +24,8 @@ import pandas as pd
 from mhexplain.core.classifier import Classifier, abstains, abstention_threshold
 from mhexplain.core.textsafe import neutralise_formula
 from mhexplain.scoring.inputs import model_inputs
+from mhexplain.scoring.shift import SIMILARITY_COLUMN, TYPICALITY_COLUMN
+from mhexplain.trust.shift import Reference
 
 # Posts per predict_proba call: progress moves within one model's share of a long file.
 PREDICTION_BATCH = 256
@@ -61,6 +64,10 @@ class Scored:
     proba: dict[str, np.ndarray]
     labels: dict[str, tuple[str, ...]]
     thresholds: dict[str, float | None]
+    # each row's nearest similarity to the models' in-domain posts and its typicality there
+    # (``trust.shift``; NaN where it has no text); None when posts were not compared
+    similarity: np.ndarray | None = None
+    typicality: np.ndarray | None = None
 
     @property
     def has_text(self) -> np.ndarray:
@@ -76,6 +83,8 @@ class Scored:
 
     def header(self) -> list[str]:
         cols = ["row"] + (["id"] if self.ids is not None else []) + ["note"]
+        if self.similarity is not None:
+            cols += [SIMILARITY_COLUMN, TYPICALITY_COLUMN]
         for m, labels in self.labels.items():
             pred, numbers = model_columns(m, labels)
             cols += [pred] + numbers
@@ -85,6 +94,9 @@ class Scored:
         """The table's rows as the cells written to a CSV file (numbers to six decimals)."""
         out = [[str(r)] + ([neutralise_formula(self.ids[k])] if self.ids is not None else []) + [self.notes[k]]
                for k, r in enumerate(self.rows)]
+        if self.similarity is not None:
+            for row, sim, typ in zip(out, self.similarity, self.typicality):
+                row += ["", ""] if np.isnan(sim) else [f"{sim:.{DECIMALS}f}", f"{typ:.{DECIMALS}f}"]
         for m, labels in self.labels.items():
             pred, unsure, threshold = self.predicted(m), self.uncertain(m), self.thresholds[m]
             for k, row in enumerate(out):
@@ -106,7 +118,8 @@ class Scored:
         """The table for display: the same columns, numbers as numbers; with ``text_chars``, the
         first characters of what the models read, after the note."""
         df = pd.DataFrame(self.table_rows(), columns=self.header())
-        numbers = ["row"] + [c for m, labels in self.labels.items() for c in model_columns(m, labels)[1]]
+        numbers = ["row"] + ([SIMILARITY_COLUMN, TYPICALITY_COLUMN] if self.similarity is not None else [])
+        numbers += [c for m, labels in self.labels.items() for c in model_columns(m, labels)[1]]
         for col in map(neutralise_formula, numbers):
             df[col] = pd.to_numeric(df[col].replace("", np.nan))
         if text_chars:
@@ -122,8 +135,9 @@ def write_rows(f, rows: list[list[str]]) -> None:
 
 def score_rows(models: dict[str, Classifier], rows: Sequence[int], titles: Sequence[str] | None,
                texts: Sequence[str], ids: Sequence[str] | None = None,
-               progress: Callable[[int], None] | None = None) -> Scored:
-    """Score rows of posts with every model in ``models``; ``progress`` is told posts as they are done."""
+               progress: Callable[[int], None] | None = None, reference: Reference | None = None) -> Scored:
+    """Score rows of posts with every model in ``models``; ``progress`` is told posts as they are
+    done; with ``reference``, each post is also compared with the models' in-domain posts."""
     inputs, notes = model_inputs(titles, texts)
     keep = [k for k, t in enumerate(inputs) if t]
     proba = {}
@@ -132,6 +146,12 @@ def score_rows(models: dict[str, Classifier], rows: Sequence[int], titles: Seque
         if keep:
             p[keep] = predict(clf, [inputs[k] for k in keep], progress)
         proba[name] = p
+    similarity = typicality = None
+    if reference is not None:
+        similarity, typicality = np.full(len(inputs), np.nan), np.full(len(inputs), np.nan)
+        if keep:
+            similarity[keep] = reference.similarity([inputs[k] for k in keep])
+            typicality[keep] = reference.typicality(similarity[keep])
     return Scored([int(r) for r in rows], notes, inputs, None if ids is None else [str(i) for i in ids], proba,
                   {n: tuple(c.labels) for n, c in models.items()},
-                  {n: abstention_threshold(c) for n, c in models.items()})
+                  {n: abstention_threshold(c) for n, c in models.items()}, similarity, typicality)

@@ -14,6 +14,7 @@ from mhexplain.datasets.dataset import class_ids
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
 from mhexplain.scoring.table import Scored, score_rows
 from mhexplain.settings import MAX_UPLOAD_MB
+from mhexplain.trust.shift import Reference
 
 MAX_ROWS = 2000
 UPLOAD_LIMITS = f"at most {MAX_UPLOAD_MB} MB and {MAX_ROWS:,} rows"
@@ -57,16 +58,18 @@ class ScoredUpload:
 
 def score_upload(raw: bytes, name: str, models: dict[str, Classifier],
                  progress: Callable[[float], None] | None = None, label_col: str = TARGET_COLUMN,
-                 text_col: str = TEXT_COLUMN, title_col: str = TITLE_COLUMN) -> ScoredUpload:
+                 text_col: str = TEXT_COLUMN, title_col: str = TITLE_COLUMN,
+                 reference: Reference | None = None) -> ScoredUpload:
     """Score an uploaded CSV with a ``text_col`` column (and optional ``title_col`` and
     ``label_col``: the columns the models were trained on) as ``python -m mhexplain.score`` scores
-    a file; ``progress`` is told the share of the work done."""
+    a file; ``progress`` is told the share of the work done; with ``reference`` (``shift.shift_reference``)
+    each post is compared with the models' in-domain posts, as ``score`` does."""
     check_upload(name)
     table = read_table_upload(raw, name, MAX_ROWS)
     column_indexes(list(table.columns), {"the posts": text_col}, name)  # one line naming its columns
     titles = table[title_col] if title_col in table.columns else None
     scored = score_rows(models, table.index, titles, table[text_col],
-                        progress=_shares(progress, len(table) * len(models)))
+                        progress=_shares(progress, len(table) * len(models)), reference=reference)
     if progress is not None:
         progress(1.0)  # rows without text took no work
     sets = {tuple(m.labels) for m in models.values()}

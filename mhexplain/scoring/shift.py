@@ -1,0 +1,105 @@
+"""Posts scored against the models' in-domain posts: the reference each file or post is read
+against, and a file's verdict beside what the models predict for it.
+
+The reference is every selected model's held-out test posts (``predictions.csv``), so it exists
+for any model folder of any kind and any dataset (``trust.shift`` says how posts are compared).
+The predicted-class shares of a file are shown next to the training data's class shares: a class
+that takes far more of a file than of the training data (the Kaggle models send 13-30% of posts
+from other forums to "personality disorder") is where shift shows in the predictions.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mhexplain.artifacts.folder import read_predictions
+from mhexplain.core.labels import common_labels
+from mhexplain.core.textsafe import neutralise_formula
+from mhexplain.trust.shift import METHOD, SHIFT_WARNING, Reference
+
+SIMILARITY_COLUMN, TYPICALITY_COLUMN = "in_domain_similarity", "in_domain_typicality"
+NO_REFERENCE = "the models' test posts hold no word to compare posts with"
+
+
+def shift_reference(infos) -> Reference | None:
+    """The in-domain posts that posts are compared with: every selected model's held-out test
+    posts (models of one label set may still come from different files); None when they hold no
+    word (posts of digits or symbols alone)."""
+    texts = dict.fromkeys(t for i in infos for t in read_predictions(i.path)["text"])
+    try:
+        return Reference.from_texts(list(texts))
+    except ValueError:  # scikit-learn's "empty vocabulary"
+        return None
+
+
+def no_shift_test(reason: str = NO_REFERENCE) -> dict:
+    return {"detected": False, "method": METHOD, "posts": 0, "reason": reason}
+
+
+def training_shares(infos) -> dict[str, float] | None:
+    """The training posts' class shares (manifest ``data.class_counts``), when the models share
+    one label set and one training set; None otherwise (or for a folder that does not record it)."""
+    counts = {tuple(sorted((((i.manifest or {}).get("data") or {}).get("class_counts") or {}).get("train", {})
+                           .items())) for i in infos}
+    labels = {tuple((i.manifest or {}).get("labels") or ()) for i in infos}
+    if len(counts) != 1 or len(labels) != 1:
+        return None
+    train = dict(counts.pop())
+    total = sum(train.values())
+    return {lab: train[lab] / total for lab in labels.pop()} if total else None
+
+
+def prediction_shares(predicted: dict[str, list[str]], labels_of: dict[str, tuple[str, ...]]) -> dict[str, dict]:
+    """Each model's share of answered rows per class, from its predicted class names."""
+    out = {}
+    for model, names in predicted.items():
+        counts = Counter(names)
+        total = sum(counts.values())
+        out[model] = {lab: counts.get(lab, 0) / total if total else 0.0 for lab in labels_of[model]}
+    return out
+
+
+def shares_table(report: dict) -> pd.DataFrame | None:
+    """Per class: the training data's share beside each model's share of this file's posts."""
+    training, predicted = report.get("training_share"), report.get("prediction_share") or {}
+    if not predicted:
+        return None
+    try:
+        labels = common_labels({m: tuple(s) for m, s in predicted.items()}, "show together")
+    except Exception:  # models of different label sets: their shares cannot share rows
+        return None
+    table = pd.DataFrame({"class": list(labels)})
+    if training:
+        table["training data"] = [training.get(lab, np.nan) for lab in labels]
+    for model, shares in predicted.items():
+        table[f"{model} predicts"] = [shares[lab] for lab in labels]
+    return table
+
+
+def file_report(similarity: np.ndarray, predicted: dict[str, list[str]], labels_of: dict[str, tuple[str, ...]],
+                reference: Reference | None, training: dict[str, float] | None) -> dict:
+    """What ``score --json`` and the Batch page say about a file: the shift verdict on its posts
+    (``trust.shift.Reference.test``), each model's predicted-class shares and the training data's."""
+    shift = reference.test(similarity) if reference is not None else no_shift_test()
+    return {"shift": shift, "prediction_share": prediction_shares(predicted, labels_of),
+            "training_share": training, **({"warning": SHIFT_WARNING} if shift["detected"] else {})}
+
+
+def read_back(out: Path, labels_of: dict[str, tuple[str, ...]], chunk_size: int) -> tuple[np.ndarray, dict]:
+    """A written predictions file's similarity column and each model's predicted class names, read
+    a chunk at a time (every process's rows are in the file once it is joined)."""
+    pred_cols = {m: neutralise_formula(f"{m}_pred") for m in labels_of}
+    # the table writes a class name as a spreadsheet may read it ("-1" as "'-1"): read it back by name
+    names = {m: {neutralise_formula(lab): lab for lab in labels} for m, labels in labels_of.items()}
+    similarity, predicted = [], {m: [] for m in labels_of}
+    for chunk in pd.read_csv(out, usecols=[SIMILARITY_COLUMN, *pred_cols.values()], dtype=str,
+                             keep_default_na=False, chunksize=chunk_size):
+        has = chunk[SIMILARITY_COLUMN] != ""
+        similarity.append(chunk.loc[has, SIMILARITY_COLUMN].astype(float).to_numpy())
+        for m, col in pred_cols.items():
+            predicted[m] += [names[m][v] for v in chunk.loc[has, col] if v]
+    return (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
+
