@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,9 +14,10 @@ from mhexplain.datasets.dataset import KAGGLE_LABELS
 from webapp.ui import UNEXPECTED
 
 from .conftest import BINARY_LABELS, CODERS, MANY_LABELS
-from .helpers import ROOT
+from .helpers import ROOT, class_word, synthetic_posts
 
 TIMEOUT = 120
+STRANGE = "This post is less like the training data"
 PAGES = "webapp/pages"  # not "pages/" beside app.py: Streamlit would serve a file there as a page of its own
 
 
@@ -88,7 +90,7 @@ def test_analyze_shows_three_predictions_and_explanations(three_models_dir, monk
     assert [m.label for m in at.metric] == ["Naive Bayes", "Logistic Regression", "BERT"]
     guesses = _best_guesses(at)
     agree = len(set(guesses.values())) == 1  # the tiny random BERT may or may not agree
-    (flag,) = [_shown(e.value) for e in (*at.success, *at.warning)]
+    (flag,) = [_shown(e.value) for e in (*at.success, *at.warning) if not _shown(e.value).startswith(STRANGE)]
     abstaining = [m.label for m in at.metric if m.value == "uncertain"]
     assert flag.startswith("All models agree") == (agree and not abstaining)
     assert all(name in flag for name in abstaining)
@@ -124,7 +126,7 @@ def test_agreement_names_the_models_that_abstain(trained_dir, monkeypatch):
     nb, lr = at.metric
     assert nb.value == "uncertain" and lr.value != "uncertain"
     assert not at.success
-    assert [_shown(w.value) for w in at.warning] == [
+    assert [_shown(w.value) for w in at.warning if not _shown(w.value).startswith(STRANGE)] == [
         f"Only Logistic Regression answers ({lr.value}); Naive Bayes abstains (uncertain)."]
     shown, needed = map(float, re.search(r"confidence ([\d.]+) is below its threshold ([\d.]+)", nb.delta).groups())
     assert shown < needed  # rounding never prints "0.72 < 0.72"
@@ -206,6 +208,37 @@ def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
     assert metrics["model"].tolist() == ["nb", "lr", "bert"] and "macro F1 (3 classes)" in metrics.columns
     assert any("mean over the 3 classes this file's target holds (stress, bipolar, anxiety)" in _shown(c.value)
                for c in at.caption)
+
+
+def test_batch_page_says_when_an_upload_is_unlike_the_training_data(trained_dir, monkeypatch):
+    same = synthetic_posts(seed=11)[["title", "text"]].head(60)
+    at = _batch_upload(trained_dir, monkeypatch, "same.csv", same.to_csv(index=False).encode())
+    assert any(c.startswith("No shift detected (AUC") for c in _captions(at)) and not at.warning
+    assert {"in_domain_similarity", "in_domain_typicality"} <= set(at.dataframe[0].value.columns)
+    rng = np.random.default_rng(5)
+    other = pd.DataFrame({"text": [" ".join(class_word(int(k), int(j)) for k, j in rng.integers(0, 40, (15, 2)))
+                                   for _ in range(60)]})
+    at = _batch_upload(trained_dir, monkeypatch, "other.csv", other.to_csv(index=False).encode())
+    (warning,) = [_shown(w.value) for w in at.warning]
+    assert warning.startswith("Shift detected (AUC") and "may not hold here" in warning
+    shares = next(d.value for d in at.dataframe if "training data" in d.value.columns)
+    assert shares["class"].str.lower().tolist() == list(KAGGLE_LABELS) and set(shares.columns) >= {"nb predicts", "lr predicts"}
+    assert shares["training data"].sum() == pytest.approx(1.0) and shares["lr predicts"].sum() == pytest.approx(1.0)
+
+
+def test_analyze_says_how_typical_a_post_is(trained_dir, monkeypatch):
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/analyze.py").run()
+    for post, strange in ((synthetic_posts(seed=12)["text"].iloc[0], False), ("zorbax quintar velmoth " * 4, True)):
+        at.text_area(key="post").set_value(post).run()
+        next(b for b in at.button if b.label == "Analyze").click().run()
+        _no_exception(at)
+        flagged = [_shown(w.value) for w in at.warning if _shown(w.value).startswith(STRANGE)]
+        assert bool(flagged) == strange
+        if strange:
+            assert "in-domain typicality 0.00" in flagged[0] and "may not hold for it" in flagged[0]
+        else:
+            assert any(c.startswith("In-domain typicality") for c in _captions(at))
 
 
 def test_batch_metrics_on_a_file_of_one_class_read_in_the_singular(trained_dir, monkeypatch):

@@ -50,7 +50,7 @@ def test_evaluate_says_when_a_file_is_unlike_the_training_data(trained_dir, tmp_
     argv = ["--models-dir", str(trained_dir), "--text-col", "body", "--label-col", "sub", "--json"]
     same = _labelled_file(tmp_path, _in_domain(seed=9)[:120], "same.csv")
     assert evaluate_cli.main(argv + [str(tmp_path / "a.json"), "--data", str(same)]) == 0
-    assert "no shift detected (AUC" in capsys.readouterr().out
+    assert "No shift detected (AUC" in capsys.readouterr().out
     assert json.loads((tmp_path / "a.json").read_text())["shift"]["detected"] is False
     words = _another_source(120)
     other = _labelled_file(tmp_path, words, "other.csv")
@@ -98,7 +98,7 @@ def test_score_gives_every_post_its_typicality_and_the_file_its_verdict(trained_
     assert score_cli.main(argv[:3] + [str(_posts_file(tmp_path, same, "same.csv")), "--out",
                                       str(tmp_path / "p2.csv"), "--json", str(tmp_path / "s2.json")]) == 0
     printed = capsys.readouterr().out
-    assert "no shift detected" in printed and "lr predicts" not in printed
+    assert "No shift detected" in printed and "lr predicts" not in printed
     assert json.loads((tmp_path / "s2.json").read_text())["shift"]["detected"] is False
 
 

@@ -25,11 +25,13 @@ from mhexplain.datasets.dataset import DatasetSpec
 from mhexplain.evaluation.compare import dataset_caption, load_results
 from mhexplain.evaluation.probe import probe_folder
 from mhexplain.explain import ExplanationCache, explain
+from mhexplain.scoring.shift import shares_table, shift_reference, shift_sentence, training_shares
 from mhexplain.scoring.upload import check_upload
 from mhexplain.settings import MAX_UPLOAD_MB, ServerSettings
 from mhexplain.training.api import run, train_upload
 from mhexplain.training.common import planned_stages
 from mhexplain.training.config import TrainConfig
+from mhexplain.trust.shift import Reference
 
 logger = logging.getLogger("mhexplain.app")
 PROJECT = Path(__file__).resolve().parents[1]
@@ -131,6 +133,37 @@ def _results(path: str, stamp: float):
     # The metrics pages read these two files only; the model itself is checked when it is loaded.
     manifest = verify_artifact(Path(path), only=(METRICS, PREDICTIONS))
     return load_results(Path(path), manifest)
+
+
+@st.cache_resource(show_spinner="Reading the models' held-out posts…")
+def _reference(path: str, stamp: float, names: tuple[str, ...]):
+    return shift_reference([i for i in _discover(path, stamp) if i.ok and i.name in names])
+
+
+def shift_reference_for(names) -> Reference | None:
+    """The in-domain posts that uploads and pasted posts are compared with (``scoring.shift``)."""
+    d = models_dir()
+    return _reference(str(d), _stamp(d), tuple(sorted(names)))
+
+
+def training_shares_for(names) -> dict[str, float] | None:
+    return training_shares([i for i in model_infos() if i.ok and i.name in names])
+
+
+def shift_section(report: dict) -> None:
+    """A file's shift verdict, and when shift is detected, what the models predict for it beside the
+    training data's classes."""
+    st.subheader("Is this file like the training data?")
+    sentence = escape_markdown(shift_sentence(report["shift"]))
+    if not report["shift"]["detected"]:
+        st.caption(sentence)
+        return
+    st.warning(sentence)
+    shares = shares_table(report)
+    if shares is not None:
+        st.caption("Share of this file's posts each model predicts per class, beside the training data's share: "
+                   "a class that takes far more of this file than of the training data is where the shift shows.")
+        table(shares.assign(**{"class": shares["class"].map(display_name)}))
 
 
 def load_all_results(folder: Path | None = None) -> tuple[list, dict[str, str]]:

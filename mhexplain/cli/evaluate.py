@@ -33,8 +33,7 @@ from mhexplain.evaluation.external import (
 )
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
-from mhexplain.scoring.shift import no_shift_test, shares_table, shift_reference, training_shares
-from mhexplain.trust.shift import SHIFT_WARNING
+from mhexplain.scoring.shift import no_shift_test, shares_table, shift_reference, shift_sentence, training_shares
 
 PROG = "python -m mhexplain.evaluate"
 
@@ -127,13 +126,8 @@ def report(res: dict) -> None:
 
 def report_shift(shift: dict) -> None:
     """One line on whether the posts are unlike the models' training data, with its evidence."""
-    evidence = (f"AUC {shift['auc']:.2f}, p = {shift['p_value']:.2g}; "
-                f"{shift['share_below_reference_5th_percentile']:.0%} of its posts are stranger than 95% of the "
-                f"models' held-out posts") if shift.get("posts") else shift.get("reason", "")
-    if shift["detected"]:
-        print(f"warning: shift detected ({evidence}): {SHIFT_WARNING}.")
-    else:
-        print(f"no shift detected ({evidence}).")
+    line = shift_sentence(shift)
+    print(f"warning: {line[0].lower()}{line[1:]}" if shift["detected"] else line)
 
 
 def report_agreement(report: dict) -> None:

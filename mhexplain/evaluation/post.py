@@ -12,6 +12,7 @@ from mhexplain.core.errors import InputTextError
 from mhexplain.core.labels import common_labels, display_name
 from mhexplain.explain import rank_agreement
 from mhexplain.scoring.table import score_rows
+from mhexplain.trust.shift import Reference
 from mhexplain.trust.shortcuts import WordMask
 
 
@@ -22,6 +23,7 @@ class Comparison:
     labels: tuple[str, ...] = ()  # the models' one label set
     text: str = ""  # what the models read of the post (``scoring.inputs``)
     note: str = ""  # "" or why the models read less than was given (``scoring.inputs.TRUNCATED``)
+    typicality: float | None = None  # against the models' held-out posts (``scoring.shift``); None: not compared
 
     @property
     def uncertain(self) -> dict[str, bool]:
@@ -77,17 +79,18 @@ def below_threshold(confidence: float, threshold: float) -> str:
     return f"confidence just below its threshold {threshold:.3f}"
 
 
-def compare_post(models: dict, text: str) -> Comparison:
+def compare_post(models: dict, text: str, reference: Reference | None = None) -> Comparison:
     """Every model's prediction for one pasted post, read as a row of a file would be
-    (``scoring.table.score_rows``): cleaned, and cut at the length the models read, with a note."""
+    (``scoring.table.score_rows``): cleaned, and cut at the length the models read, with a note;
+    with ``reference``, how typical of the models' in-domain posts it is."""
     if not isinstance(text, str):
         raise InputTextError(f"The post is {type(text).__name__}, not text.")
     labels = common_labels({n: m.labels for n, m in models.items()}, "compare the predictions of")
-    scored = score_rows(models, [1], None, [text])
+    scored = score_rows(models, [1], None, [text], reference=reference)
     if not scored.has_text[0]:
         raise InputTextError("The post is empty: paste some text first.")
     return Comparison({n: p[0] for n, p in scored.proba.items()}, scored.thresholds, labels, scored.inputs[0],
-                      scored.notes[0])
+                      scored.notes[0], None if scored.typicality is None else float(scored.typicality[0]))
 
 
 def word_agreement(explanations: dict) -> pd.DataFrame | None:

@@ -22,6 +22,10 @@ from mhexplain.trust.shift import METHOD, SHIFT_WARNING, Reference
 
 SIMILARITY_COLUMN, TYPICALITY_COLUMN = "in_domain_similarity", "in_domain_typicality"
 NO_REFERENCE = "the models' test posts hold no word to compare posts with"
+# A post stranger than 95% of held-out in-domain posts is flagged (5% of in-domain posts are, too).
+STRANGE_POST = 0.05
+POST_WARNING = ("the calibrated confidence and the abstention target were measured on posts like the training data "
+                "and may not hold for it")
 
 
 def shift_reference(infos) -> Reference | None:
@@ -37,6 +41,27 @@ def shift_reference(infos) -> Reference | None:
 
 def no_shift_test(reason: str = NO_REFERENCE) -> dict:
     return {"detected": False, "method": METHOD, "posts": 0, "reason": reason}
+
+
+def shift_sentence(shift: dict) -> str:
+    """The verdict on a file in one sentence, with its evidence; the CLI and the app say the same."""
+    if not shift.get("posts"):
+        return f"Shift not tested: {shift.get('reason', NO_REFERENCE)}."
+    evidence = (f"AUC {shift['auc']:.2f}, p = {shift['p_value']:.2g}; {shift['share_below_reference_5th_percentile']:.0%}"
+                " of its posts are stranger than 95% of the models' held-out posts, where 5% would be expected")
+    if shift["detected"]:
+        return f"Shift detected ({evidence}): {SHIFT_WARNING}."
+    return f"No shift detected ({evidence})."
+
+
+def post_sentence(typicality: float) -> str:
+    """One post's typicality in words: how it compares with the models' held-out in-domain posts."""
+    stranger = 1 - typicality
+    if typicality < STRANGE_POST:
+        return (f"This post is less like the training data than {stranger:.0%} of the models' held-out posts "
+                f"(in-domain typicality {typicality:.2f}): {POST_WARNING}.")
+    return (f"In-domain typicality {typicality:.2f}: the post is as close to the training data as "
+            f"{typicality:.0%} of the models' held-out posts are, or closer.")
 
 
 def training_shares(infos) -> dict[str, float] | None:
@@ -103,3 +128,11 @@ def read_back(out: Path, labels_of: dict[str, tuple[str, ...]], chunk_size: int)
             predicted[m] += [names[m][v] for v in chunk.loc[has, col] if v]
     return (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
 
+
+
+def scored_report(scored, reference: Reference | None, training: dict[str, float] | None) -> dict:
+    """``file_report`` for posts scored in memory (``table.Scored``: an upload on the Batch page)."""
+    has = scored.has_text
+    similarity = scored.similarity[has] if scored.similarity is not None else np.zeros(0)
+    predicted = {m: [labels[k] for k in scored.predicted(m)[has]] for m, labels in scored.labels.items()}
+    return file_report(similarity, predicted, scored.labels, reference, training)

@@ -7,6 +7,7 @@ from mhexplain.core.errors import MhxError
 from mhexplain.core.labels import display_name
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.evaluation.post import below_threshold, compare_post, condition_words_on_top, word_agreement
+from mhexplain.scoring.shift import STRANGE_POST, post_sentence
 from mhexplain.trust.shortcuts import WordMask
 from webapp import ui
 from webapp.plots import probability_bars, title
@@ -23,7 +24,7 @@ ui.dataset_note(ui.model_manifests(models))
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _predict(fingerprints: tuple, text: str, _models: dict):
-    return compare_post(_models, text)
+    return compare_post(_models, text, ui.shift_reference_for(_models))
 
 
 results, _ = ui.load_all_results()
@@ -59,6 +60,8 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
             col.metric(title(name), guess, f"calibrated confidence {p.max():.3f}", delta_color="off")
     all_agree, verdict = comp.verdict()
     (st.success if all_agree else st.warning)(escape_markdown(verdict))
+    if comp.typicality is not None:
+        (st.warning if comp.typicality < STRANGE_POST else st.caption)(post_sentence(comp.typicality))
     st.plotly_chart(probability_bars(comp.proba, comp.labels), width="stretch")
 
     st.subheader("Why? Word attributions")

@@ -10,6 +10,7 @@ from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
 from mhexplain.evaluation.external import ONE_CLASS, evaluate_rows, models_labels, prepare_rows, upload_metrics
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN, TRUNCATED
+from mhexplain.scoring.shift import scored_report
 from mhexplain.scoring.upload import MAX_ROWS, TARGET_COLUMN, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
 from webapp import ui
@@ -49,8 +50,9 @@ def score_tab() -> None:
     picked = {n: models[n] for n in chosen}
     bar = st.progress(0.0, text="scoring…")
     try:
+        reference = ui.shift_reference_for(chosen)
         result = score_upload(upload.getvalue(), upload.name, picked, progress=bar.progress, label_col=label_col,
-                              text_col=text_col, title_col=title_col)
+                              text_col=text_col, title_col=title_col, reference=reference)
     except MhxError as err:
         bar.empty()
         ui.show_error(err)
@@ -62,6 +64,7 @@ def score_tab() -> None:
                                    "is row 1)."))
     ui.table(scored.frame(text_chars=200).head(200))
     st.download_button("Download predictions (CSV)", scored.csv_text(), file_name="predictions.csv", mime="text/csv")
+    ui.shift_section(scored_report(scored, reference, ui.training_shares_for(chosen)))
     if unlabelled := result.unlabelled_rows():
         shown = ", ".join(map(str, unlabelled[:10])) + (f" and {len(unlabelled) - 10:,} more" if len(unlabelled) > 10
                                                         else "")
