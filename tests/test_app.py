@@ -213,14 +213,14 @@ def test_batch_page_scores_an_upload(three_models_dir, monkeypatch):
 def test_batch_page_says_when_an_upload_is_unlike_the_training_data(trained_dir, monkeypatch):
     same = synthetic_posts(seed=11)[["title", "text"]].head(60)
     at = _batch_upload(trained_dir, monkeypatch, "same.csv", same.to_csv(index=False).encode())
-    assert any(c.startswith("No shift detected (AUC") for c in _captions(at)) and not at.warning
+    assert any(c.startswith("No shift detected (a classifier") for c in _captions(at)) and not at.warning
     assert {"in_domain_similarity", "in_domain_typicality"} <= set(at.dataframe[0].value.columns)
     rng = np.random.default_rng(5)
     other = pd.DataFrame({"text": [" ".join(class_word(int(k), int(j)) for k, j in rng.integers(0, 40, (15, 2)))
                                    for _ in range(60)]})
     at = _batch_upload(trained_dir, monkeypatch, "other.csv", other.to_csv(index=False).encode())
     (warning,) = [_shown(w.value) for w in at.warning]
-    assert warning.startswith("Shift detected (AUC") and "may not hold here" in warning
+    assert warning.startswith("Shift detected (a classifier") and "may not hold here" in warning
     shares = next(d.value for d in at.dataframe if "training data" in d.value.columns)
     assert shares["class"].str.lower().tolist() == list(KAGGLE_LABELS) and set(shares.columns) >= {"nb predicts", "lr predicts"}
     assert shares["training data"].sum() == pytest.approx(1.0) and shares["lr predicts"].sum() == pytest.approx(1.0)

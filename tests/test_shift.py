@@ -6,10 +6,11 @@ import pandas as pd
 import pytest
 
 from mhexplain.artifacts.folder import read_predictions
+from mhexplain.artifacts.registry import load_classifier
 from mhexplain.cli import evaluate as evaluate_cli
 from mhexplain.cli import score as score_cli
 from mhexplain.scoring.shift import SIMILARITY_COLUMN, TYPICALITY_COLUMN, read_back
-from mhexplain.trust.shift import Reference
+from mhexplain.trust.shift import MIN_TEST_POSTS, Reference, Sample
 
 from .helpers import class_word, synthetic_posts
 
@@ -27,11 +28,22 @@ def _another_source(n: int) -> list[str]:
             for _ in range(n)]
 
 
+def _reference(trained_dir) -> Reference:
+    preds = read_predictions(trained_dir / "lr")
+    return Reference.from_texts(preds["text"], preds["pred_label"], "lr")
+
+
+def _verdict(reference: Reference, posts: list[str], trained_dir) -> dict:
+    sample = Sample()
+    sample.add(posts, load_classifier(trained_dir / "lr").predict_proba(posts).argmax(1))
+    return reference.test(sample, reference.similarity(posts))
+
+
 def test_held_out_posts_are_not_flagged_and_another_source_is(trained_dir):
-    reference = Reference.from_texts(read_predictions(trained_dir / "lr")["text"])
-    same = reference.test(reference.similarity(_in_domain(seed=7)))
-    other = reference.test(reference.similarity(_another_source(150)))
-    assert not same["detected"] and same["auc"] < 0.6
+    reference = _reference(trained_dir)
+    same, other = _verdict(reference, _in_domain(seed=7), trained_dir), _verdict(reference, _another_source(150),
+                                                                                   trained_dir)
+    assert not same["detected"] and same["auc"] < 0.6 and same["posts"] == same["posts_compared"] == 204
     assert other["detected"] and other["auc"] > 0.9 and other["p_value"] < 0.01
     assert other["share_below_reference_5th_percentile"] > 0.5 > same["share_below_reference_5th_percentile"]
     # per post: in-domain posts spread over the reference's range, the other source at its bottom
@@ -50,7 +62,7 @@ def test_evaluate_says_when_a_file_is_unlike_the_training_data(trained_dir, tmp_
     argv = ["--models-dir", str(trained_dir), "--text-col", "body", "--label-col", "sub", "--json"]
     same = _labelled_file(tmp_path, _in_domain(seed=9)[:120], "same.csv")
     assert evaluate_cli.main(argv + [str(tmp_path / "a.json"), "--data", str(same)]) == 0
-    assert "No shift detected (AUC" in capsys.readouterr().out
+    assert "No shift detected (a classifier tells its posts" in capsys.readouterr().out
     assert json.loads((tmp_path / "a.json").read_text())["shift"]["detected"] is False
     words = _another_source(120)
     other = _labelled_file(tmp_path, words, "other.csv")
@@ -65,7 +77,7 @@ def test_evaluate_says_when_a_file_is_unlike_the_training_data(trained_dir, tmp_
 
 def test_a_reference_without_words_is_said_so():
     with pytest.raises(ValueError):  # evaluate then reports "no word to compare a file with"
-        Reference.from_texts(["1 2 3", "4 5 6"])
+        Reference.from_texts(["1 2 3", "4 5 6"], [0, 1], "lr")
 
 
 def _posts_file(tmp_path, texts, name):
@@ -103,7 +115,25 @@ def test_score_gives_every_post_its_typicality_and_the_file_its_verdict(trained_
 
 
 def test_a_class_name_a_spreadsheet_would_run_is_read_back_by_name(tmp_path):
-    out = tmp_path / "pred.csv"
+    data, out = tmp_path / "posts.csv", tmp_path / "pred.csv"
+    data.write_text("text\nfirst post\n\nthird post\n")
     out.write_text(f"row,{SIMILARITY_COLUMN},m_pred\n2,0.5,'-1\n3,,\n4,0.2,2\n")
-    similarity, predicted = read_back(out, {"m": ("-1", "2")}, chunk_size=2)
+    reference = Reference.from_texts(["a first post", "another post"], [0, 1], "m")
+    sample, similarity, predicted = read_back(data, out, ("text", None), {"m": ("-1", "2")}, reference, chunk_size=2)
     assert similarity.tolist() == [0.5, 0.2] and predicted == {"m": ["-1", "2"]}
+    assert sample.posts == ["first post", "third post"] and sample.classes == [0, 1]
+
+
+def test_a_sample_is_uniform_and_the_same_for_the_same_stream():
+    a, b = Sample(size=100, seed=3), Sample(size=100, seed=3)
+    for start in range(0, 10_000, 700):  # chunks of a file, as they are read
+        a.add(range(start, min(start + 700, 10_000)), [0] * len(range(start, min(start + 700, 10_000))))
+        b.add(range(start, min(start + 700, 10_000)), [0] * len(range(start, min(start + 700, 10_000))))
+    assert a.posts == b.posts and a.seen == 10_000 and len(set(a.posts)) == 100
+    assert 3_000 < np.mean(a.posts) < 7_000  # drawn from the whole stream, not its first rows
+
+
+def test_too_few_posts_are_not_tested_but_still_compared(trained_dir):
+    verdict = _verdict(_reference(trained_dir), _another_source(MIN_TEST_POSTS - 1), trained_dir)
+    assert not verdict["detected"] and "auc" not in verdict and f"at least {MIN_TEST_POSTS}" in verdict["reason"]
+    assert verdict["share_below_reference_5th_percentile"] > 0.5

@@ -75,6 +75,10 @@ MANIFEST_SPEC = {
     "versions": dict,
     "calibration": optional({"threshold": SHARE, "target_accuracy": SHARE}),
     "masking": optional(nullable({"words": list_of(str)})),
+    # a calibration variant (``artifacts.variant``): what the pages say about where it came from
+    "calibration_variant": optional({"of": str, "original_manifest_sha256": str,
+                                     "sample": {"file": str, "sha256": str, "posts": COUNT},
+                                     "temperature_factor": bounded(0, 1e3, low_open=True), "cross_validation": dict}),
 }
 
 _PER_CLASS = {"precision": SHARE, "recall": SHARE, "f1": SHARE}

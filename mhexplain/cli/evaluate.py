@@ -2,6 +2,12 @@
 
     python -m mhexplain.evaluate --models-dir DIR --data FILE --text-col COL [--title-col COL]
         --label-col COL --label-map "their_label=our_class,..." [--json OUT] [--chunk-size N]
+        [--where COL=VALUE ...] [--recalibrate NEW_MODELS_DIR]
+
+With ``--recalibrate``, each model's temperature and abstention threshold are refitted on the
+file's labelled posts (a sample of a new source) and saved as a calibration variant in a new
+models folder, the originals untouched (``mhexplain.artifacts.variant``); the before/after is
+measured by cross-validation on the sample (``mhexplain.trust.recalibration``).
 
 What is measured, and how the file is read: ``mhexplain.evaluation.external``.
 """
@@ -17,7 +23,7 @@ from mhexplain.cli.args import group, option, parse
 from mhexplain.cli.command import run_command
 from mhexplain.cli.options import CsvInput, ModelsOptions
 from mhexplain.core.hashing import sha256_file
-from mhexplain.core.outputs import check_output_file, write_atomic
+from mhexplain.core.outputs import check_output_dir, check_output_file, write_atomic
 from mhexplain.core.progress import Progress
 from mhexplain.core.textsafe import printable
 from mhexplain.datasets.csvfile import CsvColumns, named_columns
@@ -30,6 +36,12 @@ from mhexplain.evaluation.external import (
     own_labels_map,
     parse_label_map,
     parse_where,
+)
+from mhexplain.evaluation.recalibration import (
+    check_variant_folder,
+    fit_variants,
+    recalibration_sentence,
+    save_variants,
 )
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.inputs import TRUNCATED
@@ -54,6 +66,10 @@ class EvaluateSettings:
                                         "repeat the flag for several conditions (a row must meet all)", repeat=True,
                                     metavar="COL=VALUE")
     json: Path | None = option(None, "write the results here")
+    recalibrate: Path | None = option(None, "refit each model's temperature and abstention threshold on this file's "
+                                            "labelled posts (a sample of a new source, 100 posts or more) and save "
+                                            "them as calibration variants in this new models folder; the models "
+                                            "are left as they are", metavar="NEW_MODELS_DIR")
     models: ModelsOptions = group(ModelsOptions, title="models")
 
     def problems(self) -> list[str]:
@@ -71,14 +87,18 @@ def evaluate(s: EvaluateSettings) -> dict:
     CsvColumns(data, columns).close()  # the header, first
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,))
+    if s.recalibrate:
+        check_output_dir(s.recalibrate, "--recalibrate")
+        check_variant_folder(s.recalibrate, s.models.models_dir)
     models = s.models.load()  # a folder that cannot be used is refused here, in one line
     labels = models_labels(models)
     label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)
     infos = s.models.select()
     reference = shift_reference(infos)
+    collected: dict = {}
     with parallel(), Progress("evaluating", "row") as bar:
         res = evaluate_file(models, data, s.text_col, s.label_col, label_map, s.title_col, s.source.chunk_size,
-                            bar.update, s.coder_cols, where, reference)
+                            bar.update, s.coder_cols, where, reference, collected)
     res.setdefault("shift", no_shift_test())
     res["training_share"] = training_shares(infos)
     res["seconds"] = time.perf_counter() - t0
@@ -87,9 +107,20 @@ def evaluate(s: EvaluateSettings) -> dict:
         res["warning"] = (f"{', '.join(trained_on)} {'was' if len(trained_on) == 1 else 'were'} trained on this very "
                           "file: most of its rows were training posts, so these figures flatter the models (their "
                           "test posts are in metrics.json)")
+    if s.recalibrate:
+        res["recalibration"] = recalibrated(s, models, infos, collected)
     if s.json:
         write_atomic(s.json, json.dumps(res, indent=2))
     return res
+
+
+def recalibrated(s: EvaluateSettings, models: dict, infos, collected: dict) -> dict:
+    """Fit every model's variant (all before any is written), then write them all."""
+    fitted = fit_variants(models, collected["y"], collected["proba"])
+    sample = {"file": s.source.data.name, "sha256": sha256_file(s.source.data), "posts": int(len(collected["y"])),
+              "label_map": s.label_map, "where": list(s.where)}
+    written = save_variants(s.recalibrate, infos, fitted, sample)
+    return {"out": str(s.recalibrate), "folders": [str(p) for p in written], "sample": sample, "models": fitted}
 
 
 def training_file_of(infos, digest: str) -> list[str]:
@@ -116,6 +147,11 @@ def report(res: dict) -> None:
         print(ONE_CLASS)
     if "coder_agreement" in res:
         report_agreement(res["coder_agreement"])
+    if "recalibration" in res:
+        for name, fitted in res["recalibration"]["models"].items():
+            print(recalibration_sentence(name, fitted))
+        print(f"calibration variants written to {printable(res['recalibration']['out'])} (the models are unchanged); "
+              "use them with --models-dir, or add the folder to MHX_MODELS_DIR for the app")
     if "shift" in res:
         report_shift(res["shift"])
         table = shares_table({"training_share": res.get("training_share"),
@@ -148,7 +184,7 @@ def _number(x) -> str:
 
 def main(argv=None) -> int:
     s = parse(EvaluateSettings, argv, PROG, __doc__.splitlines()[0])
-    return run_command(lambda: evaluate(s), report, writing=[s.json])
+    return run_command(lambda: evaluate(s), report, writing=[s.json, s.recalibrate])
 
 
 if __name__ == "__main__":

@@ -31,7 +31,13 @@ from mhexplain.core.textsafe import printable
 from mhexplain.preprocess import parallel
 from mhexplain.scoring.files import file_columns, score_file
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN
-from mhexplain.scoring.shift import file_report, read_back, shares_table, shift_reference, training_shares
+from mhexplain.scoring.shift import (
+    file_report,
+    read_back,
+    shares_table,
+    shift_reference,
+    training_shares,
+)
 
 PROG = "python -m mhexplain.score"
 
@@ -118,16 +124,18 @@ def score(s: ScoreSettings) -> Scored:
     finally:
         if state is not None:  # leave the group before exiting, as training does
             state.destroy_process_group()
-    summary = summarise(s, models, reference, training_shares(infos), n) if rank == 0 else None
+    summary = summarise(s, models, reference, training_shares(infos), n, columns) if rank == 0 else None
     return Scored(n, list(models), rank, world, summary)
 
 
-def summarise(s: ScoreSettings, models: dict, reference, training: dict | None, rows: int) -> dict:
-    """The written file's summary (read back from it, so every process's rows count), to ``--json``."""
+def summarise(s: ScoreSettings, models: dict, reference, training: dict | None, rows: int, columns: tuple) -> dict:
+    """The written file's summary (read back from it and from the input, so every process's rows
+    count), to ``--json``."""
     labels_of = {n: tuple(m.labels) for n, m in models.items()}
-    similarity, predicted = read_back(s.out, labels_of, s.source.chunk_size)
+    sample, similarity, predicted = read_back(s.source.data, s.out, columns[:2], labels_of, reference,
+                                              s.source.chunk_size)
     summary = {"file": s.source.data.name, "rows": rows, "models": list(models),
-               **file_report(similarity, predicted, labels_of, reference, training)}
+               **file_report(sample, similarity, predicted, labels_of, reference, training)}
     if s.json:
         write_atomic(s.json, json.dumps(summary, indent=2))
     return summary

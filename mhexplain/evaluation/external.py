@@ -28,7 +28,7 @@ from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_inputs
 from mhexplain.scoring.table import predict
 from mhexplain.scoring.upload import ScoredUpload
 from mhexplain.trust.calibration import ece
-from mhexplain.trust.shift import Reference
+from mhexplain.trust.shift import Reference, Sample
 
 # The options that name the columns read, in the order their names are passed around.
 COLUMN_OPTIONS = ("--text-col", "--title-col", "--label-col")
@@ -176,18 +176,20 @@ def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],
                   title_col: str | None = None, chunk_size: int = DEFAULT_CHUNK, progress=None,
                   coder_cols: tuple[str, ...] = (), where: list[tuple[str, str]] = (),
-                  reference: Reference | None = None) -> dict:
+                  reference: Reference | None = None, collect: dict | None = None) -> dict:
     """Stream ``path`` in chunks through every model; returns counts and one summary per model,
     and with ``coder_cols`` the agreement between those coders and each model (``agreement``).
     ``where``: (column, value) conditions a row must meet to be read at all (``--where``).
-    ``reference``: the models' in-domain posts; the file's posts are tested against them (``shift``)."""
+    ``reference``: the models' in-domain posts; the file's posts are tested against them (``shift``).
+    ``collect``: given a dict, it receives the kept rows' class ids (``y``) and each model's
+    probabilities (``proba``), for recalibration."""
     labels = models_labels(models)
     ys, probas, counts, rows = [], {n: [] for n in models}, {"unmapped": 0, "empty": 0, "truncated": 0}, 0
     coded: dict[str, list] = {c: [] for c in coder_cols}
     columns = named_columns(COLUMN_OPTIONS, (text_col, title_col, label_col)) | {f"--coder-cols {c}": c
                                                                                   for c in coder_cols}
     columns |= {f"--where {c}": c for c, _ in where}
-    filtered, similarity = 0, []
+    filtered, similarity, sample = 0, [], Sample()
     with CsvColumns(path, columns) as table:
         for chunk in table.chunks(chunk_size):
             rows += len(chunk)
@@ -203,10 +205,11 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
             counts = {k: counts[k] + c[k] for k in counts}
             if len(y):
                 ys.append(y)
-                if reference is not None:
-                    similarity.append(reference.similarity(inputs))
                 for n, m in models.items():
                     probas[n].append(predict(m, inputs).astype(np.float32))
+                if reference is not None:
+                    similarity.append(reference.similarity(inputs))
+                    sample.add(inputs, probas[reference.model][-1].argmax(1))
             clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
     if not len(y):
@@ -214,11 +217,14 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
         raise DataError(f"{path} has none of the models' classes among its labels ({kept}{counts['unmapped']:,} "
                         "row(s) dropped whose label is not mapped). Map the file's labels onto the models' classes "
                         "with --label-map.")
+    proba = {n: np.vstack(p).astype(float) for n, p in probas.items()}
+    if collect is not None:
+        collect.update(y=y, proba=proba)
     return {"rows": rows, "filtered_out": filtered, "dropped_unmapped": counts["unmapped"],
             "dropped_empty": counts["empty"], "truncated": counts["truncated"],
-            "models": [summarise(n, y, np.vstack(probas[n]).astype(float), labels) for n in models],
-            **_agreement(coded, {n: np.vstack(probas[n]).argmax(1) for n in models}, labels),
-            **({"shift": reference.test(np.concatenate(similarity))} if reference is not None else {})}
+            "models": [summarise(n, y, proba[n], labels) for n in models],
+            **_agreement(coded, {n: p.argmax(1) for n, p in proba.items()}, labels),
+            **({"shift": reference.test(sample, np.concatenate(similarity))} if reference is not None else {})}
 
 
 def _agreement(coded: dict[str, list], predictions: dict[str, np.ndarray], labels) -> dict:

@@ -18,7 +18,9 @@ import pandas as pd
 from mhexplain.artifacts.folder import read_predictions
 from mhexplain.core.labels import common_labels
 from mhexplain.core.textsafe import neutralise_formula
-from mhexplain.trust.shift import METHOD, SHIFT_WARNING, Reference
+from mhexplain.datasets.csvfile import CsvColumns, named_columns
+from mhexplain.scoring.inputs import model_inputs
+from mhexplain.trust.shift import FILE_METHOD, SHIFT_WARNING, Reference, Sample
 
 SIMILARITY_COLUMN, TYPICALITY_COLUMN = "in_domain_similarity", "in_domain_typicality"
 NO_REFERENCE = "the models' test posts hold no word to compare posts with"
@@ -29,26 +31,32 @@ POST_WARNING = ("the calibrated confidence and the abstention target were measur
 
 
 def shift_reference(infos) -> Reference | None:
-    """The in-domain posts that posts are compared with: every selected model's held-out test
-    posts (models of one label set may still come from different files); None when they hold no
-    word (posts of digits or symbols alone)."""
-    texts = dict.fromkeys(t for i in infos for t in read_predictions(i.path)["text"])
+    """The in-domain posts that posts are compared with: the first selected model's held-out test
+    posts, with the class it predicts for each (models trained together share them); None when
+    they hold no word (posts of digits or symbols alone)."""
+    first = next((i for i in infos if i.ok), None)
+    if first is None:
+        return None
+    preds = read_predictions(first.path)
     try:
-        return Reference.from_texts(list(texts))
+        return Reference.from_texts(preds["text"], preds["pred_label"], first.name)
     except ValueError:  # scikit-learn's "empty vocabulary"
         return None
 
 
 def no_shift_test(reason: str = NO_REFERENCE) -> dict:
-    return {"detected": False, "method": METHOD, "posts": 0, "reason": reason}
+    return {"detected": False, "method": FILE_METHOD, "posts": 0, "reason": reason}
 
 
 def shift_sentence(shift: dict) -> str:
     """The verdict on a file in one sentence, with its evidence; the CLI and the app say the same."""
-    if not shift.get("posts"):
+    if "auc" not in shift:
         return f"Shift not tested: {shift.get('reason', NO_REFERENCE)}."
-    evidence = (f"AUC {shift['auc']:.2f}, p = {shift['p_value']:.2g}; {shift['share_below_reference_5th_percentile']:.0%}"
-                " of its posts are stranger than 95% of the models' held-out posts, where 5% would be expected")
+    evidence = f"a classifier tells its posts from the models' held-out posts with AUC {shift['auc']:.2f}, " \
+               f"p = {shift['p_value']:.2g}"
+    if "share_below_reference_5th_percentile" in shift:
+        evidence += (f"; {shift['share_below_reference_5th_percentile']:.0%} of its posts are stranger than 95% of "
+                     "those posts, where 5% would be expected")
     if shift["detected"]:
         return f"Shift detected ({evidence}): {SHIFT_WARNING}."
     return f"No shift detected ({evidence})."
@@ -104,30 +112,49 @@ def shares_table(report: dict) -> pd.DataFrame | None:
     return table
 
 
-def file_report(similarity: np.ndarray, predicted: dict[str, list[str]], labels_of: dict[str, tuple[str, ...]],
-                reference: Reference | None, training: dict[str, float] | None) -> dict:
+def file_report(sample: Sample, similarity: np.ndarray, predicted: dict[str, list[str]],
+                labels_of: dict[str, tuple[str, ...]], reference: Reference | None,
+                training: dict[str, float] | None) -> dict:
     """What ``score --json`` and the Batch page say about a file: the shift verdict on its posts
-    (``trust.shift.Reference.test``), each model's predicted-class shares and the training data's."""
-    shift = reference.test(similarity) if reference is not None else no_shift_test()
+    (``trust.shift.Reference.test`` on ``sample``, a random sample of them, and every post's
+    ``similarity``), each model's predicted-class shares and the training data's."""
+    shift = reference.test(sample, similarity) if reference is not None else no_shift_test()
     return {"shift": shift, "prediction_share": prediction_shares(predicted, labels_of),
             "training_share": training, **({"warning": SHIFT_WARNING} if shift["detected"] else {})}
 
 
-def read_back(out: Path, labels_of: dict[str, tuple[str, ...]], chunk_size: int) -> tuple[np.ndarray, dict]:
-    """A written predictions file's similarity column and each model's predicted class names, read
-    a chunk at a time (every process's rows are in the file once it is joined)."""
+def read_back(data: Path, out: Path, columns: tuple[str, str | None], labels_of: dict[str, tuple[str, ...]],
+              reference: Reference | None, chunk_size: int) -> tuple[Sample, np.ndarray, dict]:
+    """A scored file read back beside its input, a chunk of each at a time (every process's rows are
+    in the output once it is joined): a random sample of its posts as the models read them
+    (``scoring.inputs``) with the reference model's predicted class, every post's similarity, and
+    each model's predicted class names."""
     pred_cols = {m: neutralise_formula(f"{m}_pred") for m in labels_of}
     # the table writes a class name as a spreadsheet may read it ("-1" as "'-1"): read it back by name
     names = {m: {neutralise_formula(lab): lab for lab in labels} for m, labels in labels_of.items()}
     similarity, predicted = [], {m: [] for m in labels_of}
-    for chunk in pd.read_csv(out, usecols=[SIMILARITY_COLUMN, *pred_cols.values()], dtype=str,
-                             keep_default_na=False, chunksize=chunk_size):
-        has = chunk[SIMILARITY_COLUMN] != ""
-        similarity.append(chunk.loc[has, SIMILARITY_COLUMN].astype(float).to_numpy())
+    # without a reference the table has no similarity column: a row has text where it has predictions
+    marker = SIMILARITY_COLUMN if reference is not None else next(iter(pred_cols.values()))
+    for scored in pd.read_csv(out, usecols=list(dict.fromkeys([marker, *pred_cols.values()])), dtype=str,
+                              keep_default_na=False, chunksize=chunk_size):
+        has = (scored[marker] != "").to_numpy()
         for m, col in pred_cols.items():
-            predicted[m] += [names[m][v] for v in chunk.loc[has, col] if v]
-    return (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
+            predicted[m] += [names[m][v] for v in scored.loc[has, col]]
+        if reference is not None:
+            similarity.append(scored.loc[has, SIMILARITY_COLUMN].astype(float).to_numpy())
+    sample = Sample()
+    if reference is not None:
+        ids = {lab: k for k, lab in enumerate(labels_of[reference.model])}
+        sample.add(_posts(data, *columns, chunk_size), (ids[name] for name in predicted[reference.model]))
+    return sample, (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
 
+
+def _posts(data: Path, text_col: str, title_col: str | None, chunk_size: int):
+    """A file's posts with text, as the models read them, in order: one for each row with predictions."""
+    with CsvColumns(data, named_columns(("--text-col", "--title-col"), (text_col, title_col))) as table:
+        for chunk in table.chunks(chunk_size):
+            inputs, _ = model_inputs(chunk[title_col] if title_col else None, chunk[text_col])
+            yield from (t for t in inputs if t)
 
 
 def scored_report(scored, reference: Reference | None, training: dict[str, float] | None) -> dict:
@@ -135,4 +162,7 @@ def scored_report(scored, reference: Reference | None, training: dict[str, float
     has = scored.has_text
     similarity = scored.similarity[has] if scored.similarity is not None else np.zeros(0)
     predicted = {m: [labels[k] for k in scored.predicted(m)[has]] for m, labels in scored.labels.items()}
-    return file_report(similarity, predicted, scored.labels, reference, training)
+    sample = Sample()
+    if reference is not None:
+        sample.add([t for t in scored.inputs if t], scored.predicted(reference.model)[has])
+    return file_report(sample, similarity, predicted, scored.labels, reference, training)
