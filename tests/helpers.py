@@ -2,6 +2,7 @@
 import random
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -107,3 +108,15 @@ def real_csv_or_skip() -> Path:
     if found is None:
         pytest.skip("real dataset not found (set MHX_DATA, or put it at data/ or ../shared/data/)")
     return found
+
+
+def noisy_source(path, n: int = 240, noise: float = 0.5, seed: int = 21):
+    """Posts like the training posts whose labels are right only part of the time: a source where
+    the models' in-domain confidence is too high."""
+    df = synthetic_posts(per_class=n // 5, seed=seed)
+    df = df[df["text"].str.len() > 0].reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    flip = rng.random(len(df)) < noise
+    df.loc[flip, "target"] = rng.integers(0, 5, flip.sum())
+    df[["title", "text", "target"]].to_csv(path, index=False)
+    return path

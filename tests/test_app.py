@@ -14,7 +14,7 @@ from mhexplain.datasets.dataset import KAGGLE_LABELS
 from webapp.ui import UNEXPECTED
 
 from .conftest import BINARY_LABELS, CODERS, MANY_LABELS
-from .helpers import ROOT, class_word, synthetic_posts
+from .helpers import ROOT, class_word, noisy_source, synthetic_posts
 
 TIMEOUT = 120
 STRANGE = "This post is less like the training data"
@@ -491,6 +491,45 @@ def test_batch_page_validates_on_an_external_labelled_file(trained_dir, monkeypa
     assert table["model"].tolist() == ["nb", "lr"] and (table["posts"] == 40).all()
     assert {"recall anxiety [95% CI]", "recall depression [95% CI]"} <= set(table.columns)
     assert any("dropped 5 with unmapped labels" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Recalibrate on this file").click().run()
+    assert any("at least 100 labelled posts of the new source, not 40" in e for e in _errors(at))
+
+
+def test_batch_page_recalibrates_on_a_labelled_sample(trained_dir, tmp_path, monkeypatch):
+    raw = noisy_source(tmp_path / "forum.csv").read_bytes()
+    at = _app(trained_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/batch.py").run()
+    at.file_uploader(key="ext_upload").set_value(("forum.csv", raw, "text/csv")).run()
+    at.selectbox(key="ext_text").set_value("text")
+    at.selectbox(key="ext_title").set_value("title")
+    at.selectbox(key="ext_label").set_value("target").run()
+    next(b for b in at.button if b.label == "Evaluate").click().run()
+    next(b for b in at.button if b.label == "Recalibrate on this file").click().run()
+    _no_exception(at)
+    table = next(d.value for d in at.dataframe if "ECE floor" in d.value.columns)
+    assert table["model"].tolist() == ["nb", "nb", "lr", "lr"]
+    assert table["calibration"].tolist() == ["as trained", "recalibrated"] * 2
+    # predictions do not change under recalibration: accuracy is the same before and after
+    assert table["accuracy"].iloc[0] == table["accuracy"].iloc[1] and table["accuracy"].iloc[2] == table[
+        "accuracy"].iloc[3]
+    assert any("-fold cross-validation on" in c for c in _captions(at))
+    assert any("--recalibrate" in c.value for c in at.code)  # the operator's command; nothing written here
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["forum.csv"]
+
+
+def test_pages_say_when_a_model_is_a_calibration_variant(trained_dir, tmp_path, monkeypatch):
+    from mhexplain.cli.evaluate import main as evaluate
+
+    data = noisy_source(tmp_path / "forum.csv")
+    assert evaluate(["--models-dir", str(trained_dir), "--data", str(data), "--text-col", "text", "--label-col",
+                     "target", "--recalibrate", str(tmp_path / "variants")]) == 0
+    at = _app([trained_dir, tmp_path / "variants"], monkeypatch)
+    at.selectbox(key="models_dir").set_value(str(tmp_path / "variants")).run()
+    for page in ("analyze", "compare", "batch"):
+        at.switch_page(f"{PAGES}/{page}.py").run()
+        _no_exception(at)
+        assert any(f"calibration refitted on {len(pd.read_csv(data))} posts of forum.csv" in c
+                   for c in _captions(at)), page
 
 
 def test_leakage_report_and_paired_differences(trained_dir, fixture_csv, tmp_path, monkeypatch):

@@ -59,7 +59,12 @@ def dataset_caption(manifest: dict) -> str:
         text += f" (tested on {data['test_file']})"
     text += f", {len(labels)} classes: {shown}"
     group = (data.get("columns") or {}).get("group")
-    return text + (f"; split by {group}" if group else "")
+    text += f"; split by {group}" if group else ""
+    variant = manifest.get("calibration_variant")
+    if variant:
+        text += (f"; calibration refitted on {variant['sample']['posts']:,} posts of {variant['sample']['file']} "
+                 "(a calibration variant: the model is the original's)")
+    return text
 
 
 def shared_labels(results: list[ModelResults]) -> tuple[str, ...]:

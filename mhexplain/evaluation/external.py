@@ -168,9 +168,13 @@ def models_labels(models: dict) -> tuple[str, ...]:
     return common_labels({n: m.labels for n, m in models.items()}, "evaluate together")
 
 
-def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray) -> list[dict]:
+def evaluate_rows(models: dict, inputs: list[str], y: np.ndarray, collect: dict | None = None) -> list[dict]:
+    """``evaluate_file``'s summaries for rows already read (an upload); ``collect`` as there."""
     labels = models_labels(models)
-    return [summarise(n, y, predict(m, inputs), labels) for n, m in models.items()]
+    proba = {n: predict(m, inputs) for n, m in models.items()}
+    if collect is not None:
+        collect.update(y=y, proba=proba)
+    return [summarise(n, y, p, labels) for n, p in proba.items()]
 
 
 def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label_map: dict[str, int],

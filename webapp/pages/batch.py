@@ -1,5 +1,8 @@
 """Batch scoring: upload a CSV, score it with the chosen models, download the predictions; or
 validate the models on a labelled CSV from elsewhere."""
+import hashlib
+import shlex
+
 import numpy as np
 import pandas as pd
 import streamlit as st
@@ -8,11 +11,20 @@ from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.labels import common_labels, display_names
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
-from mhexplain.evaluation.external import ONE_CLASS, evaluate_rows, models_labels, prepare_rows, upload_metrics
+from mhexplain.evaluation.external import (
+    ONE_CLASS,
+    evaluate_rows,
+    models_labels,
+    own_labels_map,
+    prepare_rows,
+    upload_metrics,
+)
+from mhexplain.evaluation.recalibration import before_after_table, fit_variants, recalibration_sentence
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN, TRUNCATED
 from mhexplain.scoring.shift import scored_report
 from mhexplain.scoring.upload import MAX_ROWS, TARGET_COLUMN, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
+from mhexplain.trust.recalibration import FOLDS, MIN_SAMPLE
 from webapp import ui
 from webapp.plots import confusion_heatmap, share_bars, title
 
@@ -98,9 +110,10 @@ def file_metrics_section(metrics: dict, label_col: str, labels) -> None:
 
 def map_labels(values: list[str], labels) -> dict[str, int]:
     """The file's label ``values`` mapped by the visitor onto the models' ``labels`` (class ids); a
-    value that is one of the class names (in any case) starts mapped to it."""
+    value that is one of the class names (in any case) or numbers starts mapped to it, as
+    ``evaluate`` reads a file without --label-map."""
     shown = display_names(labels)
-    known = {n.casefold(): k for k, n in enumerate(labels)}
+    known = {n.casefold(): k for n, k in own_labels_map(labels).items()}
     mapping = {}
     for i, (v, col) in enumerate(zip(values, st.columns(min(len(values), 5)) * len(values))):
         # options are class ids (None: drop), shown as plain text
@@ -144,14 +157,19 @@ def external_tab() -> None:
                       "mapped here (use python -m mhexplain.evaluate).")
         return
     label_map = map_labels(values, labels)
-    if not st.button("Evaluate", key="ext_go"):
+    request = (hashlib.sha256(upload.getvalue()).hexdigest(), text_col, title_col, label_col,
+               tuple(sorted(label_map.items())), tuple(chosen))
+    if st.button("Evaluate", key="ext_go"):
+        st.session_state["ext_request"] = request
+    if st.session_state.get("ext_request") != request:  # evaluated once asked, until anything changes
         return
     titles = table[title_col] if title_col is not None else [""] * len(table)
     inputs, y, counts = prepare_rows(titles, table[text_col], table[label_col], label_map)
     if not len(y):
         ui.show_error("None of the file's labels is mapped onto the models' classes: map at least one.")
         return
-    results = evaluate_rows(picked, inputs, y)
+    collected: dict = {}
+    results = evaluate_rows(picked, inputs, y, collected)
     st.caption(f"{len(y):,} posts; dropped {counts['unmapped']:,} with unmapped labels and {counts['empty']:,} "
                f"without text; {counts['truncated']:,} {TRUNCATED}.")
     ui.table(pd.DataFrame([{"model": r["model"], "posts": r["n"], "macro F1 (classes present)":
@@ -161,6 +179,32 @@ def external_tab() -> None:
     if any(r["macro_f1_present_classes"] is None for r in results):
         st.caption(ONE_CLASS)
     st.plotly_chart(share_bars(results, labels), width="stretch", key="ext-share")
+    recalibration_section(picked, collected, upload.name)
+
+
+def recalibration_section(picked: dict, collected: dict, file_name: str) -> None:
+    """Refit each model's temperature and threshold on this file, measured by cross-validation on
+    it; visitors see the result, the server's operator saves it (a visitor writes nothing)."""
+    st.subheader("Recalibrate to this source")
+    st.markdown("Confidence was calibrated on posts like the training data. With at least "
+                f"{MIN_SAMPLE} labelled posts of another source, each model's temperature and abstention threshold "
+                "can be refitted on them: predictions stay the same, confidences and abstentions change. Whether "
+                f"it helps is measured by {FOLDS}-fold cross-validation on this file.")
+    if not st.button("Recalibrate on this file", key="ext_recal"):
+        return
+    try:
+        fitted = fit_variants(picked, collected["y"], collected["proba"])
+    except MhxError as err:
+        ui.show_error(err)
+        return
+    ui.table(before_after_table(fitted))
+    for name, f in fitted.items():
+        st.caption(escape_markdown(recalibration_sentence(name, f)))
+    st.caption("ECE floor: what a perfectly calibrated model would score on as many posts. To use these "
+               "calibrations, the server's operator writes them as a models folder of their own (the models are "
+               "left as they are) and adds it to MHX_MODELS_DIR; this page writes nothing:")
+    st.code(f"python -m mhexplain.evaluate --models-dir MODELS --data {shlex.quote(file_name)} ... "
+            "--recalibrate models-recalibrated", language="bash")
 
 
 with tab_score:
