@@ -14,7 +14,7 @@ from mhexplain.datasets.dataset import KAGGLE_LABELS
 from webapp.ui import UNEXPECTED
 
 from .conftest import BINARY_LABELS, CODERS, MANY_LABELS
-from .helpers import ROOT, class_word, noisy_source, synthetic_posts
+from .helpers import CLASS_WORDS, ROOT, class_word, noisy_source, synthetic_posts
 
 TIMEOUT = 120
 STRANGE = "This post is less like the training data"
@@ -428,6 +428,26 @@ def test_compare_page_runs_the_shortcut_probe(trained_dir, monkeypatch):
     # BERT is not trained in this folder: the page says so once, and not as a model the probe failed on
     assert not (trained_dir / "bert").exists()
     assert not [c.value for c in at.caption if _shown(c.value).startswith("Not probed")]
+
+
+def test_compare_page_probes_words_a_reader_picks(trained_dir, monkeypatch):
+    at = _probe_on_compare(trained_dir, monkeypatch)
+    words = next(d.value for d in at.dataframe if list(d.value.columns) == ["model", "class", "words"])
+    assert words["model"].tolist() == ["nb"] * 5 + ["lr"] * 5 and words["words"].str.len().gt(0).all()
+    # the generator's class words lead each class's list for the model that learned them
+    stress = words[(words["model"] == "lr") & (words["class"] == "stress")]["words"].iloc[0].split(", ")
+    assert set(stress[:3]) & set(CLASS_WORDS[0])
+    pick = stress[0]
+    at.multiselect(key="probe_words").set_value([pick])
+    at.text_input(key="probe_typed").set_value("zzqword, panic*").run()
+    next(b for b in at.button if b.label == "Probe these words").click().run()
+    _no_exception(at)
+    assert any(f"Deleted: {pick}, zzqword, panic*." in c for c in _captions(at))
+    tables = [d.value for d in at.dataframe if "posts" in d.value.columns and "macro F1" in d.value.columns]
+    assert len(tables) == 2 and tables[1]["posts"].tolist() == tables[0]["posts"].tolist()
+    at.text_input(key="probe_typed").set_value("<b>bold</b>").run()
+    next(b for b in at.button if b.label == "Probe these words").click().run()
+    assert any("are not words" in e for e in _errors(at))
 
 
 def _probe_on_compare(models_dir, monkeypatch) -> AppTest:

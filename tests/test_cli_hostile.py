@@ -98,7 +98,7 @@ def test_a_link_in_place_of_the_scores_part_file_is_not_written_through(trained_
         (tmp_path / name).symlink_to(victim)
     assert score.main(["--models-dir", str(trained_dir), "--data", str(data), "--out", str(out)]) == 0
     assert victim.read_text() == "keep me\n"
-    assert out.read_text().startswith("row,note,nb_pred")
+    assert out.read_text().startswith("row,note,in_domain_similarity,in_domain_typicality,nb_pred")
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".pred.csv.part0", ".pred.csv.tmp", "in.csv", "pred.csv", "pred.csv.part0", "victim.txt"]
 

@@ -7,15 +7,27 @@ from mhexplain.cli.probe import main as probe_cli
 from mhexplain.core.errors import ConfigError
 from mhexplain.datasets.dataset import KAGGLE_LABELS
 from mhexplain.evaluation.probe import probe, probe_texts
-from mhexplain.trust.shortcuts import CONDITION_WORDS, WordMask, default_words, delete_random_words, read_word_list
+from mhexplain.trust.shortcuts import (
+    CONDITION_WORDS,
+    WordMask,
+    default_words,
+    delete_random_words,
+    parse_words,
+    read_word_list,
+    top_class_words,
+)
 
 
 def test_default_mask_deletes_the_condition_words_only():
     m = WordMask(CONDITION_WORDS)
     text = "Depressed and ANXIOUS, my anxiety; bipolar mood. Panic attacks, stressed, manic, AvPD, disorders"
-    assert m.count(text) == 9
-    assert m.delete(text) == " and , my ;  mood.  attacks, , , , "  # case-insensitive, prefixes with *
+    assert m.count(text) == 10
+    assert m.delete(text) == " and , my ;  mood.  , , , , "  # case-insensitive, prefixes with *
     assert m.count("impressive distress") == 0  # whole words from their start, not substrings
+    # the proxies models trained without the names fell back on: abbreviations, medications, symptoms
+    proxies = "My BP meds: Lamictal, lithium and xanax; lexapro for GAD; psychosis, avoidance, an attack"
+    assert m.delete(proxies) == "My  meds: ,  and ;  for ; , , an "
+    assert m.count("gadget attacker avocado") == 0
 
 
 def test_default_words_come_from_the_label_names():
@@ -135,3 +147,28 @@ def test_masked_training_masks_at_inference_too(fixture_csv, tmp_path):
 
     exp = explain(clf, "anxiety panic worried heart", "linear")
     assert np.allclose(exp.weights[:2], 0.0)  # and get no attribution
+
+
+def test_top_class_words_are_the_words_a_model_assigns_to_each_class():
+    rng = np.random.default_rng(0)
+    filler = ["today", "really", "thing", "time", "week", "friend", "home", "night"]
+    texts, predicted = [], []
+    for k, words in enumerate((["lithium", "mood"], ["exam", "deadline"])):
+        for _ in range(40):
+            texts.append(" ".join(list(rng.choice(filler, 8)) + list(rng.choice(words, 2))))
+            predicted.append(k)
+    found = top_class_words(texts, predicted, ("bipolar", "stress"), k=2)
+    assert {w for w, _ in found["bipolar"]} == {"lithium", "mood"}
+    assert {w for w, _ in found["stress"]} == {"exam", "deadline"}
+    assert all(z > 0 for words in found.values() for _, z in words)
+    assert top_class_words(["a b", "c d"], [0, 1], ("x", "y")) == {"x": [], "y": []}  # no word in 5 posts
+
+
+@pytest.mark.parametrize("typed, says", [("", "at least one"), ("<b>x</b>", "are not words"),
+                                         ("a" * 41, "At most"), ("x " * 501, None)])
+def test_typed_words_follow_a_word_lists_rules(typed, says):
+    if says is None:
+        assert parse_words(typed) == ("x",)  # repeated words are one word
+        return
+    with pytest.raises(ConfigError, match=says):
+        parse_words(typed)

@@ -23,7 +23,7 @@ from mhexplain.core.textsafe import escape_markdown
 from mhexplain.datasets.csvfile import read_table_upload
 from mhexplain.datasets.dataset import DatasetSpec
 from mhexplain.evaluation.compare import dataset_caption, load_results
-from mhexplain.evaluation.probe import probe_folder
+from mhexplain.evaluation.probe import class_words_table, probe_folder
 from mhexplain.explain import ExplanationCache, explain
 from mhexplain.scoring.shift import shares_table, shift_reference, shift_sentence, training_shares
 from mhexplain.scoring.upload import check_upload
@@ -320,25 +320,40 @@ def _require(found, errors: dict[str, str]):
     return found
 
 
-@st.cache_data(show_spinner="Running the shortcut probe on the test posts…")
-def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict) -> tuple[list[dict], dict[str, str]]:
+@st.cache_data(show_spinner="Running the shortcut probe on the test posts…", max_entries=16)
+def _probe(path: str, stamp: float, fingerprints: tuple, _models: dict,
+           words: tuple[str, ...] | None = None) -> tuple[list[dict], dict[str, str]]:
 
     # why a model could not be probed is cached with the results: a cached rerun must say it too
     failed: dict[str, str] = {}
-    return probe_folder(Path(path), (), seed=0, models=_models, failed=failed), failed
+    return probe_folder(Path(path), words or (), seed=0, models=_models, failed=failed,
+                        only_words=words is not None), failed
 
 
-def shortcut_probe() -> tuple[list[dict], dict[str, str]]:
+def shortcut_probe(words: tuple[str, ...] | None = None) -> tuple[list[dict], dict[str, str]]:
     """The probe for the selected folder's models that load (cached until a model folder changes),
     and a one-line reason for each model that is there but could not be loaded or probed (a model
-    not trained in the folder is no failure: the page names those already)."""
+    not trained in the folder is no failure: the page names those already). ``words``: delete
+    these alone instead of the words that name the classes."""
 
     infos = model_infos()
     models, errors = load_models(infos)
     d = models_dir()
-    results, failed = _probe(str(d), _stamp(d), tuple(fingerprint(m) for m in models.values()), models)
+    results, failed = _probe(str(d), _stamp(d), tuple(fingerprint(m) for m in models.values()), models, words)
     present = {m.name for m in infos if m.path.exists()}
     return results, {n: why for n, why in {**errors, **failed}.items() if n in present}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _class_words(path: str, stamp: float, names: tuple[str, ...]):
+    results, _ = load_all_results(Path(path))
+    return class_words_table([r for r in results if r.name in names])
+
+
+def class_words(results) -> pd.DataFrame:
+    """``probe.class_words_table`` for these models of the selected folder (cached with it)."""
+    d = models_dir()
+    return _class_words(str(d), _stamp(d), tuple(r.name for r in results))
 
 
 def require_models() -> dict:

@@ -12,13 +12,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from mhexplain.artifacts.folder import read_predictions
 from mhexplain.artifacts.registry import discover, load_classifier, select_models
 from mhexplain.core.errors import ArtifactError, MhxError
 from mhexplain.evaluation.metrics import macro_f1
 from mhexplain.scoring.table import predict
-from mhexplain.trust.shortcuts import WordMask, delete_random_words
+from mhexplain.trust.shortcuts import WordMask, delete_random_words, top_class_words
 
 VARIANTS = ("as written", "condition words deleted", "random words deleted")
 
@@ -60,9 +61,10 @@ def probe(clf, texts: list[str], y, mask: WordMask | None = None, seed: int = 0,
 
 
 def probe_folder(models_dir: Path, words: tuple[str, ...] = (), seed: int = 0, names=None, models: dict | None = None,
-                 failed: dict[str, str] | None = None, progress=None) -> list[dict]:
+                 failed: dict[str, str] | None = None, progress=None, only_words: bool = False) -> list[dict]:
     """The probe for every trained (or every named) model of a folder, on the test posts of its artifact,
-    with the words of its own label names and ``words`` (a ``--words`` file's) deleted.
+    with the words of its own label names and ``words`` (a ``--words`` file's) deleted; with
+    ``only_words``, ``words`` alone (words a user picked on the Compare page).
 
     ``names`` are read as every command reads ``--models`` (``registry.select_models``: a name not
     trained there is refused). ``models``: classifiers already loaded, by name; when given, only these
@@ -75,14 +77,14 @@ def probe_folder(models_dir: Path, words: tuple[str, ...] = (), seed: int = 0, n
     results = []
     for info in infos:
         try:
-            results.append(_probe_model(info, words, seed, (models or {}).get(info.name), progress))
+            results.append(_probe_model(info, words, seed, (models or {}).get(info.name), progress, only_words))
         except MhxError as err:
             if failed is not None:
                 failed[info.name] = str(err)
     return results
 
 
-def _probe_model(info, words: tuple[str, ...], seed: int, clf, progress) -> dict:
+def _probe_model(info, words: tuple[str, ...], seed: int, clf, progress, only_words: bool = False) -> dict:
     if not info.ok:
         raise ArtifactError(info.error)
     if progress is not None:
@@ -90,8 +92,20 @@ def _probe_model(info, words: tuple[str, ...], seed: int, clf, progress) -> dict
     preds = read_predictions(info.path)
     clf = clf or load_classifier(info.path)
     texts = preds["text"].tolist()
-    mask = WordMask.for_labels(clf.labels, words)
+    mask = WordMask(tuple(words)) if only_words else WordMask.for_labels(clf.labels, words)
     return probe(clf, texts, preds["true_label"].to_numpy(), mask, seed, probe_texts(texts, mask, seed), progress)
+
+
+def class_words_table(results, k: int = 10) -> pd.DataFrame:
+    """Per model and class, the words most typical of the test posts the model assigns to the class
+    (``shortcuts.top_class_words``), for a reader to review before probing them."""
+    rows = []
+    for r in results:
+        preds = r.predictions
+        found = top_class_words(preds["text"], preds["pred_label"], r.labels, k)
+        rows += [{"model": r.name, "class": lab, "words": ", ".join(w for w, _ in words)}
+                 for lab, words in found.items()]
+    return pd.DataFrame(rows, columns=["model", "class", "words"])
 
 
 def table(results: list[dict]) -> list[dict]:

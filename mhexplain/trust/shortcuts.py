@@ -23,8 +23,14 @@ from mhexplain.core.errors import ArtifactError, ConfigError
 from mhexplain.datasets.dataset import KAGGLE_LABELS
 
 # Words that name a condition or its subreddit (r/AvPD: avoidant personality disorder).
-CONDITION_WORDS = ("depress*", "bipolar", "anxi*", "stress*", "avpd", "avoidant", "personalit*", "disorder*",
+CONDITION_NAMES = ("depress*", "bipolar", "anxi*", "stress*", "avpd", "avoidant", "personalit*", "disorder*",
                    "mania", "manic", "hypomania", "hypomanic", "panic*")
+# Words that stand in for those names: abbreviations, medications, a symptom's name. Models
+# trained with the names deleted ranked these top (issue 22), so deleting names alone leaves
+# the shortcut half open.
+CONDITION_PROXIES = ("bp", "gad", "lamictal", "lithium", "xanax", "lexapro", "psychosis", "psychotic", "avoid*",
+                     "attack", "attacks")
+CONDITION_WORDS = CONDITION_NAMES + CONDITION_PROXIES
 MASKING_FILE = "masking.json"
 # Endings cut from a label's words so that the pattern also finds their relatives ("suicidal" ->
 # "suicid*" finds "suicide"); longest first.
@@ -82,6 +88,58 @@ def read_word_list(path: str | Path) -> tuple[str, ...]:
     if problem:
         raise ConfigError(problem)
     return words
+
+
+def parse_words(text: str) -> tuple[str, ...]:
+    """Words typed by a visitor (separated by commas or spaces), held to a word list's rules: one
+    line naming what is wrong."""
+    words = tuple(dict.fromkeys(w.lower() for w in re.split(r"[\s,]+", text or "") if w))
+    if not words:
+        raise ConfigError("No word to probe: pick or type at least one.")
+    if len(words) > MAX_WORDS or max(map(len, words)) > MAX_WORD_CHARS:
+        raise ConfigError(f"At most {MAX_WORDS} words of up to {MAX_WORD_CHARS} characters can be probed.")
+    bad = [w for w in words if not re.fullmatch(r"[a-z][a-z']*\*?", w)]
+    if bad:
+        raise ConfigError(f"{len(bad)} of the words are not words (letters, an optional * at the end).")
+    return words
+
+
+# The prior's weight: a word's counts in all the posts, scaled so they weigh as this many posts'
+# worth of words. Monroe et al. weigh the background fully; a light prior keeps rare class words.
+_PRIOR_SCALE = 0.1
+
+
+def top_class_words(texts, predicted, labels, k: int = 10, min_posts: int = 5) -> dict[str, list[tuple[str, float]]]:
+    """For each class, the ``k`` words most typical of the posts a model assigns to it against the
+    rest: the z-score of the log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi
+    & Quinn 2008, "Fightin' words"). Words in at least ``min_posts`` posts, English stop words
+    left out. Computed from a model's own predictions, they are the words it leans on, whatever
+    kind of model it is: candidates for the shortcut probe."""
+    from sklearn.feature_extraction.text import CountVectorizer  # only this review needs it
+
+    vec = CountVectorizer(token_pattern=r"(?u)\b[a-z][a-z']+\b", stop_words="english", min_df=min_posts)
+    try:
+        counts = vec.fit_transform([str(t).lower() for t in texts]).tocsr()
+    except ValueError:  # no word in enough posts
+        return {lab: [] for lab in labels}
+    vocab = vec.get_feature_names_out()
+    predicted = np.asarray(predicted)
+    total = np.asarray(counts.sum(0), dtype=float).ravel()
+    alpha = total * _PRIOR_SCALE + 0.01
+    out = {}
+    for k_cls, lab in enumerate(labels):
+        inside = np.asarray(counts[predicted == k_cls].sum(0), dtype=float).ravel()
+        outside = total - inside
+        if not inside.any():
+            out[lab] = []
+            continue
+        a0, n_in, n_out = alpha.sum(), inside.sum(), outside.sum()
+        delta = (np.log((inside + alpha) / (n_in + a0 - inside - alpha))
+                 - np.log((outside + alpha) / (n_out + a0 - outside - alpha)))
+        z = delta / np.sqrt(1 / (inside + alpha) + 1 / (outside + alpha))
+        best = np.argsort(-z, kind="stable")[:k]
+        out[lab] = [(str(vocab[i]), float(z[i])) for i in best if z[i] > 0]
+    return out
 
 
 def default_words(labels) -> tuple[str, ...]:

@@ -3,7 +3,7 @@ agreement with human coders, leakage."""
 import pandas as pd
 import streamlit as st
 
-from mhexplain.core.errors import DataError
+from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.evaluation.agreement import agreement_summary
 from mhexplain.evaluation.compare import (
@@ -20,7 +20,7 @@ from mhexplain.evaluation.compare import (
     summary_table,
 )
 from mhexplain.evaluation.probe import table as probe_table
-from mhexplain.trust.shortcuts import default_words
+from mhexplain.trust.shortcuts import default_words, parse_words
 from webapp import ui
 from webapp.plots import (
     confusion_heatmap,
@@ -53,6 +53,36 @@ def probe_section(results, picked: list[str]) -> None:
     r0 = probe_results[0]
     st.caption(f"{r0['posts_with_condition_word']:,} of {r0['n_posts']:,} test posts hold a word that names a class "
                f"({r0['condition_words_per_post']:.2f} such words per post).")
+    with st.expander("Probe other words: the models' own top words per class"):
+        picked_words_section(results, picked)
+
+
+def picked_words_section(results, picked: list[str]) -> None:
+    """Probe any words a reader picks, from each model's most class-typical words (shown for review)."""
+    st.caption("The words most typical of the test posts each model assigns to each class (log-odds ratio with "
+               "an informative Dirichlet prior, Monroe et al. 2008): the words a model leans on, whatever kind it "
+               "is. Words that stand in for a class's name (a medication, an abbreviation) are shortcuts the "
+               "default list may miss. Pick any, or type your own, and probe them alone.")
+    words = ui.class_words([r for r in results if r.name in picked])
+    ui.table(words)
+    options = sorted({w for cell in words["words"] for w in cell.split(", ") if w})
+    chosen = st.multiselect("words to delete", options, key="probe_words")
+    typed = st.text_input("more words (commas or spaces between them; * at the end for every word starting so)",
+                          key="probe_typed", max_chars=2000)
+    if not st.button("Probe these words", key="probe_words_go"):
+        return
+    try:
+        mask_words = parse_words(" ".join(chosen) + " " + typed)
+    except MhxError as err:
+        ui.show_error(err)
+        return
+    found, errors = ui.shortcut_probe(mask_words)
+    found = [p for p in found if p["model"] in picked]
+    ui.missing_models_notice({n: e for n, e in errors.items() if n in picked}, "Not probed")
+    if found:
+        st.caption(escape_markdown(f"Deleted: {', '.join(mask_words)}. {found[0]['posts_with_condition_word']:,} "
+                                   f"of {found[0]['n_posts']:,} test posts hold one of them."))
+        ui.table(pd.DataFrame(probe_table(found)))
 
 
 def _interval(value, ci) -> str:
