@@ -9,6 +9,7 @@ from mhexplain.artifacts.folder import MANIFEST, read_predictions, verify_artifa
 from mhexplain.artifacts.registry import load_classifier, load_models
 from mhexplain.cli.evaluate import main as evaluate
 from mhexplain.core.hashing import sha256_file
+from mhexplain.evaluation.recalibration import recalibration_sentence
 from mhexplain.trust.calibration import ece, scale
 from mhexplain.trust.recalibration import MIN_SAMPLE, recalibrate
 
@@ -123,3 +124,16 @@ def test_a_variant_of_a_variant_keeps_the_chain(trained_dir, tmp_path):
     assert second["calibration_variant"]["temperature_factor"] == pytest.approx(1.0, abs=0.05)
     assert load_classifier(tmp_path / "v2" / "lr").calibration.temperature == pytest.approx(
         second["calibration"]["temperature"])
+
+
+def test_a_source_where_the_target_cannot_be_met_abstains_on_every_post_and_says_so():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    shown = np.full((300, 2), 0.5)
+    shown[np.arange(300), rng.integers(0, 2, 300)] = 0.9  # sure of itself, right half the time
+    shown /= shown.sum(1, keepdims=True)
+    fitted = recalibrate(shown, y, 1.0, 0.6)
+    assert fitted["threshold"] == 1.0 and fitted["coverage"] == 0.0
+    assert fitted["cross_validation"]["after"]["answered_accuracy"] is None
+    line = recalibration_sentence("lr", fitted)
+    assert "no post answered" in line and "abstains on every post" in line

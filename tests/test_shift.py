@@ -115,13 +115,11 @@ def test_score_gives_every_post_its_typicality_and_the_file_its_verdict(trained_
 
 
 def test_a_class_name_a_spreadsheet_would_run_is_read_back_by_name(tmp_path):
-    data, out = tmp_path / "posts.csv", tmp_path / "pred.csv"
-    data.write_text("text\nfirst post\n\nthird post\n")
+    out = tmp_path / "pred.csv"
     out.write_text(f"row,{SIMILARITY_COLUMN},m_pred\n2,0.5,'-1\n3,,\n4,0.2,2\n")
-    reference = Reference.from_texts(["a first post", "another post"], [0, 1], "m")
-    sample, similarity, predicted = read_back(data, out, ("text", None), {"m": ("-1", "2")}, reference, chunk_size=2)
+    similarity, predicted = read_back(out, {"m": ("-1", "2")}, True, chunk_size=2)
     assert similarity.tolist() == [0.5, 0.2] and predicted == {"m": ["-1", "2"]}
-    assert sample.posts == ["first post", "third post"] and sample.classes == [0, 1]
+    assert read_back(out, {"m": ("-1", "2")}, False, chunk_size=2)[1] == predicted  # a table without similarities
 
 
 def test_a_sample_is_uniform_and_the_same_for_the_same_stream():

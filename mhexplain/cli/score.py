@@ -38,6 +38,7 @@ from mhexplain.scoring.shift import (
     shift_reference,
     training_shares,
 )
+from mhexplain.trust.shift import Sample
 
 PROG = "python -m mhexplain.score"
 
@@ -116,24 +117,24 @@ def score(s: ScoreSettings) -> Scored:
     infos = s.models.select()
     models = s.models.load()
     reference = shift_reference(infos)
+    sample = Sample()
     jobs = max(1, (os.cpu_count() or 1) // world)  # the cores, shared among this machine's processes
     try:
         with parallel(jobs), Progress("scoring", "row", enabled=rank == 0) as bar:
             n = score_file(models, data, s.out, *columns, s.source.chunk_size, bar.update, rank, world,
-                           state.wait_for_everyone if state else None, _shared_value(state), reference)
+                           state.wait_for_everyone if state else None, _shared_value(state), reference, sample)
     finally:
         if state is not None:  # leave the group before exiting, as training does
             state.destroy_process_group()
-    summary = summarise(s, models, reference, training_shares(infos), n, columns) if rank == 0 else None
+    summary = summarise(s, models, reference, training_shares(infos), n, sample) if rank == 0 else None
     return Scored(n, list(models), rank, world, summary)
 
 
-def summarise(s: ScoreSettings, models: dict, reference, training: dict | None, rows: int, columns: tuple) -> dict:
-    """The written file's summary (read back from it and from the input, so every process's rows
-    count), to ``--json``."""
+def summarise(s: ScoreSettings, models: dict, reference, training: dict | None, rows: int, sample: Sample) -> dict:
+    """The written file's summary (its shares and similarities read back from it, so every
+    process's rows count; the posts the shift test compares drawn while scoring), to ``--json``."""
     labels_of = {n: tuple(m.labels) for n, m in models.items()}
-    sample, similarity, predicted = read_back(s.source.data, s.out, columns[:2], labels_of, reference,
-                                              s.source.chunk_size)
+    similarity, predicted = read_back(s.out, labels_of, reference is not None, s.source.chunk_size)
     summary = {"file": s.source.data.name, "rows": rows, "models": list(models),
                **file_report(sample, similarity, predicted, labels_of, reference, training)}
     if s.json:

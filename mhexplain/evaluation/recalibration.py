@@ -69,10 +69,16 @@ def recalibration_sentence(name: str, f: dict) -> str:
     b, a = cv["before"], cv["after"]
 
     def answered(m: dict) -> str:
-        acc = "n/a" if m["answered_accuracy"] is None else f"{m['answered_accuracy']:.2f}"
-        return f"{acc} on {m['coverage']:.0%} answered"
+        if m["answered_accuracy"] is None:
+            return "no post answered"
+        return f"{m['answered_accuracy']:.2f} on {m['coverage']:.0%} answered"
 
-    return (f"{name}: ECE {b['ece']:.3f} -> {a['ece']:.3f} (a perfectly calibrated model would score about "
+    line = (f"{name}: ECE {b['ece']:.3f} -> {a['ece']:.3f} (a perfectly calibrated model would score about "
             f"{a['ece_floor']:.3f} here); accuracy when answering {answered(b)} -> {answered(a)} (target "
             f"{f['target_accuracy']:.2f}); temperature x{f['temperature_factor']:.2f}; {cv['folds']}-fold "
             f"cross-validation on {cv['posts']:,} posts")
+    if f["coverage"] == 0:
+        line += (f". On this source no threshold keeps accuracy at {f['target_accuracy']:.2f} with "
+                 f"{1 - f['delta']:.0%} confidence: the variant abstains on every post, and its confidences are "
+                 "the ones to read")
+    return line

@@ -22,7 +22,7 @@ from mhexplain.datasets.csvfile import CsvColumns, column_indexes, named_columns
 from mhexplain.preprocess import clear_memo
 from mhexplain.scoring.inputs import TITLE_COLUMN
 from mhexplain.scoring.table import score_rows, write_rows
-from mhexplain.trust.shift import Reference
+from mhexplain.trust.shift import Reference, Sample
 
 DEFAULT_CHUNK = 2000
 # The options that name the columns read, in the order their names are passed around.
@@ -43,11 +43,15 @@ def file_columns(data: Path, text_col: str, title_col: str | None, id_col: str |
 
 
 def score_chunk(models: dict, chunk, text_col: str, title_col: str | None, id_col: str | None,
-                reference: Reference | None = None) -> list[list]:
-    """The table's rows (``table.Scored``) for one chunk of the file, indexed by row number."""
+                reference: Reference | None = None, sample: Sample | None = None) -> list[list]:
+    """The table's rows (``table.Scored``) for one chunk of the file, indexed by row number; with
+    ``reference``, the chunk's posts also join ``sample`` with the reference model's predictions."""
     scored = score_rows(models, chunk.index, chunk[title_col] if title_col else None, chunk[text_col],
                         chunk[id_col] if id_col else None, reference=reference)
     clear_memo()  # NB and LR shared this chunk's preprocessing; the next chunk's posts are new
+    if reference is not None and sample is not None:
+        has = scored.has_text
+        sample.add([t for t in scored.inputs if t], scored.predicted(reference.model)[has])
     return scored.table_rows()
 
 
@@ -60,10 +64,12 @@ def score_file(models: dict, data: Path, out: Path, text_col: str = "text", titl
                id_col: str | None = None, chunk_size: int = DEFAULT_CHUNK,
                progress: Callable[[int], None] | None = None, rank: int = 0, world: int = 1,
                barrier: Callable[[], None] | None = None, share: Callable[[object], object] | None = None,
-               reference: Reference | None = None) -> int:
+               reference: Reference | None = None, sample: Sample | None = None) -> int:
     """Write ``out`` (complete or not at all); returns the number of rows scored (by this process).
     ``out`` is checked by the caller (``outputs.check_output_file``), before the models are loaded.
-    With ``reference``, every post is also compared with the models' in-domain posts (``shift``).
+    With ``reference``, every post is also compared with the models' in-domain posts (``shift``),
+    and ``sample`` draws from the posts this process scores (the first process's are every P-th
+    chunk of the file: spread over all of it) for the file's shift test.
 
     Under several processes, ``barrier`` waits for all of them and ``share`` gives every process
     the first one's value.
@@ -78,7 +84,7 @@ def score_file(models: dict, data: Path, out: Path, text_col: str = "text", titl
         parts = [workdir / f"part{r}" for r in range(world)]
         try:
             n = _write_part(models, table.chunks(chunk_size), parts[rank], columns, chunk_size, rank, world,
-                            progress, reference)
+                            progress, reference, sample)
             if barrier:
                 barrier()  # every part is complete; the other processes leave theirs for the first to join
             if rank == 0:
@@ -99,14 +105,14 @@ def _parts_folder(out: Path, rank: int, share) -> Path:
 
 
 def _write_part(models: dict, chunks, part: Path, columns: tuple, chunk_size: int, rank: int, world: int,
-                progress, reference: Reference | None) -> int:
+                progress, reference: Reference | None, sample: Sample | None) -> int:
     """Score every ``world``-th chunk, from the ``rank``-th, into ``part``; the rows scored."""
     n = 0
     with os.fdopen(create_exclusive(part), "w", newline="", encoding="utf-8") as f:
         for k, chunk in enumerate(chunks):
             if k % world != rank:
                 continue
-            write_rows(f, score_chunk(models, chunk, *columns, reference))
+            write_rows(f, score_chunk(models, chunk, *columns, reference, sample))
             n += len(chunk)
             if progress:
                 progress(len(chunk) * world)

@@ -18,8 +18,6 @@ import pandas as pd
 from mhexplain.artifacts.folder import read_predictions
 from mhexplain.core.labels import common_labels
 from mhexplain.core.textsafe import neutralise_formula
-from mhexplain.datasets.csvfile import CsvColumns, named_columns
-from mhexplain.scoring.inputs import model_inputs
 from mhexplain.trust.shift import FILE_METHOD, SHIFT_WARNING, Reference, Sample
 
 SIMILARITY_COLUMN, TYPICALITY_COLUMN = "in_domain_similarity", "in_domain_typicality"
@@ -123,38 +121,25 @@ def file_report(sample: Sample, similarity: np.ndarray, predicted: dict[str, lis
             "training_share": training, **({"warning": SHIFT_WARNING} if shift["detected"] else {})}
 
 
-def read_back(data: Path, out: Path, columns: tuple[str, str | None], labels_of: dict[str, tuple[str, ...]],
-              reference: Reference | None, chunk_size: int) -> tuple[Sample, np.ndarray, dict]:
-    """A scored file read back beside its input, a chunk of each at a time (every process's rows are
-    in the output once it is joined): a random sample of its posts as the models read them
-    (``scoring.inputs``) with the reference model's predicted class, every post's similarity, and
-    each model's predicted class names."""
+def read_back(out: Path, labels_of: dict[str, tuple[str, ...]], with_similarity: bool,
+              chunk_size: int) -> tuple[np.ndarray, dict]:
+    """A written predictions file's similarity column (``with_similarity``: the table has one) and
+    each model's predicted class names on the rows with text, read a chunk at a time (every
+    process's rows are in the file once it is joined)."""
     pred_cols = {m: neutralise_formula(f"{m}_pred") for m in labels_of}
     # the table writes a class name as a spreadsheet may read it ("-1" as "'-1"): read it back by name
     names = {m: {neutralise_formula(lab): lab for lab in labels} for m, labels in labels_of.items()}
     similarity, predicted = [], {m: [] for m in labels_of}
-    # without a reference the table has no similarity column: a row has text where it has predictions
-    marker = SIMILARITY_COLUMN if reference is not None else next(iter(pred_cols.values()))
+    # a row has text where it has a similarity, or, in a table without them, predictions
+    marker = SIMILARITY_COLUMN if with_similarity else next(iter(pred_cols.values()))
     for scored in pd.read_csv(out, usecols=list(dict.fromkeys([marker, *pred_cols.values()])), dtype=str,
                               keep_default_na=False, chunksize=chunk_size):
         has = (scored[marker] != "").to_numpy()
         for m, col in pred_cols.items():
             predicted[m] += [names[m][v] for v in scored.loc[has, col]]
-        if reference is not None:
+        if with_similarity:
             similarity.append(scored.loc[has, SIMILARITY_COLUMN].astype(float).to_numpy())
-    sample = Sample()
-    if reference is not None:
-        ids = {lab: k for k, lab in enumerate(labels_of[reference.model])}
-        sample.add(_posts(data, *columns, chunk_size), (ids[name] for name in predicted[reference.model]))
-    return sample, (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
-
-
-def _posts(data: Path, text_col: str, title_col: str | None, chunk_size: int):
-    """A file's posts with text, as the models read them, in order: one for each row with predictions."""
-    with CsvColumns(data, named_columns(("--text-col", "--title-col"), (text_col, title_col))) as table:
-        for chunk in table.chunks(chunk_size):
-            inputs, _ = model_inputs(chunk[title_col] if title_col else None, chunk[text_col])
-            yield from (t for t in inputs if t)
+    return (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
 
 
 def scored_report(scored, reference: Reference | None, training: dict[str, float] | None) -> dict:
