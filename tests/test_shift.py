@@ -12,7 +12,8 @@ from mhexplain.cli import score as score_cli
 from mhexplain.scoring.shift import SIMILARITY_COLUMN, TYPICALITY_COLUMN, read_back
 from mhexplain.trust.shift import MIN_TEST_POSTS, Reference, Sample
 
-from .helpers import class_word, synthetic_posts
+from .conftest import BINARY_LABELS, MANY_LABELS
+from .helpers import class_word, labelled_posts, synthetic_posts
 
 
 def _in_domain(seed: int) -> list[str]:
@@ -135,3 +136,25 @@ def test_too_few_posts_are_not_tested_but_still_compared(trained_dir):
     verdict = _verdict(_reference(trained_dir), _another_source(MIN_TEST_POSTS - 1), trained_dir)
     assert not verdict["detected"] and "auc" not in verdict and f"at least {MIN_TEST_POSTS}" in verdict["reason"]
     assert verdict["share_below_reference_5th_percentile"] > 0.5
+
+
+@pytest.mark.parametrize("folder, labels", [("binary_dir", BINARY_LABELS), ("many_dir", MANY_LABELS)])
+def test_shift_on_any_label_set(folder, labels, request, tmp_path):
+    """Another seed of the dataset's own generator is not flagged; posts in words it never uses are,
+    and their predicted-class shares are set beside the training data's for the models' own classes."""
+    models_dir = request.getfixturevalue(folder)
+    columns = ["--text-col", "body", "--title-col", ""]
+    same = tmp_path / "same.csv"
+    labelled_posts(labels, per_class=max(4, 120 // len(labels)), seed=5).to_csv(same, index=False)
+    other = _posts_file(tmp_path, _another_source(120), "other.csv")
+    other_body = tmp_path / "other_body.csv"
+    pd.read_csv(other).rename(columns={"text": "body"}).to_csv(other_body, index=False)
+    verdicts = {}
+    for name, path in (("same", same), ("other", other_body)):
+        out = tmp_path / f"{name}.json"
+        assert score_cli.main(["--models-dir", str(models_dir), "--data", str(path), *columns, "--out",
+                               str(tmp_path / f"{name}.csv"), "--json", str(out)]) == 0
+        verdicts[name] = json.loads(out.read_text())
+    assert not verdicts["same"]["shift"]["detected"] and verdicts["other"]["shift"]["detected"]
+    assert list(verdicts["other"]["training_share"]) == list(labels)
+    assert set(verdicts["other"]["prediction_share"]) == {"nb", "lr"}
