@@ -138,22 +138,22 @@ def test_too_few_posts_are_not_tested_but_still_compared(trained_dir):
     assert verdict["share_below_reference_5th_percentile"] > 0.5
 
 
-@pytest.mark.parametrize("folder, labels", [("binary_dir", BINARY_LABELS), ("many_dir", MANY_LABELS)])
-def test_shift_on_any_label_set(folder, labels, request, tmp_path):
+@pytest.mark.parametrize("folder, labels, title", [("binary_dir", BINARY_LABELS, "headline"),
+                                                   ("many_dir", MANY_LABELS, None)])
+def test_shift_on_any_label_set(folder, labels, title, request, tmp_path):
     """Another seed of the dataset's own generator is not flagged; posts in words it never uses are,
     and their predicted-class shares are set beside the training data's for the models' own classes."""
     models_dir = request.getfixturevalue(folder)
-    columns = ["--text-col", "body", "--title-col", ""]
-    same = tmp_path / "same.csv"
-    labelled_posts(labels, per_class=max(4, 120 // len(labels)), seed=5).to_csv(same, index=False)
+    same = tmp_path / "same.csv"  # in the training file's columns, which score reads by default
+    labelled_posts(labels, per_class=max(4, 120 // len(labels)), seed=5, title_col=title).to_csv(same, index=False)
     other = _posts_file(tmp_path, _another_source(120), "other.csv")
     other_body = tmp_path / "other_body.csv"
     pd.read_csv(other).rename(columns={"text": "body"}).to_csv(other_body, index=False)
     verdicts = {}
-    for name, path in (("same", same), ("other", other_body)):
+    for name, path, columns in (("same", same, []), ("other", other_body, ["--text-col", "body", "--title-col", ""])):
         out = tmp_path / f"{name}.json"
         assert score_cli.main(["--models-dir", str(models_dir), "--data", str(path), *columns, "--out",
-                               str(tmp_path / f"{name}.csv"), "--json", str(out)]) == 0
+                               str(tmp_path / f"{name}-scored.csv"), "--json", str(out)]) == 0
         verdicts[name] = json.loads(out.read_text())
     assert not verdicts["same"]["shift"]["detected"] and verdicts["other"]["shift"]["detected"]
     assert list(verdicts["other"]["training_share"]) == list(labels)
