@@ -322,3 +322,38 @@ def test_the_suggested_train_command_can_be_pasted_where_the_dataset_is_found(tm
     assert train_command(tmp_path / "m", ["bert"]) == f"python -m train --out {tmp_path / 'm'} --models bert"
     monkeypatch.setenv("MHX_DATA", str(tmp_path / "missing.csv"))
     assert train_command(tmp_path / "m", ["bert"]).startswith("python -m train --data PATH --out ")
+
+
+def _folder_state(folder):
+    return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(folder.rglob("*"))}
+
+
+def test_no_output_lands_in_a_models_folder_or_on_another_output(trained_dir, tmp_path, capsys, no_model_loads):
+    """--json on --out (not written yet, named another way) would have replaced the predictions;
+    a file in a model folder would have broken its hashes (predictions.csv is read for shift)."""
+    data = _posts_csv(tmp_path / "in.csv")
+    labelled = _labelled_csv(tmp_path / "lab.csv")
+    before = _folder_state(trained_dir)
+    (tmp_path / "out").mkdir()
+    models = ["--models-dir", str(trained_dir)]
+    cases = [
+        (score, [*models, "--data", str(data), "--out", str(tmp_path / "out" / "e.csv"), "--json",
+                 str(tmp_path / "out" / "." / "e.csv")], "is also --out"),
+        (score, [*models, "--data", str(data), "--out", str(tmp_path / "p.csv"), "--json",
+                 str(trained_dir / "nb" / "metrics.json")], "inside the models folder"),
+        (score, [*models, "--data", str(data), "--out", str(trained_dir / "nb" / "predictions.csv")],
+         "inside the models folder"),
+        (score, [*models, "--data", str(data), "--out", str(trained_dir / "scores.csv")], "inside the models folder"),
+        (evaluate, [*models, "--data", str(labelled), "--text-col", "text", "--label-col", "label", "--label-map",
+                    "S=stress", "--json", str(trained_dir / "lr" / "metrics.json")], "inside the models folder"),
+        (probe, [*models, "--json", str(trained_dir / "lr" / "probe.json")], "inside the models folder"),
+        (explain_cli, [*models, "--model", "lr", "--json", str(tmp_path / "x.json"), "--html",
+                       str(tmp_path / "x.json"), POST], "is also --html"),
+    ]
+    for cli, argv, says in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:") and says in err[0], err
+    assert _folder_state(trained_dir) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "lab.csv", "out"]
+    assert not any((tmp_path / "out").iterdir())

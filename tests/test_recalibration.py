@@ -100,13 +100,27 @@ def test_recalibration_refuses_in_one_line_and_writes_nothing(trained_dir, tmp_p
     occupied = tmp_path / "occupied"
     occupied.mkdir()
     (occupied / "notes.txt").write_text("mine")
+    one_class = tmp_path / "one.csv"
+    pd.read_csv(data).assign(target=1).to_csv(one_class, index=False)
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    before = {p: p.stat().st_mtime_ns for p in [trained_dir, *trained_dir.iterdir()]}
     for argv, says in (([*base, "--data", str(small), "--recalibrate", str(tmp_path / "new")], f"at least {MIN_SAMPLE}"),
+                       ([*base, "--data", str(one_class), "--recalibrate", str(tmp_path / "new")], "two classes"),
                        ([*base, "--data", str(data), "--recalibrate", str(occupied)], "not an empty folder"),
-                       ([*base, "--data", str(data), "--recalibrate", str(trained_dir)], "not an empty folder")):
+                       ([*base, "--data", str(data), "--recalibrate", str(trained_dir)], "not an empty folder"),
+                       ([*base, "--data", str(data), "--recalibrate", str(trained_dir / "bert")], "inside the models"),
+                       ([*base, "--data", str(data), "--recalibrate", str(trained_dir / "new")], "inside the models"),
+                       ([*base, "--data", str(data), "--recalibrate", str(dangling)], "is a link")):
         assert evaluate(argv) == 2
         err = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress line, if any
-        assert err.startswith("error:") and says in err
+        assert err.startswith("error:") and says in err, err
+    with pytest.raises(SystemExit) as stop:  # an empty folder name is no folder, not "none"
+        evaluate([*base, "--data", str(data), "--recalibrate", ""])
+    assert stop.value.code == 2 and "expected a value" in capsys.readouterr().err
     assert not (tmp_path / "new").exists() and [p.name for p in occupied.iterdir()] == ["notes.txt"]
+    # nothing was even tried inside the models folder
+    assert {p: p.stat().st_mtime_ns for p in [trained_dir, *trained_dir.iterdir()]} == before
 
 
 def test_a_variant_of_a_variant_keeps_the_chain(trained_dir, tmp_path):
@@ -137,3 +151,28 @@ def test_a_source_where_the_target_cannot_be_met_abstains_on_every_post_and_says
     assert fitted["cross_validation"]["after"]["answered_accuracy"] is None
     line = recalibration_sentence("lr", fitted)
     assert "no post answered" in line and "abstains on every post" in line
+
+
+def test_answer_nothing_means_nothing_even_at_full_confidence():
+    from mhexplain.core.classifier import abstains
+    from mhexplain.trust.calibration import guaranteed_threshold
+
+    assert abstains([1.0, 0.99], 1.0).tolist() == [True, True]
+    assert abstains([1.0, 0.5], 0.9).tolist() == [False, True]
+    # a data-chosen threshold at a confidence of exactly 1 still answers those posts
+    proba, y = np.tile([1.0, 0.0], (300, 1)), np.zeros(300, dtype=int)  # sure, and right
+    chosen = guaranteed_threshold(proba, y, target=0.9)
+    assert chosen["threshold"] < 1.0 and not abstains(1.0, chosen["threshold"]) and chosen["coverage"] == 1.0
+
+
+def test_a_recalibration_that_does_not_help_says_so():
+    rng = np.random.default_rng(2)
+    logits = rng.normal(0, 2.5, (300, 3))
+    truth = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = np.array([rng.choice(3, p=p) for p in truth])
+    fitted = recalibrate(truth, y, 1.0, 0.5)  # already calibrated: nothing to gain
+    if fitted["helps"]:  # a refit may still edge it under cross-validation; force the case
+        fitted = {**fitted, "helps": False}
+    assert "keep the original" in recalibration_sentence("lr", fitted)
+    swapped = recalibrate(truth[:, ::-1], y, 1.0, 0.5)  # labels that are not the model's classes
+    assert any("label map" in w for w in swapped["warnings"])

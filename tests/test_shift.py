@@ -1,5 +1,6 @@
 """Shift: is a post, or a file of posts, unlike the data the models were trained on?"""
 import json
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,7 @@ from mhexplain.artifacts.registry import load_classifier
 from mhexplain.cli import evaluate as evaluate_cli
 from mhexplain.cli import score as score_cli
 from mhexplain.scoring.shift import SIMILARITY_COLUMN, TYPICALITY_COLUMN, read_back
-from mhexplain.trust.shift import MIN_TEST_POSTS, Reference, Sample
+from mhexplain.trust.shift import MIN_TEST_POSTS, Reference, Sample, matched_reference, two_sample_test
 
 from .conftest import BINARY_LABELS, MANY_LABELS
 from .helpers import class_word, labelled_posts, synthetic_posts
@@ -88,17 +89,18 @@ def _posts_file(tmp_path, texts, name):
 
 
 def test_score_gives_every_post_its_typicality_and_the_file_its_verdict(trained_dir, tmp_path, capsys):
-    same, other = _in_domain(seed=9)[:100], _another_source(100)
+    # mostly another source: 40 in-domain posts, a row without text, 160 posts of another source
+    same, other = _in_domain(seed=9)[:40], _another_source(160)
     mixed = _posts_file(tmp_path, same + [""] + other, "mixed.csv")
     out, summary = tmp_path / "pred.csv", tmp_path / "summary.json"
     argv = ["--models-dir", str(trained_dir), "--data", str(mixed), "--out", str(out), "--json", str(summary)]
     assert score_cli.main(argv) == 0
     table = pd.read_csv(out, keep_default_na=False)
     typical = table[TYPICALITY_COLUMN]
-    assert typical[100] == "" and table[SIMILARITY_COLUMN][100] == ""  # the row without text
+    assert typical[40] == "" and table[SIMILARITY_COLUMN][40] == ""  # the row without text
     typical = pd.to_numeric(typical.replace("", np.nan))
     # each post against the reference: the other source sits at the bottom of the in-domain range
-    assert typical[:100].median() > 0.3 and (typical[101:] < 0.05).mean() > 0.8
+    assert typical[:40].median() > 0.3 and (typical[41:] < 0.05).mean() > 0.8
     report = json.loads(summary.read_text())
     assert report["shift"]["detected"] and report["shift"]["posts"] == 200 and report["rows"] == 201
     assert report["training_share"] and abs(sum(report["training_share"].values()) - 1) < 1e-9
@@ -108,7 +110,7 @@ def test_score_gives_every_post_its_typicality_and_the_file_its_verdict(trained_
     printed = capsys.readouterr().out
     assert "warning: shift detected" in printed and "training data" in printed and "lr predicts" in printed
     # in-domain posts alone: no verdict of shift, and no table of shares
-    assert score_cli.main(argv[:3] + [str(_posts_file(tmp_path, same, "same.csv")), "--out",
+    assert score_cli.main(argv[:3] + [str(_posts_file(tmp_path, _in_domain(seed=9)[:100], "same.csv")), "--out",
                                       str(tmp_path / "p2.csv"), "--json", str(tmp_path / "s2.json")]) == 0
     printed = capsys.readouterr().out
     assert "No shift detected" in printed and "lr predicts" not in printed
@@ -119,7 +121,7 @@ def test_a_class_name_a_spreadsheet_would_run_is_read_back_by_name(tmp_path):
     out = tmp_path / "pred.csv"
     out.write_text(f"row,{SIMILARITY_COLUMN},m_pred\n2,0.5,'-1\n3,,\n4,0.2,2\n")
     similarity, predicted = read_back(out, {"m": ("-1", "2")}, True, chunk_size=2)
-    assert similarity.tolist() == [0.5, 0.2] and predicted == {"m": ["-1", "2"]}
+    assert similarity.tolist() == [0.5, 0.2] and predicted == {"m": Counter({"-1": 1, "2": 1})}
     assert read_back(out, {"m": ("-1", "2")}, False, chunk_size=2)[1] == predicted  # a table without similarities
 
 
@@ -158,3 +160,26 @@ def test_shift_on_any_label_set(folder, labels, title, request, tmp_path):
     assert not verdicts["same"]["shift"]["detected"] and verdicts["other"]["shift"]["detected"]
     assert list(verdicts["other"]["training_share"]) == list(labels)
     assert set(verdicts["other"]["prediction_share"]) == {"nb", "lr"}
+
+
+def test_the_reference_is_drawn_in_the_files_class_shares_even_where_a_class_is_scarce():
+    rng = np.random.default_rng(0)
+    reference_classes = np.r_[np.zeros(60), np.ones(270), np.full(270, 2)].astype(int)  # 10/45/45%
+    wanted = np.r_[np.zeros(60), np.ones(20), np.full(20, 2)].astype(int)  # 60/20/20%
+    picked = reference_classes[matched_reference(reference_classes, wanted, rng)]
+    assert np.bincount(picked).tolist() == [60, 20, 20]  # the scarce class sets the size
+    # a class the reference lacks is left out of both sides
+    assert np.bincount(reference_classes[matched_reference(reference_classes, np.r_[wanted, [3, 3]], rng)]).tolist() \
+        == [60, 20, 20]
+
+
+def test_the_p_value_holds_its_level_when_nothing_has_shifted():
+    """Two samples of one distribution, 60 times: p < 0.05 about 5% of the time (at most 8 of 60)."""
+    rng = np.random.default_rng(1)
+    vocab = [class_word(k, j) for k in range(3) for j in range(20)]
+    flagged = 0
+    for seed in range(60):
+        posts = [" ".join(rng.choice(vocab, 12)) for _ in range(240)]
+        result = two_sample_test(posts[:160], [0] * 160, posts[160:], [0] * 80, seed=seed)
+        flagged += result["p_value"] < 0.05
+    assert flagged <= 8

@@ -164,7 +164,7 @@ def test_top_class_words_are_the_words_a_model_assigns_to_each_class():
     assert top_class_words(["a b", "c d"], [0, 1], ("x", "y")) == {"x": [], "y": []}  # no word in 5 posts
 
 
-@pytest.mark.parametrize("typed, says", [("", "at least one"), ("<b>x</b>", "are not words"),
+@pytest.mark.parametrize("typed, says", [("", "at least one"), ("<b>x</b>", "1 of the words is not a word"),
                                          ("a" * 41, "At most"), ("x " * 501, None)])
 def test_typed_words_follow_a_word_lists_rules(typed, says):
     if says is None:

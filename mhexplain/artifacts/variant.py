@@ -95,7 +95,8 @@ def stage_variant(model_dir: Path, staging: Path, fitted: dict, sample: dict) ->
     new_manifest[VARIANT_KEY] = {"of": manifest["name"], "original_manifest_sha256": sha256_file(model_dir / MANIFEST),
                                  "original_calibration": asdict(original), "sample": sample,
                                  "temperature_factor": fitted["temperature_factor"],
-                                 "cross_validation": fitted["cross_validation"]}
+                                 "cross_validation": fitted["cross_validation"],
+                                 "helps": fitted.get("helps"), "warnings": fitted.get("warnings", [])}
 
     def write_model(d: Path) -> None:
         for name in sorted(keep):

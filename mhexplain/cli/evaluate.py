@@ -69,7 +69,7 @@ class EvaluateSettings:
     recalibrate: Path | None = option(None, "refit each model's temperature and abstention threshold on this file's "
                                             "labelled posts (a sample of a new source, 100 posts or more) and save "
                                             "them as calibration variants in this new models folder; the models "
-                                            "are left as they are", metavar="NEW_MODELS_DIR")
+                                            "are left as they are", metavar="NEW_MODELS_DIR", empty=False)
     models: ModelsOptions = group(ModelsOptions, title="models")
 
     def problems(self) -> list[str]:
@@ -86,10 +86,10 @@ def evaluate(s: EvaluateSettings) -> dict:
     columns |= {f"--coder-cols {c}": c for c in s.coder_cols} | {f"--where {c}": c for c, _ in where}
     CsvColumns(data, columns).close()  # the header, first
     if s.json:
-        check_output_file(s.json, "--json", inputs=(data,))
+        check_output_file(s.json, "--json", inputs=(data,), protected=(s.models.models_dir,))
     if s.recalibrate:
-        check_output_dir(s.recalibrate, "--recalibrate")
         check_variant_folder(s.recalibrate, s.models.models_dir)
+        check_output_dir(s.recalibrate, "--recalibrate")
     models = s.models.load()  # a folder that cannot be used is refused here, in one line
     labels = models_labels(models)
     label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)
@@ -141,8 +141,8 @@ def report(res: dict) -> None:
         top = max(m["prediction_share"], key=m["prediction_share"].get)
         f1 = m["macro_f1_present_classes"]
         macro = f"macro-F1 {f1:.3f} over {len(m['recall'])} classes" if f1 is not None else "one class"
-        print(f"{m['model']}: {macro}; ECE {m['ece']:.3f}; recall {rec}; most predicted: {top} "
-              f"({m['prediction_share'][top]:.0%})")
+        print(f"{m['model']}: {macro}; ECE {m['ece']:.3f} (a perfectly calibrated model would score "
+              f"{m['ece_floor']:.3f}); recall {rec}; most predicted: {top} ({m['prediction_share'][top]:.0%})")
     if any(m["macro_f1_present_classes"] is None for m in res["models"]):
         print(ONE_CLASS)
     if "coder_agreement" in res:

@@ -90,10 +90,10 @@ def from_argv(text: str) -> str:
 
 def explain_post(c: ExplainCommand) -> tuple[Explanation, str]:
     """Check the output paths and the model folder, read the post, then load the model and explain."""
-    for flag, path in (("--json", c.json), ("--html", c.html)):
-        if path:
-            check_output_file(path, flag)
     models_dir = c.folder.models_dir
+    for flag, path, other in (("--json", c.json, ("--html", c.html)), ("--html", c.html, ("--json", c.json))):
+        if path:
+            check_output_file(path, flag, outputs=dict([other]), protected=(models_dir,))
     registry.select_models(models_dir, [c.model])  # as every command reads a model name: one line if untrained
     text, note = model_input("", read_stdin() if c.text == "-" else from_argv(c.text))
     if not text:

@@ -49,7 +49,7 @@ def probe(s: ProbeSettings) -> Probed:
     done = Probed([])
     words = read_word_list(s.words) if s.words not in (None, "", "default") else ()
     if s.json:
-        check_output_file(s.json, "--json")
+        check_output_file(s.json, "--json", protected=(s.models.models_dir,))
     with Progress("probing", "post") as bar:
         done.results = probe_folder(s.models.models_dir, words, s.seed, s.models.models, failed=done.failed,
                                     progress=bar)

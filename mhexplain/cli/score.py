@@ -111,9 +111,10 @@ def score(s: ScoreSettings) -> Scored:
     data = s.source.data
     text_col, title_col = trained_columns(s.models.select(), s.text_col, s.title_col)
     columns = file_columns(data, text_col, title_col or None, s.id_col)  # its header, before anything else
-    check_output_file(s.out, "--out", inputs=(data,))
+    models_dir = (s.models.models_dir,)
+    check_output_file(s.out, "--out", inputs=(data,), protected=models_dir)
     if s.json:
-        check_output_file(s.json, "--json", inputs=(data, s.out))
+        check_output_file(s.json, "--json", inputs=(data,), outputs={"--out": s.out}, protected=models_dir)
     infos = s.models.select()
     models = s.models.load()
     reference = shift_reference(infos)

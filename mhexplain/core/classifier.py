@@ -79,11 +79,20 @@ def abstention_threshold(clf: Classifier) -> float | None:
     return None if value is None else float(value)
 
 
+# A threshold of 1 means "answer no post" (no threshold kept the target with its guarantee): a
+# confidence of exactly 1.0 is no exception. A data-chosen threshold is always below it.
+ANSWER_NOTHING = 1.0
+
+
 def abstains(confidence, threshold: float | None) -> np.ndarray:
     """Whether a model with ``threshold`` abstains at each ``confidence``: the one rule everywhere
     a prediction is shown or written."""
     confidence = np.asarray(confidence, dtype=float)
-    return confidence < threshold if threshold is not None else np.zeros(confidence.shape, dtype=bool)
+    if threshold is None:
+        return np.zeros(confidence.shape, dtype=bool)
+    if threshold >= ANSWER_NOTHING:
+        return np.ones(confidence.shape, dtype=bool)
+    return confidence < threshold
 
 
 def validate_texts(texts: Sequence[str], allow_empty: bool = False) -> list[str]:

@@ -63,16 +63,39 @@ def check_output_dir(path, what: str) -> None:
 
 
 @_os_errors_in_one_line
-def check_output_file(path, what: str, inputs=()) -> None:
+def same_file(a, b) -> bool:
+    """Whether two paths name one file, whether or not it exists yet (links and ``..`` followed)."""
+    a, b = Path(a), Path(b)
+    if a.exists() and b.exists():
+        return a.samefile(b)
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def inside(path, folder) -> bool:
+    """Whether ``path`` is ``folder`` or lies within it (links followed)."""
+    path, folder = os.path.realpath(path), os.path.realpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_output_file(path, what: str, inputs=(), outputs: dict | None = None, protected=()) -> None:
     """Refuse, before any work, a file that cannot be written whole: a folder, a device or pipe,
-    one of the command's ``inputs``, or a file in a folder that is missing or not writable."""
+    one of the command's ``inputs``, another of its ``outputs`` ({flag: path}), a file inside a
+    ``protected`` folder (a models folder: only training writes there), or a file in a folder that
+    is missing or not writable."""
     path = _absolute(path)
     if path.is_dir():
         raise ConfigError(f"{what} {path} is a folder; name the file to write.")
     if path.exists() and not path.is_file():
         raise ConfigError(f"{what} {path} is not a regular file (a device or a pipe); name a file to write.")
-    if path.exists() and any(Path(i).exists() and path.samefile(i) for i in inputs):
+    if any(same_file(path, i) for i in inputs):
         raise ConfigError(f"{what} {path} is the input file; write the results elsewhere.")
+    for flag, other in (outputs or {}).items():
+        if other is not None and same_file(path, other):
+            raise ConfigError(f"{what} {path} is also {flag}; give each output its own file.")
+    for folder in protected:
+        if inside(path, folder):
+            raise ConfigError(f"{what} {path} is inside the models folder {folder}, which only training writes; "
+                              "write the results elsewhere.")
     folder = path.parent
     if not folder.exists():
         raise ConfigError(f"{what} {path} cannot be written: its folder {folder} does not exist.")

@@ -203,6 +203,9 @@ def leakage_report(results: list[ModelResults], other: list[ModelResults]) -> pd
         if o is None:
             continue
         common_labels({r.name: r.labels, f"{o.name} of the other folder": o.labels})
+        # a folder of the same protocol (a calibration variant's, a second seed's) is no leakage comparison
+        if o.manifest["split"]["protocol"] == r.manifest["split"]["protocol"]:
+            continue
         row = {"model": r.name}
         for res in (r, o):
             proto = res.manifest["split"]["protocol"]

@@ -27,7 +27,7 @@ from mhexplain.scoring.files import DEFAULT_CHUNK
 from mhexplain.scoring.inputs import NO_TEXT, TRUNCATED, model_inputs
 from mhexplain.scoring.table import predict
 from mhexplain.scoring.upload import ScoredUpload
-from mhexplain.trust.calibration import ece
+from mhexplain.trust.calibration import ece, ece_floor
 from mhexplain.trust.shift import Reference, Sample
 
 # The options that name the columns read, in the order their names are passed around.
@@ -147,7 +147,9 @@ def summarise(name: str, y: np.ndarray, proba: np.ndarray, labels) -> dict:
     return {"model": name, "n": int(len(y)), "recall": recall, "macro_f1_present_classes": f1_present, **left_out,
             "classes_present": [labels[k] for k in present],
             "prediction_share": {lab: float(share[k]) for k, lab in enumerate(labels)},
-            "ece": ece(proba, y) if len(y) else math.nan, "accuracy": float((pred == y).mean()) if len(y) else math.nan}
+            "ece": ece(proba, y) if len(y) else math.nan,
+            # the ECE a perfectly calibrated model with these confidences would score on as many posts
+            "ece_floor": ece_floor(proba)["mean"] if len(y) else math.nan, "accuracy": float((pred == y).mean()) if len(y) else math.nan}
 
 
 def upload_metrics(upload: ScoredUpload) -> dict[str, dict]:
@@ -217,6 +219,9 @@ def evaluate_file(models: dict, path: Path, text_col: str, label_col: str, label
             clear_memo()  # the models shared this chunk's preprocessing; keeps memory flat as the file grows
     y = np.concatenate(ys) if ys else np.zeros(0, dtype=int)
     if not len(y):
+        if where and filtered == rows:
+            raise DataError(f"{path}: none of its {rows:,} rows passes every --where condition "
+                            f"({', '.join(f'{c}={v}' for c, v in where)}); check the column names and values.")
         kept = f"{rows - filtered:,} of its {rows:,} rows pass --where; " if where else ""
         raise DataError(f"{path} has none of the models' classes among its labels ({kept}{counts['unmapped']:,} "
                         "row(s) dropped whose label is not mapped). Map the file's labels onto the models' classes "

@@ -11,6 +11,7 @@ import pandas as pd
 from mhexplain.artifacts.variant import write_variants
 from mhexplain.core.classifier import abstention_threshold
 from mhexplain.core.errors import ConfigError, DataError
+from mhexplain.core.outputs import inside
 from mhexplain.trust.calibration import DEFAULT_DELTA, DEFAULT_TARGET_ACCURACY
 from mhexplain.trust.recalibration import recalibrate
 
@@ -34,14 +35,18 @@ def fit_variants(models: dict, y: np.ndarray, proba: dict[str, np.ndarray]) -> d
 
 
 def check_variant_folder(out: Path, models_dir: Path) -> None:
-    """Refuse, before any work, a variants folder that holds anything (a variant never replaces a
-    model) or that is the models folder itself."""
+    """Refuse, before any work (and before anything is tried in it), a variants folder that is a
+    link, holds anything (a variant never replaces a model), or is or lies inside the models folder
+    (whose model folders it would shadow)."""
     out = Path(out)
+    if out.is_symlink():
+        raise ConfigError(f"--recalibrate {out} is a link; name a new folder.")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--recalibrate {out} already exists and is not an empty folder; name a new folder "
                           "(a variant never replaces a model).")
-    if out.exists() and Path(models_dir).exists() and out.samefile(models_dir):
-        raise ConfigError("--recalibrate names the models folder itself; name a new folder.")
+    if inside(out, models_dir):
+        raise ConfigError(f"--recalibrate {out} is inside the models folder {models_dir}; name a folder beside it "
+                          "(e.g. models-recalibrated).")
 
 
 def save_variants(out: Path, infos, fitted: dict[str, dict], sample: dict) -> list[Path]:
@@ -81,4 +86,8 @@ def recalibration_sentence(name: str, f: dict) -> str:
         line += (f". On this source no threshold keeps accuracy at {f['target_accuracy']:.2f} with "
                  f"{1 - f['delta']:.0%} confidence: the variant abstains on every post, and its confidences are "
                  "the ones to read")
+    if not f.get("helps", True):
+        line += ". Cross-validation finds the recalibrated model no better calibrated here: keep the original"
+    for warning in f.get("warnings", []):
+        line += f". Warning: {warning}"
     return line

@@ -55,9 +55,10 @@ def shift_sentence(shift: dict) -> str:
     if "share_below_reference_5th_percentile" in shift:
         evidence += (f"; {shift['share_below_reference_5th_percentile']:.0%} of its posts are stranger than 95% of "
                      "those posts, where 5% would be expected")
+    note = f" Note: {shift['note']}." if shift.get("note") else ""
     if shift["detected"]:
-        return f"Shift detected ({evidence}): {SHIFT_WARNING}."
-    return f"No shift detected ({evidence})."
+        return f"Shift detected ({evidence}): {SHIFT_WARNING}.{note}"
+    return f"No shift detected ({evidence}).{note}"
 
 
 def post_sentence(typicality: float) -> str:
@@ -83,11 +84,10 @@ def training_shares(infos) -> dict[str, float] | None:
     return {lab: train[lab] / total for lab in labels.pop()} if total else None
 
 
-def prediction_shares(predicted: dict[str, list[str]], labels_of: dict[str, tuple[str, ...]]) -> dict[str, dict]:
-    """Each model's share of answered rows per class, from its predicted class names."""
+def prediction_shares(predicted: dict[str, Counter], labels_of: dict[str, tuple[str, ...]]) -> dict[str, dict]:
+    """Each model's share of rows with text per class, from the counts of its predicted class names."""
     out = {}
-    for model, names in predicted.items():
-        counts = Counter(names)
+    for model, counts in predicted.items():
         total = sum(counts.values())
         out[model] = {lab: counts.get(lab, 0) / total if total else 0.0 for lab in labels_of[model]}
     return out
@@ -110,12 +110,13 @@ def shares_table(report: dict) -> pd.DataFrame | None:
     return table
 
 
-def file_report(sample: Sample, similarity: np.ndarray, predicted: dict[str, list[str]],
+def file_report(sample: Sample, similarity: np.ndarray, predicted: dict[str, Counter],
                 labels_of: dict[str, tuple[str, ...]], reference: Reference | None,
                 training: dict[str, float] | None) -> dict:
     """What ``score --json`` and the Batch page say about a file: the shift verdict on its posts
     (``trust.shift.Reference.test`` on ``sample``, a random sample of them, and every post's
-    ``similarity``), each model's predicted-class shares and the training data's."""
+    ``similarity``), each model's predicted-class shares (from ``predicted``, counts of its predicted
+    class names) and the training data's."""
     shift = reference.test(sample, similarity) if reference is not None else no_shift_test()
     return {"shift": shift, "prediction_share": prediction_shares(predicted, labels_of),
             "training_share": training, **({"warning": SHIFT_WARNING} if shift["detected"] else {})}
@@ -124,30 +125,38 @@ def file_report(sample: Sample, similarity: np.ndarray, predicted: dict[str, lis
 def read_back(out: Path, labels_of: dict[str, tuple[str, ...]], with_similarity: bool,
               chunk_size: int) -> tuple[np.ndarray, dict]:
     """A written predictions file's similarity column (``with_similarity``: the table has one) and
-    each model's predicted class names on the rows with text, read a chunk at a time (every
+    the counts of each model's predicted class names on the rows with text, read a chunk at a time (every
     process's rows are in the file once it is joined)."""
     pred_cols = {m: neutralise_formula(f"{m}_pred") for m in labels_of}
     # the table writes a class name as a spreadsheet may read it ("-1" as "'-1"): read it back by name
     names = {m: {neutralise_formula(lab): lab for lab in labels} for m, labels in labels_of.items()}
-    similarity, predicted = [], {m: [] for m in labels_of}
+    similarity, predicted = [], {m: Counter() for m in labels_of}
     # a row has text where it has a similarity, or, in a table without them, predictions
     marker = SIMILARITY_COLUMN if with_similarity else next(iter(pred_cols.values()))
     for scored in pd.read_csv(out, usecols=list(dict.fromkeys([marker, *pred_cols.values()])), dtype=str,
                               keep_default_na=False, chunksize=chunk_size):
         has = (scored[marker] != "").to_numpy()
         for m, col in pred_cols.items():
-            predicted[m] += [names[m][v] for v in scored.loc[has, col]]
+            predicted[m].update(names[m][v] for v in scored.loc[has, col])
         if with_similarity:
             similarity.append(scored.loc[has, SIMILARITY_COLUMN].astype(float).to_numpy())
     return (np.concatenate(similarity) if similarity else np.zeros(0)), predicted
 
 
+def posts_report(inputs: list[str], proba: dict[str, np.ndarray], labels_of: dict[str, tuple[str, ...]],
+                 reference: Reference | None, training: dict[str, float] | None) -> dict:
+    """``file_report`` for posts held in memory, all with text (an upload), from each model's
+    probabilities for them."""
+    predicted = {m: Counter(labels_of[m][k] for k in p.argmax(1)) for m, p in proba.items()}
+    sample, similarity = Sample(), np.zeros(0)
+    if reference is not None and reference.model in proba and inputs:
+        sample.add(inputs, proba[reference.model].argmax(1))
+        similarity = reference.similarity(inputs)
+    return file_report(sample, similarity, predicted, labels_of, reference, training)
+
+
 def scored_report(scored, reference: Reference | None, training: dict[str, float] | None) -> dict:
     """``file_report`` for posts scored in memory (``table.Scored``: an upload on the Batch page)."""
     has = scored.has_text
-    similarity = scored.similarity[has] if scored.similarity is not None else np.zeros(0)
-    predicted = {m: [labels[k] for k in scored.predicted(m)[has]] for m, labels in scored.labels.items()}
-    sample = Sample()
-    if reference is not None:
-        sample.add([t for t in scored.inputs if t], scored.predicted(reference.model)[has])
-    return file_report(sample, similarity, predicted, scored.labels, reference, training)
+    return posts_report([t for t in scored.inputs if t], {m: p[has] for m, p in scored.proba.items()},
+                        scored.labels, reference, training)

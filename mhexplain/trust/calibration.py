@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mhexplain.core.classifier import Classifier
+from mhexplain.core.classifier import ANSWER_NOTHING, Classifier, abstains
 
 CALIBRATION_FILE = "calibration.json"
 ECE_BINS = 15
@@ -117,7 +117,7 @@ def guaranteed_threshold(proba: np.ndarray, y: np.ndarray, target: float = DEFAU
     ceil(log2 n) tests at ``delta`` / ceil(log2 n), so that, with probability at least
     1 - ``delta``, accuracy on new posts like these that are answered meets ``target``.
 
-    Returns the threshold (1.0: answer nothing when no set passes), the held-out coverage and
+    Returns the threshold (``ANSWER_NOTHING`` when no set passes), the held-out coverage and
     accuracy at it, and the lower bound of that accuracy."""
     conf, right = np.asarray(proba).max(1), np.asarray(proba).argmax(1) == np.asarray(y)
     order = np.argsort(-conf, kind="stable")
@@ -135,8 +135,10 @@ def guaranteed_threshold(proba: np.ndarray, y: np.ndarray, target: float = DEFAU
         else:
             high = mid - 1
     if best == 0:
-        return {"threshold": 1.0, "coverage": 0.0, "accuracy": None, "accuracy_lower_bound": None, "delta": delta}
-    threshold = float(conf[order][best - 1])
+        return {"threshold": ANSWER_NOTHING, "coverage": 0.0, "accuracy": None, "accuracy_lower_bound": None,
+                "delta": delta}
+    # a confidence of exactly 1 that passed stays answerable: 1 itself means "answer nothing"
+    threshold = min(float(conf[order][best - 1]), float(np.nextafter(ANSWER_NOTHING, 0.0)))
     answered = conf >= threshold  # ties in confidence are answered together
     k = int(answered.sum())
     return {"threshold": threshold, "coverage": k / n, "accuracy": float(right[answered].mean()),
@@ -148,7 +150,7 @@ def abstention_report(calibration: "Calibration", calibrated: np.ndarray, y: np.
     """metrics.json's ``abstention``: the threshold, what it promised on held-out posts, and what
     it achieved on the test posts (which it never saw)."""
     conf, right = np.asarray(calibrated).max(1), np.asarray(calibrated).argmax(1) == np.asarray(y)
-    answered = conf >= calibration.threshold
+    answered = ~abstains(conf, calibration.threshold)
     return {"target_accuracy": calibration.target_accuracy, "delta": calibration.delta,
             "threshold": calibration.threshold, "held_out_coverage": calibration.coverage,
             "held_out_accuracy_lower_bound": calibration.accuracy_lower_bound,

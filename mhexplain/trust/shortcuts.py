@@ -100,7 +100,8 @@ def parse_words(text: str) -> tuple[str, ...]:
         raise ConfigError(f"At most {MAX_WORDS} words of up to {MAX_WORD_CHARS} characters can be probed.")
     bad = [w for w in words if not re.fullmatch(r"[a-z][a-z']*\*?", w)]
     if bad:
-        raise ConfigError(f"{len(bad)} of the words are not words (letters, an optional * at the end).")
+        raise ConfigError(f"{len(bad)} of the words {'is not a word' if len(bad) == 1 else 'are not words'} (letters, "
+                          "an optional * at the end).")
     return words
 
 

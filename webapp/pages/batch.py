@@ -21,7 +21,7 @@ from mhexplain.evaluation.external import (
 )
 from mhexplain.evaluation.recalibration import before_after_table, fit_variants, recalibration_sentence
 from mhexplain.scoring.inputs import TEXT_COLUMN, TITLE_COLUMN, TRUNCATED
-from mhexplain.scoring.shift import scored_report
+from mhexplain.scoring.shift import posts_report, scored_report
 from mhexplain.scoring.upload import MAX_ROWS, TARGET_COLUMN, UPLOAD_LIMITS, check_upload, notes_text, score_upload
 from mhexplain.settings import MAX_UPLOAD_MB
 from mhexplain.trust.recalibration import FOLDS, MIN_SAMPLE
@@ -173,12 +173,16 @@ def external_tab() -> None:
     st.caption(f"{len(y):,} posts; dropped {counts['unmapped']:,} with unmapped labels and {counts['empty']:,} "
                f"without text; {counts['truncated']:,} {TRUNCATED}.")
     ui.table(pd.DataFrame([{"model": r["model"], "posts": r["n"], "macro F1 (classes present)":
-                            r["macro_f1_present_classes"], "ECE": r["ece"],
+                            r["macro_f1_present_classes"], "ECE": r["ece"], "ECE floor": r["ece_floor"],
                             **{f"recall {k} [95% CI]": f"{v['recall']:.3f} [{v['ci'][0]:.3f}–{v['ci'][1]:.3f}]"
                                for k, v in r["recall"].items()}} for r in results]))
     if any(r["macro_f1_present_classes"] is None for r in results):
         st.caption(ONE_CLASS)
+    st.caption("ECE floor: what a perfectly calibrated model would score on as many posts (the binned ECE is "
+               "biased upward on a finite sample).")
     st.plotly_chart(share_bars(results, labels), width="stretch", key="ext-share")
+    ui.shift_section(posts_report(inputs, collected["proba"], {n: tuple(labels) for n in picked},
+                                  ui.shift_reference_for(chosen), ui.training_shares_for(chosen)))
     recalibration_section(picked, collected, upload.name)
 
 

@@ -136,7 +136,7 @@ def leakage_section(results) -> None:
         ui.show_error(err)
         return
     if report.empty:
-        st.caption("That folder has none of these models.")
+        st.caption("That folder has none of these models under another protocol.")
         return
     ui.table(report)
     st.caption("Under the reference notebook's random split, test posts with a verbatim copy in training are "
