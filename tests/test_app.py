@@ -550,6 +550,7 @@ def test_pages_say_when_a_model_is_a_calibration_variant(trained_dir, tmp_path, 
                      "target", "--recalibrate", str(tmp_path / "variants")]) == 0
     at = _app([trained_dir, tmp_path / "variants"], monkeypatch)
     at.selectbox(key="models_dir").set_value(str(tmp_path / "variants")).run()
+    assert any(" · recalibrated " in md.value for md in at.sidebar.markdown)
     for page in ("analyze", "compare", "batch"):
         at.switch_page(f"{PAGES}/{page}.py").run()
         _no_exception(at)

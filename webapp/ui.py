@@ -191,8 +191,9 @@ def sidebar() -> None:
         for m in model_infos():
             if m.ok:
                 man = m.manifest
+                made = "recalibrated" if man.get("calibration_variant") else "trained"
                 st.markdown(f":green[:material/check_circle:] `{m.name}` · {escape_markdown(man['split']['protocol'])}"
-                            f" · trained {escape_markdown(man['created'][:16])}  \n"
+                            f" · {made} {escape_markdown(man['created'][:16])}  \n"
                             f"{escape_markdown(man['data'].get('file', 'data'))} · {len(man['labels'])} classes · "
                             f"sha256 {escape_markdown(man['data']['sha256'][:12])}…")
             else:
