@@ -1,4 +1,5 @@
-"""Time the whole classical training (NB + grid-searched LR), first from an empty
+"""Time the whole classical training (NB + grid-searched LR; ``--train-args "--models ngram"`` for
+the n-gram baseline), first from an empty
 preprocessing cache, then cached; print wall time, preprocessing throughput and peak memory of
 the process tree.
 
@@ -51,12 +52,15 @@ def main(argv=None) -> int:
         cached = sorted(s for _, s, _ in rows[1:])
         if cached:
             print(f"cached median: {cached[len(cached) // 2]:.2f} s")
-        print("last run's summary:", *[ln for ln in r["output"].splitlines() if "macro-F1" in ln and ":" in ln[:4]],
+        print("last run's summary:", *[ln for ln in r["output"].splitlines() if re.match(r"\w+: macro-F1", ln)],
               sep="\n  ")
-        for name in ("nb", "lr"):
-            man = json.loads(Path(f"{tmp}/models/{name}/manifest.json").read_text())
-            print(f"{name}: calibration (out-of-fold fits + temperature) {man['params']['calibration_seconds']:.2f} s "
-                  f"of the last run; ECE {man['metrics']['ece']:.3f}")
+        for folder in sorted(p for p in Path(f"{tmp}/models").iterdir() if (p / "manifest.json").is_file()):
+            man = json.loads((folder / "manifest.json").read_text())
+            seconds = man["params"].get("calibration_seconds")
+            calibration = f"calibration (out-of-fold fits + temperature) {seconds:.2f} s of the last run; " \
+                if seconds is not None else ""
+            print(f"{folder.name}: {calibration}ECE {man['metrics']['ece']:.3f}; trained in {man['train_seconds']:.1f} s"
+                  + (f"; C = {man['params']['best']['C']}" if man["kind"] == "ngram" else ""))
     return 0
 
 

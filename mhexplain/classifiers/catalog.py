@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mhexplain.classifiers.bert import BERT_FILES, BertClassifier
+from mhexplain.classifiers.ngram import load_ngram
 from mhexplain.classifiers.sklearn_model import load_sklearn
 from mhexplain.classifiers.skops_files import SKOPS_FILE
 from mhexplain.core.classifier import Classifier
@@ -40,6 +41,7 @@ class ModelSpec:
 KINDS = {
     "sklearn": Kind("sklearn", (SKOPS_FILE,), load_sklearn,
                     "mhexplain.training.classical", "seconds", True),
+    "ngram": Kind("ngram", (SKOPS_FILE,), load_ngram, "mhexplain.training.ngram", "about half a minute", False),
     "bert": Kind("bert", BERT_FILES, BertClassifier.from_artifact,
                  "mhexplain.training.bert", "a GPU takes minutes; two CPU cores about 26 minutes with the offline "
                  "encoder", False),
@@ -47,6 +49,7 @@ KINDS = {
 MODELS = {
     "nb": ModelSpec("nb", "Naive Bayes", "#1f77b4", "sklearn"),
     "lr": ModelSpec("lr", "Logistic Regression", "#ff7f0e", "sklearn"),
+    "ngram": ModelSpec("ngram", "N-gram LR", "#d62728", "ngram"),
     "bert": ModelSpec("bert", "BERT", "#2ca02c", "bert"),
 }
 MODEL_NAMES = tuple(MODELS)

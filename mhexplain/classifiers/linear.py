@@ -68,7 +68,7 @@ def _feature_occurrences(tfidf, found: list[tuple[str, list[int]]]) -> dict[int,
     return occurrences
 
 
-def _char_units(text: str, spans) -> np.ndarray:
+def char_units(text: str, spans) -> np.ndarray:
     """For each character of ``text``, the index of the span holding it, or -1."""
     char_unit = np.full(len(text), -1)
     for u, (a, b) in enumerate(spans):
@@ -83,7 +83,7 @@ def unit_contributions(pipeline, text: str, spans) -> tuple[np.ndarray, np.ndarr
     found = lemmas_with_sources(text)
     x = tfidf.transform([" ".join(lm for lm, _ in found)]).toarray()[0]
     occurrences = _feature_occurrences(tfidf, found)
-    char_unit = _char_units(text, spans)
+    char_unit = char_units(text, spans)
     out = np.zeros((len(spans), W.shape[0]))
     for f, occ in occurrences.items():
         term = W[:, f] * x[f] / len(occ)
@@ -101,7 +101,7 @@ def visible_units(pipeline, text: str, spans) -> np.ndarray:
     the lemmas, of its neighbours, which is why explanations keep them as written rather than
     delete them. A unit whose letters run into another unit's ("word,word" is one token) counts
     as seen, since deleting it would change that token."""
-    char_unit = _char_units(text, spans)
+    char_unit = char_units(text, spans)
     seen = np.zeros(len(spans), dtype=bool)
     for _, sources in tokens_with_sources(text):
         units = np.unique(char_unit[sources])

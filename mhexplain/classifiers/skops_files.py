@@ -13,6 +13,7 @@ SKOPS_FILE = "model.skops"
 SKOPS_ALLOWED = {
     "mhexplain.preprocess.NltkPreprocessor",
     "sklearn.pipeline.Pipeline",
+    "sklearn.pipeline.FeatureUnion",
     "sklearn.feature_extraction.text.TfidfVectorizer",
     "sklearn.feature_extraction.text.TfidfTransformer",
     "sklearn.naive_bayes.MultinomialNB",

@@ -59,7 +59,7 @@ class ExplainCommand:
     text: str = option(help="the post to explain ('-' reads standard input)", positional=True)
     folder: ModelsFolder = group(ModelsFolder, title="models")
     model: str = option("lr", "the model to explain", choices=MODEL_NAMES)
-    method: str = option("shap", "lime, shap, or linear (exact, for NB and LR)", choices=METHODS)
+    method: str = option("shap", "lime, shap, or linear (exact, for the linear models: NB, LR, ngram)", choices=METHODS)
     target: str | None = option(None, "the class to explain: one of the model's class names, or its id 0..K-1 "
                                       "(default: the predicted class)", empty=False)
     settings: ExplainSettings = group(ExplainSettings, title="explanation settings", fields=SETTINGS_WORDING)

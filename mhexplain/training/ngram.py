@@ -1,0 +1,119 @@
+"""The strong linear baseline (``ngram``): logistic regression on word and character n-gram
+TF-IDF of the raw post (``classifiers.ngram``), C chosen by cross-validation.
+
+One pass of stratified folds over the training split serves twice: each fold fits every C of
+the grid (warm-started from the previous C, so the larger ones converge in a few steps) and
+predicts its held-out posts; the C whose out-of-fold predictions score the best macro-F1 is
+refitted on the whole split, and the same out-of-fold probabilities calibrate it. The test set
+is never used for either.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.model_selection import StratifiedKFold
+
+from mhexplain.artifacts.folder import predictions_frame, write_artifact
+from mhexplain.classifiers.catalog import models_of
+from mhexplain.classifiers.ngram import CHAR_NGRAMS, FEATURES_STEP, MIN_DF, WORD_NGRAMS, build_pipeline
+from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
+from mhexplain.classifiers.steps import CLASSIFIER_STEP
+from mhexplain.core.classifier import full_proba
+from mhexplain.evaluation.metrics import classification_metrics, macro_f1
+from mhexplain.training.common import Prepared, Progress, base_manifest, coder_agreement, model_mask, stage
+from mhexplain.training.config import TrainConfig
+from mhexplain.trust.calibration import Calibration, abstention_report, calibration_metrics, scale
+from mhexplain.trust.shortcuts import save_mask
+
+logger = logging.getLogger("mhexplain.train")
+
+C_GRID = (1.0, 3.0, 10.0, 30.0)
+CV_FOLDS = 5
+
+
+def _fold(clf, A, y, fit, held, n_labels: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """One fold: every C of the grid in turn, each fit starting from the last one's weights."""
+    clf = clone(clf).set_params(warm_start=True)
+    out = []
+    for C in C_GRID:
+        clf.set_params(C=C).fit(A[fit], y[fit])
+        out.append(full_proba(clf.predict_proba(A[held]), clf.classes_, n_labels))
+    return held, out
+
+
+def choose_c(clf, A, y, n_labels: int, n_jobs: int, seed: int) -> tuple[float, np.ndarray, list[dict]]:
+    """The C whose out-of-fold predictions score the best macro-F1, those predictions (for the
+    calibration), and the grid's table."""
+    folds = StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed).split(np.zeros(len(y)), y)
+    # threads: liblinear-free lbfgs spends its time in numpy, which releases the GIL
+    done = Parallel(n_jobs=n_jobs, backend="threading")(delayed(_fold)(clf, A, y, fit, held, n_labels)
+                                                        for fit, held in folds)
+    oof = np.zeros((len(C_GRID), len(y), n_labels))
+    for held, probas in done:
+        for k, p in enumerate(probas):
+            oof[k, held] = p
+    scores = [macro_f1(y, oof[k].argmax(1), n_labels) for k in range(len(C_GRID))]
+    best = int(np.argmax(scores))  # the smallest C among equal scores: the grid rises
+    table = [{"C": C, "cv_macro_f1": float(s), "rank": int(sorted(scores, reverse=True).index(s)) + 1}
+             for C, s in zip(C_GRID, scores)]
+    return C_GRID[best], oof[best], table
+
+
+def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) -> dict[str, dict]:
+    """Fit the n-gram model on the split's training posts (as the models receive them), calibrate, save."""
+    (name,) = models_of("ngram", cfg.models)
+    t_all = time.perf_counter()
+    n_labels = len(prep.labels)
+    train_df, test_df = prep.split.train, prep.split.test
+    mask = model_mask(cfg, prep.labels)
+    texts_tr, texts_te = train_df["input"].tolist(), test_df["input"].tolist()
+    if mask is not None:  # the saved model deletes the same words at inference (``MaskedInput``)
+        texts_tr, texts_te = [mask.delete(t) for t in texts_tr], [mask.delete(t) for t in texts_te]
+    ytr, yte = train_df["target"].to_numpy(), test_df["target"].to_numpy()
+    pipeline = build_pipeline(C_GRID[0], cfg.seed)
+    with stage("n-gram features", progress, "n-gram features"):
+        features = pipeline.named_steps[FEATURES_STEP]
+        A = features.fit_transform(texts_tr)
+    with stage(f"choosing C over {len(C_GRID)} values by {CV_FOLDS}-fold cross-validation", progress, "n-gram C"):
+        C, oof, grid = choose_c(pipeline.named_steps[CLASSIFIER_STEP], A, ytr, n_labels, cfg.n_jobs, cfg.seed)
+        pipeline.named_steps[CLASSIFIER_STEP].set_params(C=C).fit(A, ytr)
+    if progress is not None:
+        progress(f"saving {name}")
+    cal = Calibration.fit(oof, ytr, f"{CV_FOLDS}-fold out-of-fold predictions on the training split")
+    raw = full_proba(pipeline.predict_proba(texts_te), pipeline.classes_, n_labels)
+    proba = scale(raw, cal.temperature)
+    metrics = classification_metrics(yte, proba, prep.labels)
+    metrics.update({"model": name, "protocol": prep.split.protocol, "train_test_overlap": prep.split.train_test_overlap,
+                    "grid": grid, "best": {"C": C}, **calibration_metrics(raw, proba, yte, cfg.seed),
+                    "abstention": abstention_report(cal, proba, yte)})
+    metrics.update(coder_agreement(prep, name, proba))
+    params = {"word_ngrams": list(WORD_NGRAMS), "char_ngrams": list(CHAR_NGRAMS), "char_analyzer": "char_wb",
+              "min_df": MIN_DF, "sublinear_tf": True, "features": int(A.shape[1]), "grid_C": list(C_GRID),
+              "cv_folds": CV_FOLDS, "scoring": "f1_macro", "best": {"C": C}, "solver": "lbfgs", "tol": 1e-3}
+    manifest = base_manifest(cfg, prep, "ngram", params, time.perf_counter() - t_all)
+    manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
+    manifest["calibration"] = asdict(cal)
+    preds = predictions_frame(test_df["post_id"], test_df["input"], yte, proba, prep.labels, raw=raw,
+                              has_train_copy=prep.split.test_has_train_copy)
+
+    def write_model(d):
+        save_skops(pipeline, d / SKOPS_FILE)
+        cal.save(d)
+        if mask is not None:
+            save_mask(mask, d)
+
+    write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
+    logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f); C=%g", name,
+                metrics["macro_f1"], *metrics["macro_f1_ci"], metrics["accuracy"], metrics["ece"],
+                metrics["ece_uncalibrated"], cal.temperature, C)
+    return {name: metrics}
+
+
+def stages(cfg: TrainConfig) -> list[str]:
+    """The stages ``train`` reports to its progress callback, in order."""
+    return ["n-gram features", "n-gram C"] + [f"saving {m}" for m in models_of("ngram", cfg.models)]
