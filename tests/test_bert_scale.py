@@ -22,6 +22,7 @@ from mhexplain.training.bert import (
     load_encoder,
     precision_words,
     shard_batches,
+    shuffled_batches,
     training_precision,
 )
 
@@ -49,6 +50,18 @@ def test_the_loader_yields_the_planned_padded_batches():
     for (inp, mask, lab), rows in zip(got, batches):
         assert lab.tolist() == labels[rows].tolist()
         assert inp.shape[1] == max(len(ids[r]) for r in rows) and mask.sum().item() == sum(len(ids[r]) for r in rows)
+
+
+def test_both_batchings_cover_every_post_once_and_differ_in_what_they_put_together():
+    lengths = np.r_[np.full(40, 5), np.full(40, 200)]
+    rng = np.random.default_rng(0)
+    for batches in (length_grouped_batches(lengths, 8, rng), shuffled_batches(len(lengths), 8, rng)):
+        assert sorted(np.concatenate(batches).tolist()) == list(range(80)) and len(batches) == 10
+    grouped = length_grouped_batches(lengths, 8, np.random.default_rng(1))
+    plain = shuffled_batches(len(lengths), 8, np.random.default_rng(1))
+    # grouped batches hold posts of one length; plain ones mix the short and the long
+    assert all(len(set(lengths[b])) == 1 for b in grouped)
+    assert any(len(set(lengths[b])) == 2 for b in plain)
 
 
 def as_inference(mixed_precision: str) -> str:

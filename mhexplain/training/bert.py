@@ -97,6 +97,12 @@ def length_grouped_batches(lengths: np.ndarray, batch_size: int, rng: np.random.
     return [batches[i] for i in order]
 
 
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Plain shuffled batches: every batch a random draw of the posts, whatever their lengths."""
+    perm = rng.permutation(n)
+    return [perm[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
 def shard_batches(batches: list[np.ndarray], rank: int, world: int) -> list[np.ndarray]:
     """This process's share of an epoch's batches; every process gets the same count.
 
@@ -354,14 +360,15 @@ def _sync(device: torch.device) -> None:
 
 
 def train_epoch(run: BertRun, epoch: int, rng: np.random.Generator) -> dict:
-    """One pass over length-grouped batches (stops early at ``total_steps``); loss and seconds."""
+    """One pass over the batches ``--batching`` makes (stops early at ``total_steps``); loss and seconds."""
     import torch
 
     accel, bc, model = run.accel, run.bc, run.model
     model.train()
     lengths = np.array([len(x) for x in run.ids])
-    batches = shard_batches(length_grouped_batches(lengths, bc.batch_size, rng), accel.process_index,
-                            accel.num_processes)
+    batched = length_grouped_batches(lengths, bc.batch_size, rng) if bc.batching == "length" else \
+        shuffled_batches(len(lengths), bc.batch_size, rng)
+    batches = shard_batches(batched, accel.process_index, accel.num_processes)
     loader = batch_loader(run.ids, run.y, batches, run.tokenizer.pad_token_id, accel.device, bc.loader_workers)
     _sync(accel.device)
     t0 = time.perf_counter()

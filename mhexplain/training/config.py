@@ -72,6 +72,9 @@ class BertTrainConfig:
                                              "small ones)", flag="--lr")
     weight_decay: float = _opt(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     warmup_ratio: float = _opt(0.06, "share of the steps with a linear learning-rate warm-up, at least 0 and below 1")
+    batching: str = _opt("length", "how training posts are batched: 'length' (each run of 50 batches sorted by length, "
+                                   "so little padding) or 'shuffle' (plain shuffled batches)",
+                         choices=("length", "shuffle"))
     max_grad_norm: float = _opt(1.0, "gradient clipping norm")
     val_fraction: float = _opt(0.1, "stratified share of the training split that picks the best epoch")
     long_text: str = _opt("chunk", "how posts longer than --max-length are scored: sliding windows or the first "
