@@ -20,7 +20,7 @@ from mhexplain.core.errors import ConfigError
 from mhexplain.datasets.dataset import DatasetSpec
 from mhexplain.datasets.posts import normalise_key
 from mhexplain.settings import ServerSettings
-from mhexplain.training import classical
+from mhexplain.training import common
 from mhexplain.training.api import check_config, run
 from mhexplain.training.config import BertTrainConfig, TrainConfig
 
@@ -203,7 +203,7 @@ def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_cs
     d = tmp_path / "models"
     shutil.copytree(trained_dir, d)
     before = {p.name: (p / "manifest.json").read_text() for p in d.iterdir()}
-    real = classical.write_artifact
+    real = common.write_artifact
     calls = []
 
     def fail_on_second(out, name, *args, **kwargs):  # nb is written, then lr fails
@@ -212,7 +212,7 @@ def test_a_failed_run_leaves_the_models_folder_as_it_was(trained_dir, fixture_cs
             raise OSError("disk full")
         return real(out, name, *args, **kwargs)
 
-    monkeypatch.setattr(classical, "write_artifact", fail_on_second)
+    monkeypatch.setattr(common, "write_artifact", fail_on_second)
     with pytest.raises(OSError):
         run(parse_args(["--data", str(fixture_csv), "--out", str(d), "--jobs", "1",
                         "--cache-dir", str(tmp_path / "c")]))

@@ -21,9 +21,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from mhexplain.classifiers.linear import char_units, linear_parts
+from mhexplain.classifiers.sklearn_model import pipeline_proba
 from mhexplain.classifiers.skops_files import SKOPS_FILE, load_skops
 from mhexplain.classifiers.steps import CLASSIFIER_STEP
-from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, full_proba, validate_texts
+from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET
 from mhexplain.core.errors import ArtifactError
 
 FEATURES_STEP, WORDS, CHARS = "features", "words", "chars"
@@ -91,12 +92,7 @@ class NgramClassifier:
     explain_budget = DEFAULT_EXPLAIN_BUDGET
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        texts = validate_texts(texts, allow_empty=True)
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        parts = [self.pipeline.predict_proba(texts[i:i + self.batch_size])
-                 for i in range(0, len(texts), self.batch_size)]
-        return full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
+        return pipeline_proba(self.pipeline, texts, self.batch_size, len(self.labels))
 
     def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
         """Each unit's exact share of each class's logit, the intercepts, and the output space."""

@@ -33,6 +33,16 @@ def pipeline_problem(pipeline) -> str | None:
     return f"its TF-IDF step reads text differently ({', '.join(changed)})" if changed else None
 
 
+def pipeline_proba(pipeline, texts: Sequence[str], batch_size: int, n_labels: int) -> np.ndarray:
+    """A fitted pipeline's probabilities for ``texts`` in batches, a column for every class (0
+    for a class the training split lacked)."""
+    texts = validate_texts(texts, allow_empty=True)
+    if not texts:
+        return np.zeros((0, n_labels))
+    parts = [pipeline.predict_proba(texts[i:i + batch_size]) for i in range(0, len(texts), batch_size)]
+    return full_proba(np.vstack(parts), pipeline.classes_, n_labels)
+
+
 class SklearnClassifier:
     """A fitted scikit-learn pipeline that takes raw post text (preprocessing included)."""
 
@@ -49,12 +59,7 @@ class SklearnClassifier:
     explain_budget = DEFAULT_EXPLAIN_BUDGET
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        texts = validate_texts(texts, allow_empty=True)
-        if not texts:
-            return np.zeros((0, len(self.labels)))
-        parts = [self.pipeline.predict_proba(texts[i:i + self.batch_size])
-                 for i in range(0, len(texts), self.batch_size)]
-        return full_proba(np.vstack(parts), self.pipeline.classes_, len(self.labels))
+        return pipeline_proba(self.pipeline, texts, self.batch_size, len(self.labels))
 
     def linear_contributions(self, text: str, spans) -> tuple[np.ndarray, np.ndarray, str]:
         """Exact contribution of each unit (character span) to each class's linear score."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import asdict
 
 import numpy as np
 from joblib import parallel_backend
@@ -18,9 +17,7 @@ from sklearn.naive_bayes import MultinomialNB
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from mhexplain.artifacts.folder import predictions_frame, write_artifact
 from mhexplain.classifiers.catalog import models_of
-from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
 from mhexplain.classifiers.steps import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.core.classifier import full_proba
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
@@ -34,10 +31,10 @@ from mhexplain.training.common import (
     model_mask,
     prepare,
     stage,
+    write_skops_model,
 )
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.calibration import Calibration, abstention_report, calibration_metrics, scale
-from mhexplain.trust.shortcuts import save_mask
 
 logger = logging.getLogger("mhexplain.train")
 
@@ -213,20 +210,6 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         pipeline = Pipeline([(PREPROCESS_STEP, NltkPreprocessor()), (TFIDF_STEP, f["tfidf"]),
                              (CLASSIFIER_STEP, f["clf"])])
         manifest = base_manifest(cfg, prep, "sklearn", f["params"], time.perf_counter() - t_all)
-        manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
-        manifest["calibration"] = asdict(cal)
-        preds = predictions_frame(test["post_id"], test["input"], test["target"], proba, prep.labels, raw=raw,
-                                  has_train_copy=prep.split.test_has_train_copy)
-
-        def write_model(d, p=pipeline, c=cal, m=mask):
-            save_skops(p, d / SKOPS_FILE)
-            c.save(d)
-            if m is not None:
-                save_mask(m, d)
-
-        write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
-        logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f)", name,
-                    metrics["macro_f1"], *metrics["macro_f1_ci"], metrics["accuracy"], metrics["ece"],
-                    metrics["ece_uncalibrated"], cal.temperature)
+        write_skops_model(cfg, prep, name, pipeline, cal, mask, manifest, metrics, proba, raw)
         results[name] = metrics
     return results

@@ -5,20 +5,21 @@ import dataclasses
 import logging
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import numpy as np
 
-from mhexplain.artifacts.folder import library_versions, now_iso
+from mhexplain.artifacts.folder import library_versions, now_iso, predictions_frame, write_artifact
 from mhexplain.classifiers.catalog import kinds_of, resolve
+from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
 from mhexplain.core.errors import DataError
 from mhexplain.core.hashing import sha256_file
 from mhexplain.datasets.dataset import CODER_PREFIX, Dataset, check_preset_fits, read_dataset, with_test_file
 from mhexplain.datasets.split import Split, make_split, stratified_sample
 from mhexplain.evaluation.agreement import agreement_report
 from mhexplain.training.config import TrainConfig
-from mhexplain.trust.shortcuts import WordMask
+from mhexplain.trust.shortcuts import WordMask, save_mask
 
 logger = logging.getLogger("mhexplain.train")
 
@@ -138,3 +139,25 @@ def coder_agreement(prep: Prepared, name: str, proba: np.ndarray) -> dict:
     except ValueError as err:
         raise DataError(f"Coder agreement cannot be measured on the test posts: {err}") from None
     return {"coder_agreement": report}
+
+
+def write_skops_model(cfg: TrainConfig, prep: Prepared, name: str, pipeline, cal, mask, manifest: dict,
+                      metrics: dict, proba: np.ndarray, raw: np.ndarray, note: str = "") -> None:
+    """A fitted scikit-learn model's folder (its skops file, calibration, mask, the test posts'
+    predictions, metrics and manifest), then one log line of its scores (``note`` appended)."""
+    test = prep.split.test
+    manifest = {**manifest, "calibration": asdict(cal),
+                "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}}
+    preds = predictions_frame(test["post_id"], test["input"], test["target"], proba, prep.labels, raw=raw,
+                              has_train_copy=prep.split.test_has_train_copy)
+
+    def write_model(d):
+        save_skops(pipeline, d / SKOPS_FILE)
+        cal.save(d)
+        if mask is not None:
+            save_mask(mask, d)
+
+    write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
+    logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f)%s", name,
+                metrics["macro_f1"], *metrics["macro_f1_ci"], metrics["accuracy"], metrics["ece"],
+                metrics["ece_uncalibrated"], cal.temperature, note)

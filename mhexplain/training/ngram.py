@@ -11,24 +11,28 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
 
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold
 
-from mhexplain.artifacts.folder import predictions_frame, write_artifact
 from mhexplain.classifiers.catalog import models_of
 from mhexplain.classifiers.ngram import CHAR_NGRAMS, FEATURES_STEP, MIN_DF, WORD_NGRAMS, build_pipeline
-from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
 from mhexplain.classifiers.steps import CLASSIFIER_STEP
 from mhexplain.core.classifier import full_proba
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
-from mhexplain.training.common import Prepared, Progress, base_manifest, coder_agreement, model_mask, stage
+from mhexplain.training.common import (
+    Prepared,
+    Progress,
+    base_manifest,
+    coder_agreement,
+    model_mask,
+    stage,
+    write_skops_model,
+)
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.calibration import Calibration, abstention_report, calibration_metrics, scale
-from mhexplain.trust.shortcuts import save_mask
 
 logger = logging.getLogger("mhexplain.train")
 
@@ -96,21 +100,7 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
               "min_df": MIN_DF, "sublinear_tf": True, "features": int(A.shape[1]), "grid_C": list(C_GRID),
               "cv_folds": CV_FOLDS, "scoring": "f1_macro", "best": {"C": C}, "solver": "lbfgs", "tol": 1e-3}
     manifest = base_manifest(cfg, prep, "ngram", params, time.perf_counter() - t_all)
-    manifest["metrics"] = {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}
-    manifest["calibration"] = asdict(cal)
-    preds = predictions_frame(test_df["post_id"], test_df["input"], yte, proba, prep.labels, raw=raw,
-                              has_train_copy=prep.split.test_has_train_copy)
-
-    def write_model(d):
-        save_skops(pipeline, d / SKOPS_FILE)
-        cal.save(d)
-        if mask is not None:
-            save_mask(mask, d)
-
-    write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
-    logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f); C=%g", name,
-                metrics["macro_f1"], *metrics["macro_f1_ci"], metrics["accuracy"], metrics["ece"],
-                metrics["ece_uncalibrated"], cal.temperature, C)
+    write_skops_model(cfg, prep, name, pipeline, cal, mask, manifest, metrics, proba, raw, f"; C={C:g}")
     return {name: metrics}
 
 
