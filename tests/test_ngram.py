@@ -12,6 +12,7 @@ from mhexplain.classifiers.ngram import (
     CHARS,
     FEATURES_STEP,
     WORDS,
+    NgramClassifier,
     build_pipeline,
     char_occurrences,
     load_ngram,
@@ -84,6 +85,10 @@ def test_a_pipeline_that_reads_text_otherwise_is_refused(ngram_dir):
     assert pipeline_problem(pipeline) is None
     dict(pipeline.named_steps[FEATURES_STEP].transformer_list)[CHARS].set_params(analyzer="char")
     assert "chars vectorizer reads text differently (analyzer)" in pipeline_problem(pipeline)
+    for change in ({"transformer_weights": {WORDS: 5.0}}, {"n_jobs": -1}):
+        fresh = load_ngram(ngram_dir / "ngram", verify_artifact(ngram_dir / "ngram")).pipeline
+        fresh.named_steps[FEATURES_STEP].set_params(**change)
+        assert "weighted or spread over processes" in pipeline_problem(fresh)
 
 
 def test_a_masked_ngram_model_never_sees_the_words(fixture_csv, tmp_path):
@@ -109,3 +114,33 @@ def test_every_page_runs_with_the_ngram_model(ngram_dir, monkeypatch):
     next(b for b in at.button if b.label == "Explain with every model").click().run()
     _no_exception(at)
     assert len(at.get("html")) == 2
+
+
+def _fitted(texts, y) -> NgramClassifier:
+    pipeline = build_pipeline(10.0, 0)
+    pipeline.fit(texts, y)
+    return NgramClassifier(pipeline, "ngram", [str(k) for k in sorted(set(y))])
+
+
+def _spans(text):
+    return [(m.start(), m.end()) for m in re.finditer(r"\w+|[^\w\s]+", text)]
+
+
+UNICODE = ["İstanbul trip İstanbul", "ΟΔΟΣ.ΑΒ and οδος", "Straße STRASSE", "ǅemal ǆ"]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_contributions_are_exact_on_two_classes_and_on_letters_that_lowercase_oddly(n_classes):
+    rng = np.random.default_rng(0)
+    vocab = ["calm", "tense", "sleep", "work", "İstanbul", "ΟΔΟΣ", "Straße", "ǅemal"]
+    texts = [" ".join(rng.choice(vocab, 6)) for _ in range(60)] + UNICODE * 3
+    y = np.arange(len(texts)) % n_classes
+    clf = _fitted(texts, y)
+    for text in UNICODE + texts[:5]:
+        contrib, bias, _ = clf.linear_contributions(text, _spans(text))
+        logits = contrib.sum(0) + bias
+        # the logits' softmax is the model's probability, for two classes as for more
+        assert np.allclose(np.exp(logits) / np.exp(logits).sum(), clf.predict_proba([text])[0], atol=1e-8), text
+    if n_classes == 2:  # each class has its own contributions: the two are opposite
+        contrib, _, _ = clf.linear_contributions(UNICODE[0], _spans(UNICODE[0]))
+        assert np.allclose(contrib[:, 0], -contrib[:, 1]) and np.abs(contrib).sum() > 0

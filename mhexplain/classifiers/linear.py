@@ -51,7 +51,12 @@ def linear_parts(clf) -> tuple[np.ndarray, np.ndarray, str]:
         b = np.concatenate([e.intercept_ for e in clf.estimators_])
         return W, b, "one-vs-rest log-odds"
     if hasattr(clf, "coef_"):
-        return clf.coef_, clf.intercept_, "log-odds (softmax logits)"
+        W, b = np.asarray(clf.coef_, dtype=float), np.asarray(clf.intercept_, dtype=float)
+        if W.shape[0] == 1 and len(getattr(clf, "classes_", ())) == 2:
+            # two classes: one row of weights for the second class's log-odds z; the logits
+            # (-z/2, z/2) have the same softmax, sigmoid(z), and give each class its own share
+            return np.vstack([-W / 2, W / 2]), np.concatenate([-b / 2, b / 2]), "log-odds (softmax logits)"
+        return W, b, "log-odds (softmax logits)"
     raise TypeError(f"{type(clf).__name__} is not a linear model")
 
 

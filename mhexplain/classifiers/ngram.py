@@ -52,7 +52,11 @@ def build_pipeline(C: float, seed: int) -> Pipeline:
 def word_occurrences(text: str) -> list[tuple[str, list[int]]]:
     """The word 1- and 2-grams of ``text`` as the word vectorizer reads them, each with the indices
     of the characters it came from."""
-    tokens = [(m.group().lower(), list(range(m.start(), m.end()))) for m in _WORD.finditer(text)]
+    # lowercased first, as scikit-learn reads it ("İ" becomes two characters, a final sigma
+    # depends on its neighbours), each lowercased character traced to the one it came from
+    low = text.lower()
+    source = [i for i, ch in enumerate(text) for _ in ch.lower()] if len(low) != len(text) else range(len(text))
+    tokens = [(m.group(), sorted(set(source[m.start():m.end()]))) for m in _WORD.finditer(low)]
     grams = list(tokens)
     grams += [(f"{a} {b}", sa + sb) for (a, sa), (b, sb) in zip(tokens, tokens[1:])]
     return grams
@@ -131,8 +135,12 @@ def pipeline_problem(pipeline) -> str | None:
             or not isinstance(steps[CLASSIFIER_STEP], LogisticRegression):
         return "its steps are not the ones training writes"
     parts = dict(steps[FEATURES_STEP].transformer_list)
+    union = steps[FEATURES_STEP]
     if list(parts) != [WORDS, CHARS] or not all(isinstance(v, TfidfVectorizer) for v in parts.values()):
         return "its features are not the ones training writes"
+    if union.transformer_weights is not None or union.n_jobs not in (None, 1):
+        # weights would change every prediction silently; n_jobs would start processes in the server
+        return "its features are weighted or spread over processes, as training never does"
     for name, reading in _READING.items():
         params = parts[name].get_params()
         changed = [k for k, v in reading.items() if params.get(k) != v]

@@ -9,7 +9,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from mhexplain.classifiers.linear import unit_contributions, visible_units
 from mhexplain.classifiers.skops_files import SKOPS_FILE, load_skops
-from mhexplain.classifiers.steps import PREPROCESS_STEP, TFIDF_STEP
+from mhexplain.classifiers.steps import CLASSIFIER_STEP, PREPROCESS_STEP, TFIDF_STEP
 from mhexplain.core.classifier import DEFAULT_EXPLAIN_BUDGET, full_proba, validate_texts
 from mhexplain.core.errors import ArtifactError
 from mhexplain.preprocess import NltkPreprocessor
@@ -23,7 +23,8 @@ _TEXT_READING = ("input", "encoding", "decode_error", "strip_accents", "lowercas
 def pipeline_problem(pipeline) -> str | None:
     """Why a loaded pipeline is not one that training writes, in words; None when it is."""
     steps = getattr(pipeline, "named_steps", {})
-    if list(steps)[:2] != [PREPROCESS_STEP, TFIDF_STEP] or not isinstance(steps[TFIDF_STEP], TfidfVectorizer):
+    if list(steps) != [PREPROCESS_STEP, TFIDF_STEP, CLASSIFIER_STEP] or not isinstance(steps[TFIDF_STEP],
+                                                                                     TfidfVectorizer):
         return "its steps are not the ones training writes"
     prep = steps[PREPROCESS_STEP]
     if not isinstance(prep, NltkPreprocessor) or prep.n_jobs != 1:
