@@ -1,4 +1,6 @@
 """End to end in a real browser: `streamlit run app.py`, Chromium pastes a post, predictions appear."""
+import time
+
 import pandas as pd
 import pytest
 
@@ -104,13 +106,24 @@ def test_addresses_in_file_names_and_label_values_are_text_not_links(trained_dir
         _shown_without_links(page, labels)
 
 
+def _body_once_it_holds(page, *texts: str, seconds: float = 60) -> str:
+    """The page's text once it holds every one of ``texts`` (or after ``seconds``), word joiners removed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shown = page.inner_text("body").replace(WORD_JOINER, "")
+        if all(t in shown for t in texts) or time.monotonic() > deadline:
+            return shown
+        page.wait_for_timeout(250)
+
+
 def test_a_binary_folder_with_coders_in_the_browser(binary_dir, tmp_path):
     """A dataset of the visitor's own: two classes named by them, split by author, three coders."""
     post = pd.read_csv(binary_dir / "lr" / "predictions.csv", keep_default_na=False)["text"].iloc[0]
     with running_app(binary_dir) as (url, _), browser_page() as page:
         open_page(page, url, "Compare models")
         page.get_by_role("heading", name="Agreement with human coders").wait_for(timeout=60_000)
-        shown = page.inner_text("body").replace(WORD_JOINER, "")
+        # the section's table and sentences render after its heading: wait for them, not the heading alone
+        shown = _body_once_it_holds(page, "Krippendorff's α between the coders", "lr's mean Cohen's κ with the coders")
         assert "Dataset: risk.csv, 2 classes: no risk, at risk; split by author" in shown
         assert "Krippendorff's α between the coders" in shown and "lr's mean Cohen's κ with the coders" in shown
         open_page(page, url, "Analyze a post")
