@@ -109,13 +109,13 @@ def score(s: ScoreSettings) -> Scored:
     state = _distributed()
     rank, world = (state.process_index, state.num_processes) if state else (0, 1)
     data = s.source.data
-    text_col, title_col = trained_columns(s.models.select(), s.text_col, s.title_col)
+    infos = s.models.select()
+    text_col, title_col = trained_columns(infos, s.text_col, s.title_col)
     columns = file_columns(data, text_col, title_col or None, s.id_col)  # its header, before anything else
     models_dir = (s.models.models_dir,)
     check_output_file(s.out, "--out", inputs=(data,), protected=models_dir)
     if s.json:
         check_output_file(s.json, "--json", inputs=(data,), outputs={"--out": s.out}, protected=models_dir)
-    infos = s.models.select()
     models = s.models.load()
     reference = shift_reference(infos)
     sample = Sample()

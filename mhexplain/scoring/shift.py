@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mhexplain.artifacts.folder import read_predictions
+from mhexplain.core.errors import DataError
 from mhexplain.core.labels import common_labels
 from mhexplain.core.textsafe import neutralise_formula
 from mhexplain.trust.shift import FILE_METHOD, SHIFT_WARNING, Reference, Sample
@@ -100,7 +101,7 @@ def shares_table(report: dict) -> pd.DataFrame | None:
         return None
     try:
         labels = common_labels({m: tuple(s) for m, s in predicted.items()}, "show together")
-    except Exception:  # models of different label sets: their shares cannot share rows
+    except DataError:  # models of different label sets: their shares cannot share rows
         return None
     table = pd.DataFrame({"class": list(labels)})
     if training:
@@ -144,19 +145,23 @@ def read_back(out: Path, labels_of: dict[str, tuple[str, ...]], with_similarity:
 
 
 def posts_report(inputs: list[str], proba: dict[str, np.ndarray], labels_of: dict[str, tuple[str, ...]],
-                 reference: Reference | None, training: dict[str, float] | None) -> dict:
+                 reference: Reference | None, training: dict[str, float] | None,
+                 similarity: np.ndarray | None = None) -> dict:
     """``file_report`` for posts held in memory, all with text (an upload), from each model's
-    probabilities for them."""
+    probabilities for them; ``similarity``: theirs to the reference, when already computed."""
     predicted = {m: Counter(labels_of[m][k] for k in p.argmax(1)) for m, p in proba.items()}
-    sample, similarity = Sample(), np.zeros(0)
+    sample = Sample()
     if reference is not None and reference.model in proba and inputs:
         sample.add(inputs, proba[reference.model].argmax(1))
-        similarity = reference.similarity(inputs)
-    return file_report(sample, similarity, predicted, labels_of, reference, training)
+        if similarity is None:
+            similarity = reference.similarity(inputs)
+    return file_report(sample, np.zeros(0) if similarity is None else similarity, predicted, labels_of, reference,
+                       training)
 
 
 def scored_report(scored, reference: Reference | None, training: dict[str, float] | None) -> dict:
     """``file_report`` for posts scored in memory (``table.Scored``: an upload on the Batch page)."""
     has = scored.has_text
     return posts_report([t for t in scored.inputs if t], {m: p[has] for m, p in scored.proba.items()},
-                        scored.labels, reference, training)
+                        scored.labels, reference, training,
+                        None if scored.similarity is None else scored.similarity[has])

@@ -7,9 +7,10 @@ column layout:
 
 ``row`` (the row number as a spreadsheet shows it: the header is row 1), ``id`` (when asked for),
 ``note`` (``no text`` or ``truncated ...``), when posts are compared with the models' in-domain
-posts ``in_domain_similarity`` and ``in_domain_typicality`` (``scoring.shift``), then for each model ``<m>_pred``, ``<m>_confidence``,
-``<m>_uncertain`` (1 where it abstains, 0 where it answers, empty for a model without a threshold)
-and ``<m>_p_<class>`` for each of its classes. A row without text has empty predictions.
+posts ``in_domain_similarity`` and ``in_domain_typicality`` (``scoring.shift``), then for each
+model ``<m>_pred``, ``<m>_confidence``, ``<m>_uncertain`` (1 where it abstains, 0 where it
+answers, empty for a model without a threshold) and ``<m>_p_<class>`` for each of its classes. A
+row without text has empty predictions.
 """
 from __future__ import annotations
 

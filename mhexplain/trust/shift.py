@@ -45,7 +45,7 @@ POST_METHOD = ("nearest-neighbour cosine similarity (TF-IDF) to the model's held
 ALPHA = 0.01
 MIN_AUC = 0.7
 MAX_TEST_POSTS = 2000  # from each side: the test takes about a second on 2 cores
-MIN_TEST_POSTS = 20  # fewer leave the classifier's folds too few posts to tell anything apart
+MIN_TEST_POSTS = 20  # fewer leave the classifier's two halves too few posts to tell anything apart
 TOKENS = r"(?u)\b[^\W\d_]{2,}\b"  # words of letters: numbers and ids say nothing about the source
 # posts of a file compared at once: a block of their similarities to the reference stays small
 _BLOCK = 512
@@ -182,8 +182,6 @@ class Reference:
             return {**posts, "reason": f"{len(sample.posts)} post(s) with text: at least {MIN_TEST_POSTS} are needed "
                                        "to test a file (each post's typicality is still given)"}
         found = two_sample_test(self.texts, self.classes, sample.posts, sample.classes, seed)
-        if "auc" not in found:
-            return {**posts, **found}
         return {**posts, **found, "detected": bool(found["p_value"] < ALPHA and found["auc"] >= MIN_AUC)}
 
 
