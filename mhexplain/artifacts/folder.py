@@ -32,6 +32,10 @@ from mhexplain.trust.shortcuts import MASKING_FILE
 MANIFEST = "manifest.json"
 METRICS = "metrics.json"
 PREDICTIONS = "predictions.csv"
+# Held-out predictions on training-split posts (out-of-fold, or BERT's validation slice): what a
+# cascade's routing threshold and an ensemble's weights are chosen on, so that the test posts
+# never choose them. Optional: a folder trained before it existed has none.
+VALIDATION = "validation.csv"
 FORMAT_VERSION = 1
 # Files every folder of a kind must list in its manifest: an empty or partial list would
 # otherwise switch the integrity check off for what it leaves out.
@@ -39,7 +43,7 @@ CALIBRATION = "calibration.json"  # mhexplain.trust.calibration.CALIBRATION_FILE
 REQUIRED_FILES = {name: kind.model_files + (CALIBRATION, METRICS, PREDICTIONS) for name, kind in KINDS.items()}
 # Every name a model folder of ours may hold whatever its manifest says: a folder whose manifest
 # cannot be read (an older or damaged model) is still recognised by its files (check_replaceable).
-MODEL_FOLDER_FILES = frozenset({MANIFEST, MASKING_FILE}.union(*REQUIRED_FILES.values()))
+MODEL_FOLDER_FILES = frozenset({MANIFEST, MASKING_FILE, VALIDATION}.union(*REQUIRED_FILES.values()))
 # A manifest lists a dozen files in a few kilobytes; a larger one is not read to decide.
 MAX_MANIFEST_BYTES = 1_000_000
 
@@ -78,8 +82,17 @@ def predictions_frame(post_ids, texts, y_true, proba: np.ndarray, labels, raw: n
     return pd.concat([df, pd.DataFrame(columns, index=df.index)], axis=1)
 
 
+def validation_frame(post_ids, y_true, raw: np.ndarray, labels) -> pd.DataFrame:
+    """``validation.csv``: held-out training-split posts (their ids, no text) with the model's raw
+    probabilities, to which its calibration applies as to the test posts' ``raw_p_*``."""
+    raw = np.asarray(raw)
+    columns = {"post_id": np.asarray(post_ids), "true_label": np.asarray(y_true)}
+    columns |= {"raw_" + proba_column(lab): raw[:, i] for i, lab in enumerate(labels)}
+    return pd.DataFrame(columns)
+
+
 def write_artifact(out_dir: Path, name: str, write_model: Callable[[Path], None], manifest: dict,
-                   metrics: dict, predictions: pd.DataFrame) -> Path:
+                   metrics: dict, predictions: pd.DataFrame, validation: pd.DataFrame | None = None) -> Path:
     """Write ``out_dir/name`` completely or not at all (a temp folder renamed into place)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -89,6 +102,8 @@ def write_artifact(out_dir: Path, name: str, write_model: Callable[[Path], None]
         write_model(tmp)
         (tmp / METRICS).write_text(json.dumps(metrics, indent=2))
         predictions.to_csv(tmp / PREDICTIONS, index=False)
+        if validation is not None:
+            validation.to_csv(tmp / VALIDATION, index=False)
         files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {**manifest, "format_version": FORMAT_VERSION, "name": name, "files": files}
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2))
@@ -276,6 +291,31 @@ def read_predictions(model_dir: Path) -> pd.DataFrame:
     if found:
         raise ArtifactError(f"{path} is not a valid mhexplain file: {found}; retrain this model.")
     return df.astype({c: int for c in WHOLE_COLUMNS})
+
+
+def read_validation(model_dir: Path, manifest: dict) -> pd.DataFrame | None:
+    """The folder's held-out training-split predictions (``validation.csv``), checked like the test
+    posts' (ids, labels, a raw probability per class in the manifest's order); None when the folder
+    has none (trained before they were kept). The caller verified the folder's hashes."""
+    if VALIDATION not in manifest["files"]:
+        return None
+    path = Path(model_dir) / VALIDATION
+    try:
+        df = pd.read_csv(path, keep_default_na=False, dtype={c: str for c in ("post_id", "true_label")})
+    except (OSError, ValueError, pd.errors.ParserError):
+        raise ArtifactError(f"{path} is missing or corrupt.") from None
+    raw = ["raw_" + proba_column(lab) for lab in manifest["labels"]]
+    found = "it has no rows" if df.empty else None
+    if list(df.columns) != ["post_id", "true_label"] + raw:
+        found = "its columns are not post_id, true_label and a raw probability per class of the manifest"
+    checks = [("post_id", 0, None), ("true_label", 0, len(raw) - 1)] + [(c, 0.0, 1.0) for c in raw]
+    for col, low, high in checks if found is None else []:
+        found = found or _column_problem(df[col], col, low, high)
+    if found is None and pd.to_numeric(df["post_id"]).duplicated().any():
+        found = "column post_id repeats an id"
+    if found:
+        raise ArtifactError(f"{path} is not a valid mhexplain file: {found}; retrain this model.")
+    return df.astype({"post_id": int, "true_label": int})
 
 
 def _predictions_problem(df: pd.DataFrame, labels: list[str]) -> str | None:

@@ -1,12 +1,14 @@
 """Finding and loading trained models from a models folder."""
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
 from mhexplain.artifacts.folder import MANIFEST, artifact_hash, read_json, read_manifest, verify_artifact
-from mhexplain.artifacts.schema import CALIBRATION_SPEC
-from mhexplain.classifiers.catalog import KINDS, MODEL_NAMES
+from mhexplain.artifacts.schema import CALIBRATION_SPEC, COMBINATION_SPEC
+from mhexplain.classifiers.catalog import KINDS, MODEL_NAMES, combines
+from mhexplain.classifiers.combined import COMBINATION_FILE
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import ArtifactError, DataError, train_command
 from mhexplain.trust.calibration import CALIBRATION_FILE, Calibrated, Calibration
@@ -93,7 +95,12 @@ def load_classifier(model_dir: Path) -> Classifier:
     wrapped: masked where it was trained so, and always calibrated."""
     model_dir = Path(model_dir)
     manifest = verify_artifact(model_dir)
-    clf = KINDS[manifest["kind"]].loader(model_dir, manifest)
+    kind = KINDS[manifest["kind"]]
+    if kind.combines:
+        combination = read_combination(model_dir)
+        clf = kind.loader(manifest, load_members(model_dir, combination), combination)
+    else:
+        clf = kind.loader(model_dir, manifest)
     if manifest.get("masking") and MASKING_FILE not in manifest["files"]:
         raise ArtifactError(f"{model_dir / MANIFEST} records training with masked words but does not list "
                             f"{MASKING_FILE}; retrain this model.")
@@ -102,3 +109,38 @@ def load_classifier(model_dir: Path) -> Classifier:
     clf = Calibrated(clf, read_calibration(model_dir))
     clf.fingerprint = artifact_hash(model_dir)  # keys the explanation cache
     return clf
+
+
+def read_combination(model_dir: Path) -> dict:
+    """A cascade's or an ensemble's ``combination.json``, checked against ``schema.COMBINATION_SPEC``."""
+    combination = read_json(Path(model_dir), COMBINATION_FILE, COMBINATION_SPEC)
+    names = [m["name"] for m in combination["members"]]
+    if len(names) < 2 or len(set(names)) != len(names) or any(n not in MODEL_NAMES or combines(n) for n in names):
+        raise ArtifactError(f"{Path(model_dir) / COMBINATION_FILE}: its members must be two or more different "
+                            "models that are not combinations themselves.")
+    return combination
+
+
+def rebuild_command(model_dir: Path, combination: dict) -> str:
+    """The command that builds this cascade or ensemble again from its members as they are now."""
+    model_dir = Path(model_dir)
+    members = ",".join(m["name"] for m in combination["members"])
+    return (f"python -m train --out {shlex.quote(str(model_dir.parent))} --models {model_dir.name} "
+            f"--{combination['method']}-members {members}")
+
+
+def load_members(model_dir: Path, combination: dict) -> dict[str, Classifier]:
+    """The members a combination was built from, each loaded from the same models folder and
+    refused in one line when it is missing or is no longer the folder it was built from."""
+    model_dir = Path(model_dir)
+    members = {}
+    for member in combination["members"]:
+        path = model_dir.parent / member["name"]
+        if not path.is_dir():
+            raise ArtifactError(f"{model_dir.name} is built from {member['name']}, which is not in {model_dir.parent}; "
+                                f"train it, then rebuild with: {rebuild_command(model_dir, combination)}")
+        if artifact_hash(path) != member["artifact_sha256"]:
+            raise ArtifactError(f"{member['name']} has been retrained or changed since {model_dir.name} was built "
+                                f"from it; rebuild with: {rebuild_command(model_dir, combination)}")
+        members[member["name"]] = load_classifier(path)
+    return members

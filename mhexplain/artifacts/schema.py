@@ -121,11 +121,25 @@ def metrics_spec(labels) -> dict:
         "reliability_uncalibrated": optional(list_of(_BIN)),
         "coverage_curve": optional(list_of({"coverage": SHARE, "accuracy": SHARE})),
         "coder_agreement": optional(CODER_AGREEMENT_SPEC),
+        "combination": optional(COMBINED_METRICS_SPEC),
         "abstention": optional({"target_accuracy": SHARE, "delta": nullable(SHARE), "threshold": SHARE,
                                 "held_out_coverage": nullable(SHARE), "held_out_accuracy_lower_bound": nullable(SHARE),
                                 "test_coverage": SHARE, "test_accuracy_answered": nullable(SHARE)}),
     }
 
+
+# combination.json (a cascade's or an ensemble's, ``training.combined``): its members, each with the
+# digest of the folder it was built from, and what was chosen on their held-out predictions
+COMBINATION_SPEC = {"method": str, "members": list_of({"name": str, "artifact_sha256": str}),
+                    "route_below": optional(SHARE), "weights": optional(list_of(SHARE)),
+                    "chosen_on": str, "goal": str}
+_CURVE_POINT = {"route_below": SHARE, "share_routed": SHARE, "macro_f1": SHARE,
+                "validation_share_routed": SHARE, "validation_macro_f1": SHARE}
+# metrics.json's ``combination``: what the Compare page draws (a cascade's curve, each model's speed)
+COMBINED_METRICS_SPEC = {"method": str, "members": list_of(str),
+                         "curve": optional(list_of(_CURVE_POINT)), "operating_point": optional(_CURVE_POINT),
+                         "speed": optional({"posts": COUNT, "machine": str,
+                                            "posts_per_second": dict})}
 
 # calibration.json (mhexplain.trust.calibration.Calibration); the temperature's range is the loader's.
 CALIBRATION_SPEC = {"temperature": bounded(0, 1e3, low_open=True), "threshold": SHARE, "target_accuracy": SHARE,

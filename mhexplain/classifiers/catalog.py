@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mhexplain.classifiers.bert import BERT_FILES, BertClassifier
+from mhexplain.classifiers.combined import COMBINATION_FILE, load_cascade, load_ensemble
 from mhexplain.classifiers.ngram import load_ngram
 from mhexplain.classifiers.sklearn_model import load_sklearn
 from mhexplain.classifiers.skops_files import SKOPS_FILE
@@ -25,9 +26,14 @@ class Kind:
     name: str
     model_files: tuple[str, ...]  # what every folder of this kind lists, besides calibration, metrics, predictions
     loader: Callable[[Path, dict], Classifier]  # (model folder, checked manifest) -> the model
-    trainer: str  # a module with train(cfg, prep, progress) -> {name: metrics} and stages(cfg) -> [stage names]
+    # a module (or "module:object") with train(cfg, prep, progress) -> {name: metrics} and
+    # stages(cfg) -> [stage names]
+    trainer: str
     training_time: str  # for the app's help text
     default: bool  # trained when no --models is given
+    # built from other trained models of its models folder, not from the data: its loader takes
+    # (checked manifest, {member name: loaded member}, its checked combination.json)
+    combines: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,12 +51,18 @@ KINDS = {
     "bert": Kind("bert", BERT_FILES, BertClassifier.from_artifact,
                  "mhexplain.training.bert", "a GPU takes minutes; two CPU cores about 26 minutes with the offline "
                  "encoder", False),
+    "cascade": Kind("cascade", (COMBINATION_FILE,), load_cascade, "mhexplain.training.combined:CASCADE_TRAINER",
+                    "seconds, once its members are trained", False, combines=True),
+    "ensemble": Kind("ensemble", (COMBINATION_FILE,), load_ensemble, "mhexplain.training.combined:ENSEMBLE_TRAINER",
+                     "seconds, once its members are trained", False, combines=True),
 }
 MODELS = {
     "nb": ModelSpec("nb", "Naive Bayes", "#1f77b4", "sklearn"),
     "lr": ModelSpec("lr", "Logistic Regression", "#ff7f0e", "sklearn"),
     "ngram": ModelSpec("ngram", "N-gram LR", "#d62728", "ngram"),
     "bert": ModelSpec("bert", "BERT", "#2ca02c", "bert"),
+    "cascade": ModelSpec("cascade", "Cascade", "#17becf", "cascade"),
+    "ensemble": ModelSpec("ensemble", "Ensemble", "#bcbd22", "ensemble"),
 }
 MODEL_NAMES = tuple(MODELS)
 DEFAULT_MODELS = tuple(n for n, m in MODELS.items() if KINDS[m.kind].default)
@@ -68,6 +80,11 @@ def colour(name: str) -> str:
     if name in MODELS:
         return MODELS[name].colour
     return FALLBACK_COLOURS[hashlib.sha256(name.encode()).digest()[0] % len(FALLBACK_COLOURS)]
+
+
+def combines(name: str) -> bool:
+    """Whether model ``name`` is built from other models (a cascade, an ensemble)."""
+    return name in MODELS and KINDS[MODELS[name].kind].combines
 
 
 def models_of(kind: str, among=MODEL_NAMES) -> list[str]:

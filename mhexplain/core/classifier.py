@@ -1,7 +1,7 @@
 """The one interface every model implements, and what callers may ask of it.
 
 Explainers, metrics and pages use ``name``, ``labels``, ``batch_size`` and ``predict_proba``;
-they never ask which kind of model they hold. Five abilities are optional, each with one
+they never ask which kind of model they hold. Seven abilities are optional, each with one
 meaning and one way to read it (the functions below), in the manner of scikit-learn's
 ``hasattr``-checked methods:
 
@@ -17,6 +17,10 @@ meaning and one way to read it (the functions below), in the manner of scikit-le
   sees every span.
 - ``abstention_threshold`` (float): the confidence below which the model abstains ("uncertain");
   a calibrated model has one, chosen on validation data. Without it the model always answers.
+- ``answering(text)``: for a model whose answer to a post is one of its members' (a cascade), the
+  member that answers ``text``; its explanation stands for the model's on that post.
+- ``predict_routed(texts)``: ``predict_proba``'s probabilities with, for each post, the name of
+  the member that gave them (a cascade); tables show it beside the prediction.
 
 This module depends on numpy alone: nothing here knows scikit-learn, NLTK or torch.
 """
@@ -77,6 +81,16 @@ def abstention_threshold(clf: Classifier) -> float | None:
     """Where ``clf`` abstains: below this confidence it says "uncertain" (None: it always answers)."""
     value = getattr(clf, "abstention_threshold", None)
     return None if value is None else float(value)
+
+
+def answering(clf: Classifier, text: str) -> Classifier | None:
+    """The member of ``clf`` that answers ``text`` (None: ``clf`` answers as a whole)."""
+    fn = getattr(clf, "answering", None)
+    return None if fn is None else fn(text)
+
+
+def predict_routed(clf: Classifier) -> Callable | None:
+    return getattr(clf, "predict_routed", None)
 
 
 # A threshold of 1 means "answer no post" (no threshold kept the target with its guarantee): a

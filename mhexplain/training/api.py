@@ -14,12 +14,13 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from mhexplain.artifacts.folder import check_replaceable, move_into_place
-from mhexplain.classifiers.catalog import DEFAULT_MODELS, kinds_of, resolve
+from mhexplain.classifiers.catalog import DEFAULT_MODELS, combines, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
 from mhexplain.core.hashing import sha256_bytes
 from mhexplain.core.outputs import check_output_dir
 from mhexplain.datasets.dataset import DatasetSpec, check_preset_fits, read_dataset_upload
 from mhexplain.preprocess import memory_only
+from mhexplain.training.combined import check_members
 from mhexplain.training.common import Progress, prepare, stage
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.shortcuts import read_word_list
@@ -42,6 +43,9 @@ def check_config(cfg: TrainConfig) -> None:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if "bert" in cfg.models and cfg.bert.model_name_or_path:
         check_encoder_path(cfg.bert.model_name_or_path)
+    for name in cfg.models:
+        if combines(name):
+            check_members(cfg, name)
 
 
 def check_encoder_path(name: str) -> None:
@@ -65,6 +69,27 @@ def run(cfg: TrainConfig, progress=None, dataset=None, data_sha256: str | None =
     written; the only files such a run writes are the models).
     """
     check_config(cfg)
+    prep = _prepare(cfg, progress, dataset, data_sha256) if cfg.needs_data else None
+    # Every model is written to a staging folder first and moved into place only when all of them
+    # are done: a failed or interrupted run leaves the models folder as it was.
+    out_existed = cfg.out.exists()
+    staging = cfg.out / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        with memory_only() if dataset is not None else nullcontext():
+            results = _train(dataclasses.replace(cfg, out=staging, models_dir=cfg.out), prep, progress)
+        for name in results:
+            if (staging / name).is_dir():
+                move_into_place(staging / name, cfg.out / name)
+                logger.info("%s -> %s", name, cfg.out / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        if not out_existed and cfg.out.is_dir() and not any(cfg.out.iterdir()):
+            cfg.out.rmdir()
+    return results
+
+
+def _prepare(cfg: TrainConfig, progress, dataset, data_sha256):
+    """The data read and split, with the split's report logged."""
     with stage(f"reading {cfg.data} ({cfg.protocol} protocol, seed {cfg.seed})", progress, "reading"):
         prep = prepare(cfg, dataset=dataset, data_sha256=data_sha256)
     rep = prep.split.describe()
@@ -75,22 +100,7 @@ def run(cfg: TrainConfig, progress=None, dataset=None, data_sha256: str | None =
         logger.info("groups: %d, %d on both sides (a row-level split would have put %d on both sides, with %d of "
                     "its test posts)", g["groups"], g["groups_in_both"], g["row_level_split"]["groups_in_both"],
                     g["row_level_split"]["test_rows_in_shared_groups"])
-    # Every model is written to a staging folder first and moved into place only when all of them
-    # are done: a failed or interrupted run leaves the models folder as it was.
-    out_existed = cfg.out.exists()
-    staging = cfg.out / f".staging-{os.getpid()}-{secrets.token_hex(4)}"
-    try:
-        with memory_only() if dataset is not None else nullcontext():
-            results = _train(dataclasses.replace(cfg, out=staging), prep, progress)
-        for name in results:
-            if (staging / name).is_dir():
-                move_into_place(staging / name, cfg.out / name)
-                logger.info("%s -> %s", name, cfg.out / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-        if not out_existed and cfg.out.is_dir() and not any(cfg.out.iterdir()):
-            cfg.out.rmdir()
-    return results
+    return prep
 
 
 def _train(cfg: TrainConfig, prep, progress) -> dict:

@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
-from mhexplain.artifacts.folder import predictions_frame, write_artifact
+from mhexplain.artifacts.folder import predictions_frame, validation_frame, write_artifact
 from mhexplain.classifiers.bert import (
     OFFLINE_ENCODER,
     PRECISIONS,
@@ -279,6 +279,7 @@ class FineTuneResult:
     train_seconds: float  # fine-tuning, validation included
     test_seconds: float  # scoring the test set in both long-text modes
     samples: int  # training samples seen, all processes together
+    val_proba: np.ndarray  # uncalibrated probabilities of the validation slice (the folder's validation.csv)
 
 
 def validation_size(n_train: int, fraction: float, n_labels: int) -> float | int:
@@ -504,11 +505,12 @@ def fine_tune_and_score(run: BertRun, test_df: pd.DataFrame, progress: Progress 
     final.eval()
     # Temperature and abstention threshold from the validation slice, which chose the epoch too;
     # the test set is never used.
-    cal = Calibration.fit(evaluate(run, final, run.val_df), run.val_df["target"].to_numpy(),
+    val_proba = evaluate(run, final, run.val_df)
+    cal = Calibration.fit(val_proba, run.val_df["target"].to_numpy(),
                           f"the validation slice ({run.bc.val_fraction:.0%} of the training split)")
     proba, test_seconds = score_test(run, final, test_df, progress)
     samples = int(run.accel.reduce(torch.tensor(run.samples, device=run.accel.device), "sum"))
-    return FineTuneResult(final, best_epoch, history, cal, proba, train_seconds, test_seconds, samples)
+    return FineTuneResult(final, best_epoch, history, cal, proba, train_seconds, test_seconds, samples, val_proba)
 
 
 def metrics_on_test(run: BertRun, split: Split, result: FineTuneResult, calibrated: np.ndarray) -> dict:
@@ -578,7 +580,8 @@ def save(run: BertRun, prep: Prepared, result: FineTuneResult, progress: Progres
         if run.mask is not None:
             save_mask(run.mask, d)
 
-    write_artifact(run.cfg.out, "bert", write_model, manifest, metrics, preds)
+    held_out = validation_frame(run.val_df["post_id"], run.val_df["target"], result.val_proba, prep.labels)
+    write_artifact(run.cfg.out, "bert", write_model, manifest, metrics, preds, held_out)
     comparison = metrics["long_text_comparison"]
     other = next(m for m in comparison if m != bc.long_text)
     logger.info("bert: macro-F1 %.3f [%.3f, %.3f] (%s; %s %.3f); ECE %.3f (uncalibrated %.3f, T=%.2f)",

@@ -138,15 +138,16 @@ def fit_models(names, Xtr, ytr, n_jobs: int, seed: int) -> dict[str, dict]:
     return out
 
 
-def calibrate(fitted: dict, Xtr, ytr, seed: int, n_labels: int) -> Calibration:
+def calibrate(fitted: dict, Xtr, ytr, seed: int, n_labels: int) -> tuple[Calibration, np.ndarray]:
     """Temperature and abstention threshold from out-of-fold probabilities of the training split
-    (the same classifier refitted on each of CV_FOLDS folds): the test set is never used."""
+    (the same classifier refitted on each of CV_FOLDS folds): the test set is never used. Returns
+    the out-of-fold probabilities too (the folder's ``validation.csv``)."""
     A = fitted["tfidf"].transform(Xtr)
     oof = cross_val_predict(clone(fitted["clf"]), A, ytr, cv=StratifiedKFold(CV_FOLDS, shuffle=True,
                                                                                random_state=seed),
                             method="predict_proba")
-    return Calibration.fit(full_proba(oof, np.unique(ytr), n_labels), ytr,
-                           f"{CV_FOLDS}-fold out-of-fold predictions on the training split")
+    oof = full_proba(oof, np.unique(ytr), n_labels)
+    return Calibration.fit(oof, ytr, f"{CV_FOLDS}-fold out-of-fold predictions on the training split"), oof
 
 
 def _proba(fitted: dict, X, n_labels: int) -> np.ndarray:
@@ -195,7 +196,7 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         f = fitted[name]
         mask = model_mask(cfg, prep.labels)
         t_cal = time.perf_counter()
-        cal = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed, len(prep.labels))
+        cal, oof = calibrate(f, Xtr, train["target"].to_numpy(), cfg.seed, len(prep.labels))
         f["params"]["calibration_seconds"] = round(time.perf_counter() - t_cal, 3)
         raw = _proba(f, Xte, len(prep.labels))
         proba = scale(raw, cal.temperature)
@@ -210,6 +211,6 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
         pipeline = Pipeline([(PREPROCESS_STEP, NltkPreprocessor()), (TFIDF_STEP, f["tfidf"]),
                              (CLASSIFIER_STEP, f["clf"])])
         manifest = base_manifest(cfg, prep, "sklearn", f["params"], time.perf_counter() - t_all)
-        write_skops_model(cfg, prep, name, pipeline, cal, mask, manifest, metrics, proba, raw)
+        write_skops_model(cfg, prep, name, pipeline, cal, mask, manifest, metrics, proba, raw, oof)
         results[name] = metrics
     return results

@@ -10,7 +10,7 @@ from typing import Callable
 
 import numpy as np
 
-from mhexplain.artifacts.folder import library_versions, now_iso, predictions_frame, write_artifact
+from mhexplain.artifacts.folder import library_versions, now_iso, predictions_frame, validation_frame, write_artifact
 from mhexplain.classifiers.catalog import kinds_of, resolve
 from mhexplain.classifiers.skops_files import SKOPS_FILE, save_skops
 from mhexplain.core.errors import DataError
@@ -42,7 +42,8 @@ def stage(name: str, progress: Progress | None = None, key: str | None = None):
 
 def planned_stages(cfg: TrainConfig) -> list[str]:
     """The stages a run goes through, in order: what a progress bar can count without guessing."""
-    return ["reading"] + [stage for kind in kinds_of(cfg.models) for stage in resolve(kind.trainer).stages(cfg)]
+    stages = [stage for kind in kinds_of(cfg.models) for stage in resolve(kind.trainer).stages(cfg)]
+    return ["reading"] * cfg.needs_data + stages
 
 
 @dataclass
@@ -141,10 +142,17 @@ def coder_agreement(prep: Prepared, name: str, proba: np.ndarray) -> dict:
     return {"coder_agreement": report}
 
 
+def held_out_frame(prep: Prepared, raw: np.ndarray):
+    """``validation.csv`` for held-out raw probabilities of every training-split post (out of fold)."""
+    train = prep.split.train
+    return validation_frame(train["post_id"], train["target"], raw, prep.labels)
+
+
 def write_skops_model(cfg: TrainConfig, prep: Prepared, name: str, pipeline, cal, mask, manifest: dict,
-                      metrics: dict, proba: np.ndarray, raw: np.ndarray, note: str = "") -> None:
+                      metrics: dict, proba: np.ndarray, raw: np.ndarray, oof: np.ndarray, note: str = "") -> None:
     """A fitted scikit-learn model's folder (its skops file, calibration, mask, the test posts'
-    predictions, metrics and manifest), then one log line of its scores (``note`` appended)."""
+    predictions, the training posts' out-of-fold ``oof`` ones, metrics and manifest), then one log
+    line of its scores (``note`` appended)."""
     test = prep.split.test
     manifest = {**manifest, "calibration": asdict(cal),
                 "metrics": {k: metrics[k] for k in ("accuracy", "macro_f1", "macro_f1_ci", "cohen_kappa", "ece")}}
@@ -157,7 +165,7 @@ def write_skops_model(cfg: TrainConfig, prep: Prepared, name: str, pipeline, cal
         if mask is not None:
             save_mask(mask, d)
 
-    write_artifact(cfg.out, name, write_model, manifest, metrics, preds)
+    write_artifact(cfg.out, name, write_model, manifest, metrics, preds, held_out_frame(prep, oof))
     logger.info("%s: macro-F1 %.3f [%.3f, %.3f], accuracy %.3f; ECE %.3f (uncalibrated %.3f, T=%.2f)%s", name,
                 metrics["macro_f1"], *metrics["macro_f1_ci"], metrics["accuracy"], metrics["ece"],
                 metrics["ece_uncalibrated"], cal.temperature, note)

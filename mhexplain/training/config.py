@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from mhexplain.classifiers.catalog import DEFAULT_MODELS, MODEL_NAMES
+from mhexplain.classifiers.catalog import DEFAULT_MODELS, MODEL_NAMES, combines
 from mhexplain.datasets.dataset import DatasetSpec
 from mhexplain.datasets.split import DEFAULT_PROTOCOL, DEFAULT_SEED, MAX_SEED, PROTOCOLS
 from mhexplain.settings import BATCH_SIZE_LIMIT, MAX_CHUNKS_LIMIT, dataset_path, default_models_dir
@@ -124,6 +124,39 @@ class BertTrainConfig:
         return out
 
 
+# Members an ensemble may have: its weights are searched over a grid of the simplex, which grows
+# as (steps + members - 1 choose members - 1).
+MAX_ENSEMBLE_MEMBERS = 4
+
+
+@dataclass
+class CombineConfig:
+    """How a cascade and an ensemble are built from trained models of the same folder."""
+
+    cascade_members: tuple[str, ...] = _opt(("lr", "bert"), "the cascade's two members, the fast one first: a post "
+                                                           "goes to the second when the first's calibrated "
+                                                           "confidence is below the routing threshold")
+    cascade_tolerance: float = _opt(0.005, "the routing threshold is the one that sends the fewest posts to the "
+                                           "second member while keeping macro-F1, on held-out training posts, "
+                                           "within this of the second member's alone")
+    ensemble_members: tuple[str, ...] = _opt(("lr", "bert"), f"the ensemble's members, 2 to {MAX_ENSEMBLE_MEMBERS}: "
+                                                            "it averages their calibrated probabilities")
+    ensemble_weights: str = _opt("validation", "the members' weights: those that minimise the log-loss on held-out "
+                                               "training posts, or equal", choices=("validation", "equal"))
+
+    def problems(self) -> list[str]:
+        out = []
+        for flag, names, most in (("--cascade-members", self.cascade_members, 2),
+                                  ("--ensemble-members", self.ensemble_members, MAX_ENSEMBLE_MEMBERS)):
+            wrong = [n for n in names if n not in MODEL_NAMES or combines(n)]
+            if wrong:
+                out.append(f"{flag}: {', '.join(wrong)} cannot be a member; members are trained models of "
+                           f"{', '.join(n for n in MODEL_NAMES if not combines(n))}")
+            elif len(set(names)) != len(names) or not 2 <= len(names) <= most:
+                out.append(f"{flag} takes {'two' if most == 2 else f'2 to {most}'} different models, e.g. lr,ngram")
+        return out + out_of_range("--cascade-tolerance", self.cascade_tolerance, 0, 1)
+
+
 _NOT_EMPTY = {"empty": False}
 DATASET_HELP = {
     "text_col": {"help": "the column of the post's text (with no column named: the Kaggle file's text, title and "
@@ -165,12 +198,21 @@ class TrainConfig:
                                         "file; the flag alone means 'default'", const="default", empty=False)
     dataset: DatasetSpec = field(default_factory=DatasetSpec, metadata={"title": "dataset", "fields": DATASET_HELP})
     bert: BertTrainConfig = field(default_factory=BertTrainConfig)
+    combine: CombineConfig = field(default_factory=CombineConfig)
+    # where a staged run's models end up (``training.api.run`` sets it): a cascade or an ensemble
+    # finds there the members this run does not train
+    models_dir: Path | None = field(default=None, metadata={"cli": False})
+
+    @property
+    def needs_data(self) -> bool:
+        """Whether the run trains a model from the data (a cascade or an ensemble alone does not)."""
+        return any(not combines(m) for m in self.models)
 
     def problems(self) -> list[str]:
         out = self.dataset.problems()
         if self.test_data and self.dataset.split_col:
             out.append("--test-data and --split-col both fix the test set; give one")
-        if not self.data:
+        if not self.data and self.needs_data:
             out.append("no data: pass --data PATH, set MHX_DATA, or put the Kaggle 'Reddit Mental Health Data' CSV "
                        "at data/data_to_be_cleansed.csv in the project")
         unknown = [m for m in self.models if m not in ALL_MODELS]
@@ -190,7 +232,7 @@ class TrainConfig:
         if self.dataset.group_col and (self.test_data or self.dataset.split_col):
             out.append("--group-col draws the test set from groups; with --test-data or --split-col the test set is "
                        "fixed already (check group overlap with the leakage report instead)")
-        return out + self.bert.problems()
+        return out + self.bert.problems() + self.combine.problems()
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -106,7 +106,7 @@ def train(cfg: TrainConfig, prep: Prepared, progress: Progress | None = None) ->
               "cv_folds": CV_FOLDS, "scoring": "f1_macro", "best": {"C": C}, "solver": "lbfgs", "tol": 1e-3,
               "max_iter": 3000, "iterations": int(np.max(pipeline.named_steps[CLASSIFIER_STEP].n_iter_))}
     manifest = base_manifest(cfg, prep, "ngram", params, time.perf_counter() - t_all)
-    write_skops_model(cfg, prep, name, pipeline, cal, mask, manifest, metrics, proba, raw, f"; C={C:g}")
+    write_skops_model(cfg, prep, name, pipeline, cal, mask, manifest, metrics, proba, raw, oof, f"; C={C:g}")
     return {name: metrics}
 
 

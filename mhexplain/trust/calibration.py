@@ -195,11 +195,14 @@ class Calibration:
 
     @classmethod
     def fit(cls, proba: np.ndarray, y: np.ndarray, fitted_on: str, target: float = DEFAULT_TARGET_ACCURACY,
-            delta: float = DEFAULT_DELTA) -> "Calibration":
-        t = fit_temperature(proba, y)
+            delta: float = DEFAULT_DELTA, temperature: float | None = None) -> "Calibration":
+        """T fitted on ``proba`` (or the ``temperature`` given: 1 keeps probabilities that are
+        calibrated already, as a cascade's members' are), then the guaranteed threshold under it."""
+        t = fit_temperature(proba, y) if temperature is None else float(temperature)
         chosen = guaranteed_threshold(scale(proba, t), y, target, delta)
         return cls(t, chosen["threshold"], target, fitted_on, int(len(y)), delta=delta, coverage=chosen["coverage"],
-                   accuracy_lower_bound=chosen["accuracy_lower_bound"])
+                   accuracy_lower_bound=chosen["accuracy_lower_bound"],
+                   method="temperature scaling" if temperature is None else "none (the members' calibration)")
 
     def save(self, directory: Path) -> None:
         (Path(directory) / CALIBRATION_FILE).write_text(json.dumps(asdict(self), indent=2))
@@ -218,9 +221,16 @@ class Calibrated:
         self.calibration = calibration
         self.name, self.labels, self.batch_size = base.name, base.labels, base.batch_size
         # linear_contributions stays in the model's own score space (see its output space)
-        for ability in ("explain_budget", "fingerprint", "linear_contributions", "visible_units"):
+        # answering names a member, itself calibrated: the member's explanation is shown as its own
+        for ability in ("explain_budget", "fingerprint", "linear_contributions", "visible_units", "answering"):
             if hasattr(base, ability):
                 setattr(self, ability, getattr(base, ability))
+        if hasattr(base, "predict_routed"):
+            self.predict_routed = self._predict_routed
+
+    def _predict_routed(self, texts: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        p, members = self.base.predict_routed(texts)
+        return (scale(p, self.calibration.temperature) if len(p) else p), members
 
     def raw_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.base.predict_proba(texts)
