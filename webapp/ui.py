@@ -390,8 +390,9 @@ def explanation_card(exp, name: str, downloads: bool = False) -> None:
     if f:
         st.caption(f"{exp.output_space} · comprehensiveness {f['comprehensiveness']:.3f} · "
                    f"sufficiency {f['sufficiency']:.3f} · {exp.n_evals} evaluations · {exp.seconds:.1f} s")
-    if exp.truncated:
-        st.caption(exp.truncated)
+    for note in (exp.member_note, exp.truncated):
+        if note:
+            st.caption(escape_markdown(note))
     if downloads:
         st.download_button("HTML", f"<!doctype html><meta charset='utf-8'>{exp.to_html()}",
                            file_name=f"explanation-{name}-{exp.method}.html", mime="text/html", key=f"h{name}")

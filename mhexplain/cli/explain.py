@@ -133,7 +133,7 @@ def report(explained: tuple[Explanation, str], method: str, top: int) -> None:
     print(f"{printable(exp.model)}: predicted {exp.labels[int(exp.proba.argmax())]} "
           f"(p={exp.proba.max():.3f}); explaining {exp.labels[exp.target]} with {method.upper()}, "
           f"{_evaluations(exp.n_evals)}, {exp.seconds:.2f} s")
-    for note in (exp.truncated, exp.unseen_note):
+    for note in (exp.member_note, exp.truncated, exp.unseen_note):
         if note:
             print(printable(note))
     for word, w in exp.top(top):

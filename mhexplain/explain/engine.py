@@ -17,6 +17,7 @@ import numpy as np
 
 from mhexplain.core.classifier import (
     Classifier,
+    answering,
     explain_budget,
     linear_contributions,
     validate_texts,
@@ -304,6 +305,11 @@ def explain(clf: Classifier, text: str, method: str = "shap", target: int | None
     if not isinstance(text, str):
         raise InputTextError(f"Expected the post as text, got {type(text).__name__}.")
     (text,) = validate_texts([text])
+    member = answering(clf, text)
+    if member is not None:  # a cascade's answer is one member's: so is its explanation
+        exp = explain(member, text, method, target, settings, cache, **overrides)
+        exp.answered_for = clf.name
+        return exp
     s = replace(settings or ExplainSettings(), **overrides).checked(clf)
     if target is not None and not 0 <= int(target) < len(clf.labels):
         raise ConfigError(f"Target class {target} is not one of 0-{len(clf.labels) - 1}.")

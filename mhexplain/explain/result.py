@@ -32,6 +32,9 @@ class Explanation:
     visible: list[bool] | None = None
     faithfulness: dict = field(default_factory=dict)
     cached: bool = False
+    # the model made of others (a cascade) whose answer to this post was ``model``'s: the
+    # explanation is that member's, and says so
+    answered_for: str | None = None
 
     @property
     def units(self) -> list[str]:
@@ -49,6 +52,14 @@ class Explanation:
             return None
         return (f"{self.model} sees none of these words (it drops them before predicting), so none of them "
                 f"moves its prediction: every weight is 0.")
+
+    @property
+    def member_note(self) -> str | None:
+        """What to tell a reader when this explains a cascade's answer through the member that gave it."""
+        if not self.answered_for:
+            return None
+        return (f"{self.answered_for} gives {self.model}'s answer to this post (the member that answered it): "
+                f"this is {self.model}'s explanation.")
 
     def target_weights(self, target: int | None = None) -> np.ndarray:
         return self.weights[:, self.target if target is None else target]
@@ -99,7 +110,7 @@ class Explanation:
                 f'{html.escape(self.method.upper())} · toward <b>{label}</b> (p={self.proba[t]:.3f}) · '
                 f'red pushes toward, blue away{grey}</div>')
         note = "".join(f'<div style="font: 12px sans-serif; color: #a60">{html.escape(n)}</div>'
-                       for n in (self.truncated, self.unseen_note) if n)
+                       for n in (self.member_note, self.truncated, self.unseen_note) if n)
         body = "".join(parts).replace("\n", "<br>")
         return f'<div class="mhx-explanation">{head}{note}<div style="line-height: 1.8">{body}</div></div>'
 

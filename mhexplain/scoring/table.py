@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from mhexplain.core.classifier import Classifier, abstains, abstention_threshold
+from mhexplain.core.classifier import Classifier, abstains, abstention_threshold, predict_routed
 from mhexplain.core.textsafe import neutralise_formula
 from mhexplain.scoring.inputs import model_inputs
 from mhexplain.scoring.shift import SIMILARITY_COLUMN, TYPICALITY_COLUMN
@@ -36,16 +36,35 @@ DECIMALS = 6
 def predict(clf: Classifier, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
     """``clf``'s (calibrated) probabilities for ``texts``, (n, len(clf.labels)); ``progress`` is told
     the number of posts after each batch."""
-    parts = []
+    return predict_answered(clf, texts, progress)[0]
+
+
+def predict_answered(clf: Classifier, texts: Sequence[str], progress: Callable[[int], None] | None = None
+                     ) -> tuple[np.ndarray, list[str] | None]:
+    """``predict``, with the member that answered each post for a model made of others (a
+    cascade; ``classifier.predict_routed``), else None."""
+    routed = predict_routed(clf)
+    parts, members = [], [] if routed else None
     for start in range(0, len(texts), PREDICTION_BATCH):
-        parts.append(np.asarray(clf.predict_proba(list(texts[start:start + PREDICTION_BATCH])), dtype=float))
+        batch = list(texts[start:start + PREDICTION_BATCH])
+        if routed:
+            p, who = routed(batch)
+            members += who
+        else:
+            p = clf.predict_proba(batch)
+        parts.append(np.asarray(p, dtype=float))
         if progress is not None:
             progress(len(parts[-1]))
-    return np.vstack(parts) if parts else np.zeros((0, len(clf.labels)))
+    return (np.vstack(parts) if parts else np.zeros((0, len(clf.labels)))), members
 
 
 def proba_column(model: str, label: str) -> str:
     return f"{model}_p_{label.replace(' ', '_')}"
+
+
+def answered_column(model: str) -> str:
+    """The column naming, for a model made of others, the member that answered each row."""
+    return f"{model}_answered_by"
 
 
 def model_columns(model: str, labels) -> tuple[str, list[str]]:
@@ -69,6 +88,8 @@ class Scored:
     # (``trust.shift``; NaN where it has no text); None when posts were not compared
     similarity: np.ndarray | None = None
     typicality: np.ndarray | None = None
+    # for a model made of others (a cascade): the member that answered each row ("" without text)
+    answered: dict[str, list[str]] | None = None
 
     @property
     def has_text(self) -> np.ndarray:
@@ -88,7 +109,7 @@ class Scored:
             cols += [SIMILARITY_COLUMN, TYPICALITY_COLUMN]
         for m, labels in self.labels.items():
             pred, numbers = model_columns(m, labels)
-            cols += [pred] + numbers
+            cols += [pred] + ([answered_column(m)] if m in (self.answered or {}) else []) + numbers
         return [neutralise_formula(c) for c in cols]
 
     def table_rows(self) -> list[list[str]]:
@@ -100,12 +121,14 @@ class Scored:
                 row += ["", ""] if np.isnan(sim) else [f"{sim:.{DECIMALS}f}", f"{typ:.{DECIMALS}f}"]
         for m, labels in self.labels.items():
             pred, unsure, threshold = self.predicted(m), self.uncertain(m), self.thresholds[m]
+            answered = (self.answered or {}).get(m)
             for k, row in enumerate(out):
                 if pred[k] < 0:
-                    row += [""] * (3 + len(labels))
+                    row += [""] * (3 + len(labels) + (answered is not None))
                     continue
                 p = self.proba[m][k]
-                row += [neutralise_formula(labels[pred[k]]), f"{p.max():.{DECIMALS}f}",
+                row += [neutralise_formula(labels[pred[k]])] + ([answered[k]] if answered is not None else [])
+                row += [f"{p.max():.{DECIMALS}f}",
                         "" if threshold is None else str(int(unsure[k]))] + [f"{x:.{DECIMALS}f}" for x in p]
         return out
 
@@ -141,11 +164,18 @@ def score_rows(models: dict[str, Classifier], rows: Sequence[int], titles: Seque
     done; with ``reference``, each post is also compared with the models' in-domain posts."""
     inputs, notes = model_inputs(titles, texts)
     keep = [k for k, t in enumerate(inputs) if t]
-    proba = {}
+    proba, answered = {}, {}
     for name, clf in models.items():
         p = np.full((len(inputs), len(clf.labels)), np.nan)
+        who = None
         if keep:
-            p[keep] = predict(clf, [inputs[k] for k in keep], progress)
+            p[keep], who = predict_answered(clf, [inputs[k] for k in keep], progress)
+        elif predict_routed(clf):
+            who = []
+        if who is not None:
+            answered[name] = [""] * len(inputs)
+            for k, member in zip(keep, who):
+                answered[name][k] = member
         proba[name] = p
     similarity = typicality = None
     if reference is not None:
@@ -155,4 +185,4 @@ def score_rows(models: dict[str, Classifier], rows: Sequence[int], titles: Seque
             typicality[keep] = reference.typicality(similarity[keep])
     return Scored([int(r) for r in rows], notes, inputs, None if ids is None else [str(i) for i in ids], proba,
                   {n: tuple(c.labels) for n, c in models.items()},
-                  {n: abstention_threshold(c) for n, c in models.items()}, similarity, typicality)
+                  {n: abstention_threshold(c) for n, c in models.items()}, similarity, typicality, answered)
