@@ -172,3 +172,23 @@ def share_bars(results: list[dict], labels) -> go.Figure:
     fig.update_layout(barmode="group", title="Predicted classes on this file", yaxis_title="share of its posts",
                       yaxis_tickformat=".0%", height=360)
     return fig
+
+
+def cascade_plot(curve: pd.DataFrame, members_alone: list[dict]) -> go.Figure:
+    """A cascade's cost against its accuracy: test macro-F1 as more posts go to the second member,
+    its operating point, and each member alone."""
+    name = curve["model"].iloc[0]
+    hover = "routed %{x:.1%}<br>macro-F1 %{y:.3f}<br>%{customdata:,.0f} posts/s (estimated)<extra></extra>"
+    fig = go.Figure(go.Scatter(x=curve["share routed"], y=curve["macro-F1"], mode="lines+markers",
+                               name=title(name), line={"color": colour(name)}, marker={"size": 5},
+                               customdata=curve["posts/s (estimated)"].fillna(0), hovertemplate=hover))
+    op = curve[curve["operating point"]]
+    fig.add_trace(go.Scatter(x=op["share routed"], y=op["macro-F1"], mode="markers", name="operating point",
+                             marker={"color": colour(name), "size": 14, "symbol": "diamond"}))
+    for m in members_alone:
+        fig.add_hline(y=m["macro_f1"], line_dash="dot", line_color=colour(m["name"]),
+                      annotation_text=f"{title(m['name'])} alone", annotation_position="bottom right")
+    fig.update_layout(title=f"{title(name)}: share of test posts sent to the second member, and macro-F1",
+                      xaxis_title="share of test posts routed", yaxis_title="macro-F1 on the test posts",
+                      xaxis_range=[-0.02, 1.02], xaxis_tickformat=".0%", height=420)
+    return fig

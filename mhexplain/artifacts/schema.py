@@ -137,9 +137,10 @@ _CURVE_POINT = {"route_below": SHARE, "share_routed": SHARE, "macro_f1": SHARE,
                 "validation_share_routed": SHARE, "validation_macro_f1": SHARE}
 # metrics.json's ``combination``: what the Compare page draws (a cascade's curve, each model's speed)
 COMBINED_METRICS_SPEC = {"method": str, "members": list_of(str),
+                         "members_alone": list_of({"name": str, "macro_f1": SHARE, "validation_macro_f1": SHARE}),
                          "curve": optional(list_of(_CURVE_POINT)), "operating_point": optional(_CURVE_POINT),
-                         "speed": optional({"posts": COUNT, "machine": str,
-                                            "posts_per_second": dict})}
+                         "speed": optional({"posts": COUNT, "machine": str, "posts_per_second": list_of(
+                             {"model": str, "posts_per_second": bounded(0, low_open=True)})})}
 
 # calibration.json (mhexplain.trust.calibration.Calibration); the temperature's range is the loader's.
 CALIBRATION_SPEC = {"temperature": bounded(0, 1e3, low_open=True), "threshold": SHARE, "target_accuracy": SHARE,

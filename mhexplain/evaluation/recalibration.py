@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mhexplain.artifacts.variant import write_variants
+from mhexplain.classifiers.catalog import combines
 from mhexplain.core.classifier import abstention_threshold
 from mhexplain.core.errors import ConfigError, DataError
 from mhexplain.core.outputs import inside
@@ -47,6 +48,16 @@ def check_variant_folder(out: Path, models_dir: Path) -> None:
     if inside(out, models_dir):
         raise ConfigError(f"--recalibrate {out} is inside the models folder {models_dir}; name a folder beside it "
                           "(e.g. models-recalibrated).")
+
+
+def check_recalibratable(names) -> None:
+    """A cascade or an ensemble is recalibrated through its members: its variant would be built
+    from members that are not in the variants folder. One line saying how, before any work."""
+    made = [n for n in names if combines(n)]
+    if made:
+        raise ConfigError(f"{', '.join(made)} {'is' if len(made) == 1 else 'are'} made of other models: recalibrate "
+                          "the members (--models naming them), then build it again from their variants with "
+                          "python -m train --out NEW_MODELS_DIR --models " + ",".join(made) + ".")
 
 
 def save_variants(out: Path, infos, fitted: dict[str, dict], sample: dict) -> list[Path]:

@@ -225,7 +225,7 @@ def measure_speed(method: str, members: list[Member], built: dict, labels) -> di
     speeds = {m.name: posts_per_second(clf, texts) for m, clf in zip(members, loaded)}
     speeds[method] = posts_per_second(combo, texts)
     return {"posts": len(texts), "machine": f"{platform.machine()}, {platform.system()}, {os.cpu_count()} cores",
-            "posts_per_second": {k: round(v, 1) for k, v in speeds.items()}}
+            "posts_per_second": [{"model": k, "posts_per_second": round(v, 1)} for k, v in speeds.items()]}
 
 
 def build(cfg: TrainConfig, method: str, members: list[Member]) -> tuple[dict, Calibration, dict, np.ndarray]:
@@ -241,8 +241,9 @@ def build(cfg: TrainConfig, method: str, members: list[Member]) -> tuple[dict, C
     built = {"method": method, "members": [{"name": m.name, "artifact_sha256": m.digest} for m in members],
              "chosen_on": chosen_on}
     report = {"method": method, "members": [m.name for m in members], "held_out_posts": len(ids),
-              "member_macro_f1": {m.name: macro_f1(y_test, p.argmax(1), n_labels) for m, p in zip(members, test)},
-              "member_validation_macro_f1": {m.name: macro_f1(y, p.argmax(1), n_labels) for m, p in zip(members, val)}}
+              "members_alone": [{"name": m.name, "macro_f1": macro_f1(y_test, pt.argmax(1), n_labels),
+                                 "validation_macro_f1": macro_f1(y, pv.argmax(1), n_labels)}
+                                for m, pt, pv in zip(members, test, val)]}
     if method == CASCADE:
         tol = cfg.combine.cascade_tolerance
         t, found = choose_route_below(val, y, n_labels, tol)
@@ -305,6 +306,7 @@ class CombinationTrainer:
         return [f"building {self.method}"]
 
     def train(self, cfg: TrainConfig, prep=None, progress: Progress | None = None) -> dict[str, dict]:
+        """Build the combination from its members' folders (``prep``, the data, is not read)."""
         method = self.method
         t0 = time.perf_counter()
         with stage(f"building the {method} of {', '.join(member_names(cfg, method))}", progress,
@@ -312,21 +314,26 @@ class CombinationTrainer:
             members = [read_member(cfg, n) for n in member_names(cfg, method)]
             check_same_split(members)
             built, cal, report, raw = build(cfg, method, members)
-            labels = members[0].manifest["labels"]
-            y_test = members[0].test["true_label"].to_numpy(dtype=int)
             proba = scale(raw, cal.temperature)
-            metrics = classification_metrics(y_test, proba, labels)
-            metrics |= {"model": method, "protocol": members[0].manifest["split"]["protocol"],
-                        "train_test_overlap": members[0].manifest["split"]["train_test_overlap"],
-                        **calibration_metrics(raw, proba, y_test, members[0].manifest["seed"]),
-                        "abstention": abstention_report(cal, proba, y_test)}
-            report["speed"] = measure_speed(method, members, built, labels)
+            metrics = test_metrics(method, members[0], cal, raw, proba)
+            report["speed"] = measure_speed(method, members, built, members[0].manifest["labels"])
             metrics["combination"] = report
             write(cfg, method, members, built, cal, metrics, raw, proba, time.perf_counter() - t0)
-        logger.info("%s: macro-F1 %.3f [%.3f, %.3f]; members alone %s; %s", method, metrics["macro_f1"],
-                    *metrics["macro_f1_ci"], ", ".join(f"{k} {v:.3f}" for k, v in report["member_macro_f1"].items()),
-                    ", ".join(f"{k} {v:.0f} posts/s" for k, v in report["speed"]["posts_per_second"].items()))
+        alone = ", ".join(f"{m['name']} {m['macro_f1']:.3f}" for m in report["members_alone"])
+        speeds = ", ".join(f"{s['model']} {s['posts_per_second']:.0f}" for s in report["speed"]["posts_per_second"])
+        logger.info("%s: macro-F1 %.3f [%.3f, %.3f]; alone %s; posts/s %s", method, metrics["macro_f1"],
+                    *metrics["macro_f1_ci"], alone, speeds)
         return {method: metrics}
+
+
+def test_metrics(method: str, first: Member, cal: Calibration, raw: np.ndarray, proba: np.ndarray) -> dict:
+    """metrics.json on the members' test posts, as every model's."""
+    y_test = first.test["true_label"].to_numpy(dtype=int)
+    metrics = classification_metrics(y_test, proba, first.manifest["labels"])
+    return metrics | {"model": method, "protocol": first.manifest["split"]["protocol"],
+                      "train_test_overlap": first.manifest["split"]["train_test_overlap"],
+                      **calibration_metrics(raw, proba, y_test, first.manifest["seed"]),
+                      "abstention": abstention_report(cal, proba, y_test)}
 
 
 CASCADE_TRAINER = CombinationTrainer(CASCADE)

@@ -6,6 +6,7 @@ import streamlit as st
 from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.evaluation.agreement import agreement_summary
+from mhexplain.evaluation.combined import cascade_curve, combination_table, combined
 from mhexplain.evaluation.compare import (
     agreement_table,
     confusion,
@@ -23,6 +24,7 @@ from mhexplain.evaluation.probe import table as probe_table
 from mhexplain.trust.shortcuts import default_words, parse_words
 from webapp import ui
 from webapp.plots import (
+    cascade_plot,
     confusion_heatmap,
     coverage_plot,
     misclassification_bars,
@@ -83,6 +85,29 @@ def picked_words_section(results, picked: list[str]) -> None:
         st.caption(escape_markdown(f"Deleted: {', '.join(mask_words)}. {found[0]['posts_with_condition_word']:,} "
                                    f"of {found[0]['n_posts']:,} test posts hold one of them."))
         ui.table(pd.DataFrame(probe_table(found)))
+
+
+def combined_section(results) -> None:
+    """Cascades and ensembles: what each costs and gains beside its members."""
+    made = combined(results)
+    if not made:
+        return
+    st.subheader("Models that work together")
+    ui.table(combination_table(made))
+    st.caption("A cascade answers with its first member when that member's calibrated confidence reaches the "
+               "routing threshold and sends the other posts to the second; an ensemble averages its members' "
+               "calibrated probabilities and is recalibrated. Thresholds and weights were chosen on training posts "
+               "the members held out, never on the test posts. Posts per second were measured on the first test "
+               "posts when the combination was built, on the machine named.")
+    for r in made:
+        if r.metrics["combination"]["method"] != "cascade":
+            continue
+        curve = cascade_curve(r)
+        st.plotly_chart(cascade_plot(curve, r.metrics["combination"]["members_alone"]), width="stretch",
+                        key=f"cascade-{r.name}")
+        st.caption("Each point is a routing threshold chosen to send 0%, 2.5%, … 100% of the held-out training "
+                   "posts; the posts per second in the hover are estimated from the members' measured speeds (the "
+                   "first reads every post, the second only those routed).")
 
 
 def _interval(value, ci) -> str:
@@ -168,6 +193,7 @@ st.plotly_chart(coverage_plot(results, points), width="stretch")
 ui.table(points)
 st.caption("Each model abstains (the Analyze page says \"uncertain\") below a threshold chosen on validation data "
            "for the target accuracy on the posts it answers; here is what that threshold does on the test set.")
+combined_section(results)
 probe_section(results, [r.name for r in results])
 st.subheader("Per-class F1")
 ui.table(per_class_table(results, "f1"), hide_index=False)
