@@ -223,7 +223,7 @@ def test_models_is_read_one_way_by_every_command(trained_dir, tmp_path, capsys):
     for name, run in runs.items():
         assert run() == 2, name
         err = capsys.readouterr().err.strip().splitlines()
-        assert err == ["error: --models: gpt is not a model name; the models are nb, lr, ngram, bert."], name
+        assert err == ["error: --models: gpt is not a model name; the models are nb, lr, ngram, bert, cascade, ensemble."], name
     assert sorted(p.name for p in tmp_path.iterdir()) == ["posts.csv"]
 
 

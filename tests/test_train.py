@@ -22,7 +22,7 @@ from mhexplain.datasets.posts import normalise_key
 from mhexplain.settings import ServerSettings
 from mhexplain.training import common
 from mhexplain.training.api import check_config, run
-from mhexplain.training.config import BertTrainConfig, TrainConfig
+from mhexplain.training.config import BertTrainConfig, CombineConfig, TrainConfig
 
 from .helpers import ROOT, rescore, synthetic_posts
 
@@ -31,7 +31,7 @@ def test_artifacts_are_complete(trained_dir):
     for name in ("nb", "lr"):
         d = trained_dir / name
         assert {p.name for p in d.iterdir()} == {"model.skops", "calibration.json", "metrics.json", "predictions.csv",
-                                               "manifest.json"}
+                                               "validation.csv", "manifest.json"}
         m = json.loads((d / "metrics.json").read_text())
         for key in ("accuracy", "macro_f1", "macro_f1_ci", "protocol", "train_test_overlap", "per_class",
                     "macro_avg", "weighted_avg", "confusion_matrix", "cohen_kappa"):
@@ -189,9 +189,9 @@ def test_every_config_field_is_a_flag_with_one_help_text():
     b = cfg.bert
     assert (b.weight_decay, b.warmup_ratio, b.max_chunks, b.val_fraction, b.max_grad_norm) == (0.1, 0.2, 3, 0.2, 0.5)
     assert cfg.n_jobs == 1 and cfg.models == ("nb", "bert")
-    for cls in (TrainConfig, BertTrainConfig):
+    for cls in (TrainConfig, BertTrainConfig, CombineConfig):
         for f in dataclasses.fields(cls):
-            assert f.name in ("bert", "dataset") or f.metadata.get("help"), f.name
+            assert f.name in ("bert", "dataset", "combine") or f.metadata.get("help"), f.name
     dataset_help = dataclasses.fields(TrainConfig)[[f.name for f in dataclasses.fields(TrainConfig)].index("dataset")]
     assert set(dataset_help.metadata["fields"]) == {f.name for f in dataclasses.fields(DatasetSpec)}
     assert all(m["help"] for m in dataset_help.metadata["fields"].values())

@@ -201,7 +201,8 @@ class TrainConfig:
     combine: CombineConfig = field(default_factory=CombineConfig)
     # where a staged run's models end up (``training.api.run`` sets it): a cascade or an ensemble
     # finds there the members this run does not train
-    models_dir: Path | None = field(default=None, metadata={"cli": False})
+    models_dir: Path | None = field(default=None, metadata={"cli": False, "help": "the models folder a staged run "
+                                                                                "moves its models into"})
 
     @property
     def needs_data(self) -> bool:
