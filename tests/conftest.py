@@ -178,3 +178,31 @@ def pytest_sessionstart(session):
         ensure_nltk_data()
     except NltkDataError as err:
         pytest.exit(f"cannot run the tests: {err}", returncode=2)
+
+
+# On the noisy fixture posts LR scores better than the n-gram model on the held-out posts, so the
+# cascade that has posts to route asks LR second.
+FIRST, SECOND = "ngram", "lr"
+COMBINE = ["--cascade-members", f"{FIRST},{SECOND}", "--ensemble-members", "lr,ngram"]
+
+
+@pytest.fixture(scope="session")
+def noisy_csv(tmp_path_factory):
+    """The fixture posts with a quarter of the labels drawn at random: models that are unsure of
+    some posts, so that a cascade has posts to route."""
+    df = synthetic_posts(per_class=50, seed=5)
+    rng = np.random.default_rng(5)
+    flip = rng.random(len(df)) < 0.25
+    df.loc[flip, "target"] = rng.integers(0, 5, int(flip.sum()))
+    path = tmp_path_factory.mktemp("noisy") / "posts.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def combined_dir(noisy_csv, tmp_path_factory):
+    """LR and the n-gram model trained with a cascade and an ensemble of the two, in one run."""
+    out = tmp_path_factory.mktemp("combined-models")
+    assert train_cli(["--data", str(noisy_csv), "--out", str(out), "--jobs", "1", "--cache-dir", str(out / ".cache"),
+                      "--models", "lr,ngram,cascade,ensemble", *COMBINE]) == 0
+    return out

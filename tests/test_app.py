@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mhexplain.artifacts.folder import read_predictions
 from mhexplain.core.textsafe import WORD_JOINER
 from mhexplain.datasets.dataset import KAGGLE_LABELS
 from webapp.ui import UNEXPECTED
@@ -829,3 +830,24 @@ def test_the_leakage_report_refuses_a_folder_of_another_label_set(binary_dir, tr
     assert error.startswith("cannot compare models trained on different label sets (nb: 2 classes (no risk, at risk)")
     assert "Agreement with human coders" in [s.value for s in at.subheader]
     assert not [d for d in at.dataframe if "macro F1 (reference)" in d.value.columns]
+
+
+def test_compare_and_analyze_show_a_cascade_and_an_ensemble(combined_dir, monkeypatch):
+    at = _app(combined_dir, monkeypatch)
+    at.switch_page(f"{PAGES}/compare.py").run()
+    _no_exception(at)
+    assert "Models that work together" in [s.value for s in at.subheader]
+    table = next(d.value for d in at.dataframe if "members' posts/s" in d.value.columns)
+    assert table["model"].tolist() == ["Cascade", "Ensemble"] and (table["posts/s"] > 0).all()
+    curve = next(c for c in at.get("plotly_chart") if "sent to the second member" in c.proto.spec)
+    assert "operating point" in curve.proto.spec and "alone" in curve.proto.spec
+    at.switch_page(f"{PAGES}/analyze.py").run()
+    post = read_predictions(combined_dir / "cascade")["text"].iloc[0]
+    at.text_area(key="post").set_value(post).run()
+    next(b for b in at.button if b.label == "Analyze").click().run()
+    _no_exception(at)
+    assert [m.label for m in at.metric] == ["Logistic Regression", "N-gram LR", "Cascade", "Ensemble"]
+    next(b for b in at.button if b.label == "Explain with every model").click().run()
+    _no_exception(at)
+    assert any("this is" in c and "explanation" in c and c.startswith("cascade gives") for c in _captions(at))
+    assert len(at.get("html")) == 4
