@@ -15,6 +15,7 @@ from mhexplain.cli import evaluate as evaluate_cli
 from mhexplain.cli import score as score_cli
 from mhexplain.cli.train import main as train_cli
 from mhexplain.core.errors import ArtifactError
+from mhexplain.core.hashing import sha256_file
 from mhexplain.evaluation.combined import cascade_curve, combination_table, estimated_speed
 from mhexplain.evaluation.compare import load_results
 from mhexplain.evaluation.metrics import macro_f1
@@ -217,3 +218,28 @@ def test_the_compare_tables_read_the_curve_and_the_speeds(combined_dir):
     assert curve["operating point"].sum() == 1 and curve["share routed"].iloc[0] == 0.0
     assert curve["share routed"].is_monotonic_increasing and curve["share routed"].iloc[-1] > 0.9
     assert estimated_speed({"a": 100.0, "b": 10.0}, ["a", "b"], 0.5) == pytest.approx(1 / (0.01 + 0.05))
+
+
+def test_a_re_hashed_combination_that_does_not_fit_its_kind_is_refused_in_one_line(combined_dir, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(combined_dir, folder)
+    edits = {"ensemble": lambda c: c.update(weights=[1.0]),
+             "cascade": lambda c: c.update(members=c["members"] + [{"name": "nb", "artifact_sha256": "0"}])}
+    for name, edit in edits.items():
+        path = folder / name / "combination.json"
+        combo = json.loads(path.read_text())
+        edit(combo)
+        path.write_text(json.dumps(combo))
+        manifest = json.loads((folder / name / MANIFEST).read_text())
+        manifest["files"]["combination.json"] = sha256_file(path)
+        (folder / name / MANIFEST).write_text(json.dumps(manifest))
+        with pytest.raises(ArtifactError, match=f"does not describe a {name}"):
+            load_classifier(folder / name)
+    combo = json.loads((folder / "cascade" / "combination.json").read_text())
+    combo["members"] = [{"name": "../lr", "artifact_sha256": "0"}, combo["members"][1]]
+    (folder / "cascade" / "combination.json").write_text(json.dumps(combo))
+    manifest = json.loads((folder / "cascade" / MANIFEST).read_text())
+    manifest["files"]["combination.json"] = sha256_file(folder / "cascade" / "combination.json")
+    (folder / "cascade" / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="its members must be two or more different models"):
+        load_classifier(folder / "cascade")

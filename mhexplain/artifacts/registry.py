@@ -8,7 +8,7 @@ from pathlib import Path
 from mhexplain.artifacts.folder import MANIFEST, artifact_hash, read_json, read_manifest, verify_artifact
 from mhexplain.artifacts.schema import CALIBRATION_SPEC, COMBINATION_SPEC
 from mhexplain.classifiers.catalog import KINDS, MODEL_NAMES, combines
-from mhexplain.classifiers.combined import COMBINATION_FILE
+from mhexplain.classifiers.combined import CASCADE, COMBINATION_FILE, ENSEMBLE
 from mhexplain.core.classifier import Classifier
 from mhexplain.core.errors import ArtifactError, DataError, train_command
 from mhexplain.trust.calibration import CALIBRATION_FILE, Calibrated, Calibration
@@ -113,11 +113,18 @@ def load_classifier(model_dir: Path) -> Classifier:
 
 def read_combination(model_dir: Path) -> dict:
     """A cascade's or an ensemble's ``combination.json``, checked against ``schema.COMBINATION_SPEC``."""
+    path = Path(model_dir) / COMBINATION_FILE
     combination = read_json(Path(model_dir), COMBINATION_FILE, COMBINATION_SPEC)
     names = [m["name"] for m in combination["members"]]
     if len(names) < 2 or len(set(names)) != len(names) or any(n not in MODEL_NAMES or combines(n) for n in names):
-        raise ArtifactError(f"{Path(model_dir) / COMBINATION_FILE}: its members must be two or more different "
-                            "models that are not combinations themselves.")
+        raise ArtifactError(f"{path}: its members must be two or more different models that are not combinations "
+                            "themselves.")
+    method = combination["method"]
+    fits = {CASCADE: len(names) == 2 and "route_below" in combination,
+            ENSEMBLE: len(combination.get("weights") or ()) == len(names) and sum(combination["weights"]) > 0}
+    if not fits.get(method, False) or method != read_manifest(Path(model_dir))["kind"]:
+        raise ArtifactError(f"{path} does not describe a {read_manifest(Path(model_dir))['kind']} (a cascade has two "
+                            "members and a routing threshold, an ensemble a weight per member); retrain this model.")
     return combination
 
 
