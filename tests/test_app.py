@@ -847,6 +847,8 @@ def test_compare_and_analyze_show_a_cascade_and_an_ensemble(combined_dir, monkey
     next(b for b in at.button if b.label == "Analyze").click().run()
     _no_exception(at)
     assert [m.label for m in at.metric] == ["Logistic Regression", "N-gram LR", "Cascade", "Ensemble"]
+    who = read_predictions(combined_dir / "cascade")["answered_by"].iloc[0]
+    assert f"Cascade gave {'N-gram LR' if who == 'ngram' else 'Logistic Regression'}'s answer." in _captions(at)
     next(b for b in at.button if b.label == "Explain with every model").click().run()
     _no_exception(at)
     assert any("this is" in c and "explanation" in c and c.startswith("cascade gives") for c in _captions(at))

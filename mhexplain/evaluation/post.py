@@ -1,7 +1,7 @@
 """Side-by-side predictions for one post, for the Analyze page and the API alike."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -24,6 +24,11 @@ class Comparison:
     text: str = ""  # what the models read of the post (``scoring.inputs``)
     note: str = ""  # "" or why the models read less than was given (``scoring.inputs.TRUNCATED``)
     typicality: float | None = None  # against the models' held-out posts (``scoring.shift``); None: not compared
+    answered: dict[str, str] = field(default_factory=dict)  # a cascade's name -> the member that answered
+
+    def answered_sentences(self) -> list[str]:
+        """'Cascade gave Logistic Regression's answer.' for each model made of others."""
+        return [f"{title(n)} gave {title(m)}'s answer." for n, m in self.answered.items()]
 
     @property
     def uncertain(self) -> dict[str, bool]:
@@ -90,7 +95,8 @@ def compare_post(models: dict, text: str, reference: Reference | None = None) ->
     if not scored.has_text[0]:
         raise InputTextError("The post is empty: paste some text first.")
     return Comparison({n: p[0] for n, p in scored.proba.items()}, scored.thresholds, labels, scored.inputs[0],
-                      scored.notes[0], None if scored.typicality is None else float(scored.typicality[0]))
+                      scored.notes[0], None if scored.typicality is None else float(scored.typicality[0]),
+                      {n: who[0] for n, who in (scored.answered or {}).items()})
 
 
 def word_agreement(explanations: dict) -> pd.DataFrame | None:

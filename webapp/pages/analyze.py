@@ -58,6 +58,8 @@ if st.button("Analyze", type="primary") or st.session_state.get("analyzed") == t
                        f"{below_threshold(p.max(), comp.thresholds[name])}", delta_color="off")
         else:
             col.metric(title(name), guess, f"calibrated confidence {p.max():.3f}", delta_color="off")
+    for sentence in comp.answered_sentences():
+        st.caption(sentence)
     all_agree, verdict = comp.verdict()
     (st.success if all_agree else st.warning)(escape_markdown(verdict))
     if comp.typicality is not None:
