@@ -28,8 +28,8 @@ from _proc import ROOT, run_measured
 from mhexplain.artifacts.folder import proba_column, read_manifest, read_predictions
 from mhexplain.artifacts.registry import load_classifier
 from mhexplain.cli.args import option, parse
+from mhexplain.evaluation.combined import posts_per_second
 from mhexplain.evaluation.metrics import macro_f1
-from mhexplain.training.combined import posts_per_second
 from mhexplain.trust.calibration import ece
 
 FIXED_SHARES = (0.4, 0.6)

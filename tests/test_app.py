@@ -841,6 +841,12 @@ def test_compare_and_analyze_show_a_cascade_and_an_ensemble(combined_dir, monkey
     assert table["model"].tolist() == ["Cascade", "Ensemble"] and (table["posts/s"] > 0).all()
     curve = next(c for c in at.get("plotly_chart") if "sent to the second member" in c.proto.spec)
     assert "operating point" in curve.proto.spec and "alone" in curve.proto.spec
+    next(b for b in at.button if b.label.startswith("Time them on this machine")).click().run()
+    _no_exception(at)
+    timed = [d.value for d in at.dataframe if "posts/s here" in d.value.columns]
+    assert [t["model"].tolist() for t in timed] == [["N-gram LR", "Logistic Regression", "Cascade"],
+                                                    ["Logistic Regression", "N-gram LR", "Ensemble"]]
+    assert all((t["posts/s here"] > 0).all() for t in timed)
     at.switch_page(f"{PAGES}/analyze.py").run()
     post = read_predictions(combined_dir / "cascade")["text"].iloc[0]
     at.text_area(key="post").set_value(post).run()

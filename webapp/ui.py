@@ -15,7 +15,7 @@ import streamlit as st
 
 from mhexplain.artifacts.folder import METRICS, PREDICTIONS, verify_artifact
 from mhexplain.artifacts.registry import ModelInfo, discover, load_classifier
-from mhexplain.classifiers.catalog import KINDS, models_of, title
+from mhexplain.classifiers.catalog import KINDS, combines, models_of, title
 from mhexplain.core.classifier import fingerprint
 from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.labels import common_labels, display_name
@@ -118,7 +118,9 @@ def load_models(infos: list[ModelInfo] | None = None) -> tuple[dict, dict[str, s
             errors[m.name] = m.error
             continue
         try:
-            loaded[m.name] = _load(str(m.path), _stamp(m.path))
+            # a cascade or an ensemble is loaded anew when a member beside it is retrained, too
+            stamp = max(_stamp(m.path), _stamp(m.path.parent)) if combines(m.name) else _stamp(m.path)
+            loaded[m.name] = _load(str(m.path), stamp)
         except MhxError as err:
             errors[m.name] = str(err)
         except Exception:  # a model that loads but breaks must not take the page down

@@ -2,10 +2,36 @@
 cascade's cost against its accuracy, and every model's speed, from its folder's metrics alone."""
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from mhexplain.classifiers.catalog import title
+from mhexplain.core.classifier import Classifier
 from mhexplain.evaluation.compare import ModelResults
+from mhexplain.preprocess import clear_memo
+from mhexplain.scoring.table import predict
+
+# Test posts the Compare page times each model on when a reader asks: a few seconds for BERT on a CPU.
+TIMED_POSTS = 100
+
+
+def posts_per_second(clf: Classifier, texts: list[str]) -> float:
+    """Posts per second ``clf`` scores ``texts`` at, through the one scoring path, after a warm-up."""
+    predict(clf, texts[:8])  # warm-up: lazy loading (NLTK data, torch kernels) is not speed
+    clear_memo()  # each model preprocesses the posts anew, as it would a new post
+    t0 = time.perf_counter()
+    predict(clf, texts)
+    return len(texts) / max(time.perf_counter() - t0, 1e-9)
+
+
+def speeds_here(models: dict[str, Classifier], result: ModelResults, posts: int = TIMED_POSTS) -> pd.DataFrame:
+    """A combination's members and itself timed on this machine, on its first test posts."""
+    report = result.metrics["combination"]
+    texts = result.predictions["text"].astype(str).tolist()[:posts]
+    names = [m for m in report["members"] if m in models] + [result.name]
+    return pd.DataFrame([{"model": title(n), "posts/s here": posts_per_second(models[n], texts),
+                          "posts": len(texts)} for n in names])
 
 
 def combined(results: list[ModelResults]) -> list[ModelResults]:

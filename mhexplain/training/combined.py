@@ -37,9 +37,8 @@ from mhexplain.artifacts.registry import load_classifier, read_calibration
 from mhexplain.classifiers.combined import CASCADE, COMBINATION_FILE, ENSEMBLE, Cascade, Ensemble
 from mhexplain.core.errors import ConfigError, DataError
 from mhexplain.core.labels import common_labels
+from mhexplain.evaluation.combined import posts_per_second
 from mhexplain.evaluation.metrics import classification_metrics, macro_f1
-from mhexplain.preprocess import clear_memo
-from mhexplain.scoring.table import predict
 from mhexplain.training.common import Progress, stage
 from mhexplain.training.config import TrainConfig
 from mhexplain.trust.calibration import (
@@ -205,14 +204,6 @@ def choose_weights(val: list[np.ndarray], y: np.ndarray, how: str) -> np.ndarray
     stacked = np.stack(val)
     losses = [nll(np.tensordot(w, stacked, axes=1), y) for w in weight_grid(len(val))]
     return weight_grid(len(val))[int(np.argmin(losses))]
-
-
-def posts_per_second(clf, texts: list[str]) -> float:
-    predict(clf, texts[:8])  # warm-up: lazy loading (NLTK data, torch kernels) is not speed
-    clear_memo()  # each model preprocesses the posts anew, as it would a new post
-    t0 = time.perf_counter()
-    predict(clf, texts)
-    return len(texts) / max(time.perf_counter() - t0, 1e-9)
 
 
 def measure_speed(method: str, members: list[Member], built: dict, labels) -> dict:

@@ -6,7 +6,7 @@ import streamlit as st
 from mhexplain.core.errors import DataError, MhxError
 from mhexplain.core.textsafe import escape_markdown
 from mhexplain.evaluation.agreement import agreement_summary
-from mhexplain.evaluation.combined import cascade_curve, combination_table, combined
+from mhexplain.evaluation.combined import TIMED_POSTS, cascade_curve, combination_table, combined, speeds_here
 from mhexplain.evaluation.compare import (
     agreement_table,
     confusion,
@@ -99,6 +99,12 @@ def combined_section(results) -> None:
                "calibrated probabilities and is recalibrated. Thresholds and weights were chosen on training posts "
                "the members held out, never on the test posts. Posts per second were measured on the first test "
                "posts when the combination was built, on the machine named.")
+    if st.button(f"Time them on this machine ({TIMED_POSTS} test posts each)", key="time_combined"):
+        models, errors = ui.load_models()
+        ui.missing_models_notice(errors, "Not timed")
+        for r in made:
+            if r.name in models:
+                ui.table(speeds_here(models, r))
     for r in made:
         if r.metrics["combination"]["method"] != "cascade":
             continue
