@@ -1,5 +1,6 @@
 """The cascade and the ensemble: built from trained members, chosen on held-out training posts,
 saved, loaded, checked against their members, scored, explained and refused in one line."""
+import dataclasses
 import html
 import json
 import shutil
@@ -9,17 +10,19 @@ import pandas as pd
 import pytest
 
 from mhexplain.artifacts.folder import MANIFEST, read_manifest, read_predictions, read_validation, verify_artifact
-from mhexplain.artifacts.registry import load_classifier, load_models, read_calibration
+from mhexplain.artifacts.registry import discover, load_classifier, load_models, read_calibration
 from mhexplain.classifiers.combined import Cascade, Ensemble
 from mhexplain.cli import evaluate as evaluate_cli
 from mhexplain.cli import score as score_cli
 from mhexplain.cli.train import main as train_cli
-from mhexplain.core.errors import ArtifactError
+from mhexplain.cli.train import parse_args
+from mhexplain.core.errors import ArtifactError, DataError
 from mhexplain.core.hashing import sha256_file
 from mhexplain.evaluation.combined import cascade_curve, combination_table, estimated_speed
 from mhexplain.evaluation.compare import load_results
 from mhexplain.evaluation.metrics import macro_f1
 from mhexplain.explain import explain
+from mhexplain.training.api import run
 from mhexplain.training.combined import cascade_answers, choose_route_below, choose_weights, weight_grid
 from mhexplain.trust.calibration import Calibration, scale
 
@@ -140,17 +143,27 @@ def test_score_names_the_answering_member_in_its_own_column(combined_dir, fixtur
     assert ((answered == FIRST) == (first_conf >= route_below - 1e-6)).all()
 
 
-def test_a_member_retrained_under_a_cascade_invalidates_it_until_it_is_rebuilt(combined_dir, noisy_csv, tmp_path):
+def test_a_member_retrained_under_a_cascade_invalidates_it_until_it_is_rebuilt(combined_dir, noisy_csv, tmp_path,
+                                                                               capsys, caplog):
     folder = tmp_path / "models"
     shutil.copytree(combined_dir, folder)
     assert _train(folder, noisy_csv, "--models", "lr", "--seed", "7") == 0  # another split
+    assert "lr has been retrained or changed since cascade was built from it" in caplog.text  # the run says so
     for name in ("cascade", "ensemble"):
         with pytest.raises(ArtifactError, match=f"lr has been retrained or changed since {name} was built from it; "
                                                 f"rebuild with: python -m train .* --models {name} --{name}-members"):
             load_classifier(folder / name)
+    # every command that reads the folder says so, with the command that rebuilds it
+    infos = {i.name: i for i in discover(folder)}
+    assert not infos["cascade"].ok and "rebuild with: python -m train" in infos["cascade"].error
+    assert f"--cascade-members {FIRST},{SECOND} --cascade-tolerance 0.005" in infos["cascade"].error
+    assert "--ensemble-members lr,ngram --ensemble-weights validation" in infos["ensemble"].error
+    with pytest.raises(DataError, match="--models can leave cascade out"):
+        load_models(folder)
     before = (folder / "cascade" / MANIFEST).read_bytes()
     # rebuilding alone is refused: the members were trained on different splits now
     assert train_cli(["--out", str(folder), "--models", "cascade", *COMBINE]) == 2
+    assert "were trained on different splits (split seed differs)" in capsys.readouterr().err
     assert (folder / "cascade" / MANIFEST).read_bytes() == before
     # retrain the other member on the same split and rebuild (no data read for the cascade itself)
     assert _train(folder, noisy_csv, "--models", "ngram", "--seed", "7") == 0
@@ -159,7 +172,8 @@ def test_a_member_retrained_under_a_cascade_invalidates_it_until_it_is_rebuilt(c
     assert read_manifest(folder / "cascade")["split"]["seed"] == 7
 
 
-def test_combinations_are_refused_in_one_line_before_any_work(combined_dir, fixture_csv, tmp_path, capsys):
+def test_combinations_are_refused_in_one_line_before_any_work(combined_dir, fixture_csv, noisy_csv, tmp_path,
+                                                              capsys):
     folder = tmp_path / "models"
     cases = [
         (["--models", "cascade", "--cascade-members", "lr,nb"], "the cascade's member lr is not trained in"),
@@ -178,6 +192,15 @@ def test_combinations_are_refused_in_one_line_before_any_work(combined_dir, fixt
         err = capsys.readouterr().err.strip().splitlines()
         assert message in err[-1] and err[-1].startswith(("error:", "python -m train: error:")), err
         assert not folder.exists()
+    # a run that trains one member beside another trained on another split: refused before training
+    copy = tmp_path / "copy"
+    shutil.copytree(combined_dir, copy)
+    before = {p.name: p.stat().st_mtime for p in copy.iterdir()}
+    capsys.readouterr()
+    assert train_cli(["--data", str(noisy_csv), "--out", str(copy), "--models", "ngram,cascade", "--seed", "7",
+                      "--cascade-members", "ngram,lr"]) == 2
+    assert "lr in " in (err := capsys.readouterr().err) and "(split seed differs)" in err
+    assert {p.name: p.stat().st_mtime for p in copy.iterdir()} == before
     # a member trained before folders kept held-out predictions
     old = tmp_path / "old"
     shutil.copytree(combined_dir, old)
@@ -204,7 +227,8 @@ def test_recalibrating_a_combination_is_refused_with_the_way_to_do_it(combined_d
                             "--label-col", "target",
                             "--recalibrate", str(out)])
     err = capsys.readouterr().err
-    assert rc == 2 and "cascade, ensemble are made of other models: recalibrate the members" in err
+    assert rc == 2 and "cascade, ensemble are made of other models: recalibrate the members (--models lr,ngram)" in err
+    assert f"--models cascade --cascade-members {FIRST},{SECOND}; " in err
     assert not out.exists()
 
 
@@ -243,3 +267,21 @@ def test_a_re_hashed_combination_that_does_not_fit_its_kind_is_refused_in_one_li
     (folder / "cascade" / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ArtifactError, match="its members must be two or more different models"):
         load_classifier(folder / "cascade")
+
+
+def test_only_the_first_process_of_a_distributed_run_builds_a_combination(combined_dir, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(combined_dir, folder)
+    shutil.rmtree(folder / "cascade")
+    cfg = parse_args(["--out", str(folder), "--models", "cascade", *COMBINE])
+    assert run(dataclasses.replace(cfg, first_process=False)) == {} and not (folder / "cascade").exists()
+    assert set(run(cfg)) == {"cascade"} and (folder / "cascade").is_dir()
+
+
+def test_a_missing_combination_names_the_command_that_builds_it(combined_dir, tmp_path):
+    folder = tmp_path / "models"
+    shutil.copytree(combined_dir, folder)
+    shutil.rmtree(folder / "ensemble")
+    with pytest.raises(DataError, match=r"No ensemble in .*; build it from trained members with: python -m train "
+                                        r"--out .* --models ensemble --ensemble-members FIRST,SECOND"):
+        load_models(folder, ["ensemble"])

@@ -30,7 +30,7 @@ from mhexplain.scoring.upload import check_upload
 from mhexplain.settings import MAX_UPLOAD_MB, ServerSettings
 from mhexplain.training.api import run, train_upload
 from mhexplain.training.common import planned_stages
-from mhexplain.training.config import TrainConfig
+from mhexplain.training.config import CombineConfig, TrainConfig
 from mhexplain.trust.shift import Reference
 
 logger = logging.getLogger("mhexplain.app")
@@ -263,9 +263,17 @@ def train_commands(models_dir: Path, data: Path | None) -> dict[str, str]:
     venv_python = PROJECT / ".venv" / "bin" / "python"
     python = ".venv/bin/python" if Path(sys.executable).parent == venv_python.parent else "python"
     data_arg = shlex.quote(_shown_path(data)) if data else "PATH/TO/data_to_be_cleansed.csv"
-    base = f"{python} -m train --data {data_arg} --out {shlex.quote(_shown_path(models_dir))}"
-    return {name: base if kind.default else f"{base} --models {','.join(models_of(name))}"
-            for name, kind in KINDS.items()}
+    out = shlex.quote(_shown_path(models_dir))
+    base = f"{python} -m train --data {data_arg} --out {out}"
+    combine = CombineConfig()
+
+    def command(name: str, kind) -> str:
+        if kind.combines:  # built from trained members, the data unread
+            members = ",".join(getattr(combine, f"{name}_members"))
+            return f"{python} -m train --out {out} --models {name} --{name}-members {members}"
+        return base if kind.default else f"{base} --models {','.join(models_of(name))}"
+
+    return {name: command(name, kind) for name, kind in KINDS.items()}
 
 
 def no_models_help() -> None:

@@ -36,7 +36,12 @@ def discover(models_dir: Path) -> list[ModelInfo]:
             out.append(ModelInfo(name, path, None, "not trained"))
             continue
         try:
-            out.append(ModelInfo(name, path, _named_manifest(path, name)))
+            manifest = _named_manifest(path, name)
+            if KINDS[manifest["kind"]].combines:  # a member retrained since makes it unusable: say so here
+                problem = members_problem(path, read_combination(path))
+                if problem:
+                    raise ArtifactError(problem)
+            out.append(ModelInfo(name, path, manifest))
         except ArtifactError as err:
             out.append(ModelInfo(name, path, None, str(err)))
     return out
@@ -58,6 +63,10 @@ def select_models(models_dir: Path, names=None) -> list[ModelInfo]:
     if unknown:
         raise DataError(f"--models: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not a model name; "
                         f"the models are {', '.join(MODEL_NAMES)}.")
+    made = [n for n in missing if combines(n)]
+    if made:
+        raise DataError(f"No {', '.join(made)} in {models_dir}; build {'it' if len(made) == 1 else 'them'} from "
+                        f"trained members with: " + "; ".join(build_command(models_dir, n) for n in made))
     if missing or not found:
         which = f" {', '.join(missing)}" if missing else ""
         raise DataError(f"No trained model{which} in {models_dir}; train with: {train_command(models_dir, missing)}")
@@ -128,26 +137,56 @@ def read_combination(model_dir: Path) -> dict:
     return combination
 
 
+def build_command(models_dir: Path, name: str, members=None, options: str = "") -> str:
+    """The command that builds combination ``name`` in ``models_dir`` from ``members`` (by default
+    FIRST,SECOND, to be filled in)."""
+    listed = ",".join(members) if members else "FIRST,SECOND"
+    return (f"python -m train --out {shlex.quote(str(models_dir))} --models {name} --{name}-members "
+            f"{listed}{options}")
+
+
 def rebuild_command(model_dir: Path, combination: dict) -> str:
-    """The command that builds this cascade or ensemble again from its members as they are now."""
+    """The command that builds this cascade or ensemble again from its members as they are now,
+    with the goal it was built for."""
     model_dir = Path(model_dir)
-    members = ",".join(m["name"] for m in combination["members"])
-    return (f"python -m train --out {shlex.quote(str(model_dir.parent))} --models {model_dir.name} "
-            f"--{combination['method']}-members {members}")
+    options = ""
+    if combination.get("tolerance") is not None:
+        options = f" --cascade-tolerance {combination['tolerance']:g}"
+    if combination.get("weights_from"):
+        options = f" --ensemble-weights {combination['weights_from']}"
+    return build_command(model_dir.parent, model_dir.name, [m["name"] for m in combination["members"]], options)
+
+
+def members_problem(model_dir: Path, combination: dict) -> str | None:
+    """Why a combination's members cannot be used (one is missing, or was retrained or changed
+    since the combination was built from it), with the command that rebuilds it; None if they can."""
+    model_dir = Path(model_dir)
+    for member in combination["members"]:
+        path = model_dir.parent / member["name"]
+        if not path.is_dir():
+            return (f"{model_dir.name} is built from {member['name']}, which is not in {model_dir.parent}; train it, "
+                    f"then rebuild with: {rebuild_command(model_dir, combination)}")
+        if artifact_hash(path) != member["artifact_sha256"]:
+            return (f"{member['name']} has been retrained or changed since {model_dir.name} was built from it; "
+                    f"rebuild with: {rebuild_command(model_dir, combination)}")
+    return None
 
 
 def load_members(model_dir: Path, combination: dict) -> dict[str, Classifier]:
     """The members a combination was built from, each loaded from the same models folder and
-    refused in one line when it is missing or is no longer the folder it was built from."""
+    refused in one line when it is missing, is no longer the folder it was built from, is itself
+    a combination or has other classes."""
     model_dir = Path(model_dir)
+    problem = members_problem(model_dir, combination)
+    if problem:
+        raise ArtifactError(problem)
+    labels = read_manifest(model_dir)["labels"]
     members = {}
     for member in combination["members"]:
         path = model_dir.parent / member["name"]
-        if not path.is_dir():
-            raise ArtifactError(f"{model_dir.name} is built from {member['name']}, which is not in {model_dir.parent}; "
-                                f"train it, then rebuild with: {rebuild_command(model_dir, combination)}")
-        if artifact_hash(path) != member["artifact_sha256"]:
-            raise ArtifactError(f"{member['name']} has been retrained or changed since {model_dir.name} was built "
-                                f"from it; rebuild with: {rebuild_command(model_dir, combination)}")
+        manifest = read_manifest(path)
+        if KINDS[manifest["kind"]].combines or manifest["labels"] != labels:
+            raise ArtifactError(f"{path} is not a model {model_dir.name} can be made of (it is a combination itself, "
+                                "or has other classes); retrain it.")
         members[member["name"]] = load_classifier(path)
     return members

@@ -91,7 +91,7 @@ def evaluate(s: EvaluateSettings) -> dict:
     if s.recalibrate:
         check_variant_folder(s.recalibrate, s.models.models_dir)
         check_output_dir(s.recalibrate, "--recalibrate")
-        check_recalibratable([i.name for i in s.models.select()])
+        check_recalibratable(s.models.select(), s.recalibrate)
     models = s.models.load()  # a folder that cannot be used is refused here, in one line
     labels = models_labels(models)
     label_map = parse_label_map(s.label_map, labels) if s.label_map else own_labels_map(labels)

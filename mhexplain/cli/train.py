@@ -1,6 +1,7 @@
 """python -m train --data PATH [--models nb,lr,bert] [--out DIR] [--protocol P] [--seed S] ..."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     # Under a distributed launcher (RANK set), the first process alone logs progress.
     quiet = int(os.environ.get("RANK", "0") or 0) > 0
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, handlers=[_log_handler()])
-    cfg = parse_args(argv)
+    cfg = dataclasses.replace(parse_args(argv), first_process=not quiet)
     existed = {m for m in cfg.models if (cfg.out / m).is_dir()}
     return run_command(lambda: run(cfg), lambda results: report(cfg, results, existed))
 

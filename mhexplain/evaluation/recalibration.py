@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mhexplain.artifacts.registry import build_command, read_combination
 from mhexplain.artifacts.variant import write_variants
 from mhexplain.classifiers.catalog import combines
 from mhexplain.core.classifier import abstention_threshold
@@ -50,14 +51,16 @@ def check_variant_folder(out: Path, models_dir: Path) -> None:
                           "(e.g. models-recalibrated).")
 
 
-def check_recalibratable(names) -> None:
+def check_recalibratable(infos, out: Path) -> None:
     """A cascade or an ensemble is recalibrated through its members: its variant would be built
     from members that are not in the variants folder. One line saying how, before any work."""
-    made = [n for n in names if combines(n)]
+    made = [i for i in infos if combines(i.name)]
     if made:
-        raise ConfigError(f"{', '.join(made)} {'is' if len(made) == 1 else 'are'} made of other models: recalibrate "
-                          "the members (--models naming them), then build it again from their variants with "
-                          "python -m train --out NEW_MODELS_DIR --models " + ",".join(made) + ".")
+        members = {i.name: [m["name"] for m in read_combination(i.path)["members"]] for i in made}
+        others = sorted({m for names in members.values() for m in names} - set(members))
+        raise ConfigError(f"{', '.join(members)} {'is' if len(made) == 1 else 'are'} made of other models: recalibrate "
+                          f"the members (--models {','.join(others)}), then build from their variants with: "
+                          + "; ".join(build_command(out, n, m) for n, m in members.items()))
 
 
 def save_variants(out: Path, infos, fitted: dict[str, dict], sample: dict) -> list[Path]:

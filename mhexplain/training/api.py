@@ -14,9 +14,10 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from mhexplain.artifacts.folder import check_replaceable, move_into_place
+from mhexplain.artifacts.registry import discover
 from mhexplain.classifiers.catalog import DEFAULT_MODELS, combines, kinds_of, resolve
 from mhexplain.core.errors import ConfigError
-from mhexplain.core.hashing import sha256_bytes
+from mhexplain.core.hashing import sha256_bytes, sha256_file
 from mhexplain.core.outputs import check_output_dir
 from mhexplain.datasets.dataset import DatasetSpec, check_preset_fits, read_dataset_upload
 from mhexplain.preprocess import memory_only
@@ -43,9 +44,10 @@ def check_config(cfg: TrainConfig) -> None:
         check_output_dir(cfg.cache_dir, "--cache-dir")
     if "bert" in cfg.models and cfg.bert.model_name_or_path:
         check_encoder_path(cfg.bert.model_name_or_path)
-    for name in cfg.models:
-        if combines(name):
-            check_members(cfg, name)
+    made = [name for name in cfg.models if combines(name)]
+    data_sha256 = sha256_file(cfg.data) if made and cfg.needs_data and Path(cfg.data).is_file() else None
+    for name in made:
+        check_members(cfg, name, data_sha256)
 
 
 def check_encoder_path(name: str) -> None:
@@ -85,6 +87,9 @@ def run(cfg: TrainConfig, progress=None, dataset=None, data_sha256: str | None =
         shutil.rmtree(staging, ignore_errors=True)
         if not out_existed and cfg.out.is_dir() and not any(cfg.out.iterdir()):
             cfg.out.rmdir()
+    for info in discover(cfg.out) if results else []:
+        if combines(info.name) and info.name not in results and info.path.exists() and not info.ok:
+            logger.warning("%s", info.error)  # a member this run replaced: the combination needs rebuilding
     return results
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mhexplain.artifacts.folder import (
+    VALIDATION,
     artifact_hash,
     library_versions,
     now_iso,
@@ -53,6 +54,7 @@ logger = logging.getLogger("mhexplain.train")
 
 # Fewer held-out posts than this shared by every member choose nothing worth keeping.
 MIN_HELD_OUT = 50
+ROUTING_STEPS = 1000  # thresholds tried at most: routed shares 0.1% apart
 CURVE_POINTS = 41  # the cascade's curve: shares routed 0%, 2.5%, ..., 100% of the held-out posts
 WEIGHT_STEPS = {2: 20, 3: 10, 4: 10}  # the ensemble's weight grid: steps of 1/20 for two members
 SPEED_POSTS = 200  # test posts each model is timed on
@@ -86,9 +88,11 @@ def member_folder(cfg: TrainConfig, name: str) -> Path:
     return staged if staged.is_dir() or cfg.models_dir is None else Path(cfg.models_dir) / name
 
 
-def check_members(cfg: TrainConfig, method: str) -> None:
+def check_members(cfg: TrainConfig, method: str, data_sha256: str | None = None) -> None:
     """Before any work: each member is trained by this run or is a folder of ``--out`` that keeps
-    held-out predictions; one line naming what is missing otherwise."""
+    held-out predictions, and one this run does not train was trained on the split this run
+    makes (``data_sha256``: the data's, when known); one line naming what is missing otherwise."""
+    trains_one = any(n in cfg.models for n in member_names(cfg, method))
     for name in member_names(cfg, method):
         if name in cfg.models:
             continue
@@ -96,9 +100,24 @@ def check_members(cfg: TrainConfig, method: str) -> None:
         if not path.is_dir():
             raise ConfigError(f"the {method}'s member {name} is not trained in {cfg.out}: add it to --models, or "
                               f"choose other members with --{method}-members")
-        if "validation.csv" not in read_manifest(path)["files"]:
+        manifest = read_manifest(path)
+        if VALIDATION not in manifest["files"]:
             raise ConfigError(f"{path} keeps no held-out predictions (it was trained before they were kept), so the "
                               f"{method} cannot be built on it: retrain {name} (add it to --models)")
+        run = {"data": data_sha256, "split seed": cfg.seed, "protocol": cfg.protocol, "--limit": cfg.limit}
+        differs = [k for k, v in split_of(manifest).items() if k in run and run[k] is not None and run[k] != v]
+        differs += ["--limit"] * (cfg.limit is None and manifest["data"].get("limit") is not None)
+        if trains_one and differs:
+            raise ConfigError(f"{name} in {cfg.out} was trained on another split ({differs[0]} differs) than this run "
+                              f"makes, so the {method} could not combine it: train it in this run too (add it to "
+                              "--models), or train with its settings")
+
+
+def split_of(manifest: dict) -> dict:
+    """What makes two models' splits the same, by the words a message names it with."""
+    data, split = manifest["data"], manifest["split"]
+    return {"data": data["sha256"], "test file": data.get("test_sha256"), "split seed": split["seed"],
+            "protocol": split["protocol"], "--limit": data.get("limit"), "test posts": split["test_post_ids_sha256"]}
 
 
 def read_member(cfg: TrainConfig, name: str) -> Member:
@@ -120,11 +139,12 @@ def check_same_split(members: list[Member]) -> None:
     common_labels({m.name: m.manifest["labels"] for m in members}, "combine")
     first = members[0]
     for m in members[1:]:
-        for what, key in (("data", lambda man: (man["data"]["sha256"], man["data"].get("test_sha256"))),
-                          ("split", lambda man: (man["split"]["test_post_ids_sha256"], man["split"]["protocol"]))):
-            if key(first.manifest) != key(m.manifest):
-                raise DataError(f"{first.name} and {m.name} were trained on different {what}: a combination needs "
-                                "members trained on one split of one file (the same --data, --protocol and --seed).")
+        ours, theirs = split_of(first.manifest), split_of(m.manifest)
+        differs = [k for k in ours if ours[k] != theirs[k]]
+        if differs:
+            raise DataError(f"{first.name} and {m.name} were trained on different splits ({differs[0]} differs): a "
+                            "combination needs members trained on one split of one file (the same --data, "
+                            "--protocol, --seed and --limit).")
         if not first.test["post_id"].equals(m.test["post_id"]):
             raise DataError(f"{first.name} and {m.name} hold different test posts; retrain them on one split.")
 
@@ -135,11 +155,15 @@ def shared_held_out(members: list[Member]) -> tuple[np.ndarray, np.ndarray]:
     for m in members[1:]:
         ids &= set(m.held_out["post_id"])
     ids = np.array(sorted(ids), dtype=int)
+    if set(ids) & set(members[0].test["post_id"]):  # only a damaged or edited file can do this
+        raise DataError(f"{members[0].name}'s held-out posts include test posts; retrain the members.")
+    labels = [m.held_out.set_index("post_id").loc[ids, "true_label"].to_numpy(dtype=int) for m in members]
+    if any((lab != labels[0]).any() for lab in labels[1:]):
+        raise DataError("the members' held-out posts carry different labels; retrain the members on one split.")
     if len(ids) < MIN_HELD_OUT:
         raise DataError(f"the members share {len(ids)} held-out training posts; at least {MIN_HELD_OUT} are needed "
                         "to choose how to combine them (train on more posts, or raise BERT's --val-fraction).")
-    y = members[0].held_out.set_index("post_id").loc[ids, "true_label"].to_numpy(dtype=int)
-    return ids, y
+    return ids, labels[0]
 
 
 def cascade_answers(first: np.ndarray, second: np.ndarray, route_below: float) -> tuple[np.ndarray, np.ndarray]:
@@ -149,9 +173,13 @@ def cascade_answers(first: np.ndarray, second: np.ndarray, route_below: float) -
 
 
 def routing_candidates(first: np.ndarray) -> np.ndarray:
-    """Every threshold that routes a different set of these posts: 0 (none), each confidence seen
-    (the posts below it), and 1 (all but those at exactly 1)."""
-    return np.unique(np.concatenate([[0.0], first.max(axis=1), [1.0]]))
+    """The thresholds tried: 0 (none routed), the confidences seen (the posts below each; at most
+    ROUTING_STEPS of them, evenly spaced in rank, so the search stays linear in the posts), and 1
+    (all but those at exactly 1)."""
+    conf = np.sort(first.max(axis=1))
+    if len(conf) > ROUTING_STEPS:
+        conf = conf[np.linspace(0, len(conf) - 1, ROUTING_STEPS).round().astype(int)]
+    return np.unique(np.concatenate([[0.0], conf, [1.0]]))
 
 
 def choose_route_below(val: list[np.ndarray], y: np.ndarray, n_labels: int, tolerance: float) -> tuple[float, dict]:
@@ -238,15 +266,15 @@ def build(cfg: TrainConfig, method: str, members: list[Member]) -> tuple[dict, C
     if method == CASCADE:
         tol = cfg.combine.cascade_tolerance
         t, found = choose_route_below(val, y, n_labels, tol)
-        built |= {"route_below": t, "goal": f"route the fewest posts that keep macro-F1 within {tol:g} of "
-                                            f"{members[1].name} alone"}
+        built |= {"route_below": t, "tolerance": tol,
+                  "goal": f"route the fewest posts that keep macro-F1 within {tol:g} of {members[1].name} alone"}
         report["curve"], report["operating_point"] = cascade_curve(val, y, test, y_test, n_labels, t)
         report["choice"] = found
         raw_val, raw_test = cascade_answers(val[0], val[1], t)[0], cascade_answers(test[0], test[1], t)[0]
         cal = Calibration.fit(raw_val, y, chosen_on, temperature=1.0)
     else:
         w = choose_weights(val, y, cfg.combine.ensemble_weights)
-        built |= {"weights": [float(x) for x in w],
+        built |= {"weights": [float(x) for x in w], "weights_from": cfg.combine.ensemble_weights,
                   "goal": "equal weights" if cfg.combine.ensemble_weights == "equal" else
                   "the weights whose mean probabilities have the lowest log-loss"}
         raw_val, raw_test = np.tensordot(w, np.stack(val), axes=1), np.tensordot(w, np.stack(test), axes=1)
@@ -297,8 +325,11 @@ class CombinationTrainer:
         return [f"building {self.method}"]
 
     def train(self, cfg: TrainConfig, prep=None, progress: Progress | None = None) -> dict[str, dict]:
-        """Build the combination from its members' folders (``prep``, the data, is not read)."""
+        """Build the combination from its members' folders (``prep``, the data, is not read); in
+        a distributed run, by the first process alone, which alone wrote the members."""
         method = self.method
+        if not cfg.first_process:
+            return {}
         t0 = time.perf_counter()
         with stage(f"building the {method} of {', '.join(member_names(cfg, method))}", progress,
                    f"building {method}"):

@@ -203,6 +203,10 @@ class TrainConfig:
     # finds there the members this run does not train
     models_dir: Path | None = field(default=None, metadata={"cli": False, "help": "the models folder a staged run "
                                                                                 "moves its models into"})
+    # False in the other processes of a distributed run (``cli.train`` reads the launcher's RANK):
+    # only the first writes models, so only it builds a combination of them
+    first_process: bool = field(default=True, metadata={"cli": False, "help": "whether this process writes the "
+                                                                              "models of a distributed run"})
 
     @property
     def needs_data(self) -> bool:
