@@ -20,10 +20,16 @@ from mhexplain.core.errors import ArtifactError, DataError
 from mhexplain.core.hashing import sha256_file
 from mhexplain.evaluation.combined import cascade_curve, combination_table, estimated_speed
 from mhexplain.evaluation.compare import load_results
-from mhexplain.evaluation.metrics import macro_f1
+from mhexplain.evaluation.metrics import macro_f1, resample_weights, resampled_macro_f1
 from mhexplain.explain import explain
 from mhexplain.training.api import run
-from mhexplain.training.combined import cascade_answers, choose_route_below, choose_weights, weight_grid
+from mhexplain.training.combined import (
+    RESAMPLES,
+    cascade_answers,
+    choose_route_below,
+    choose_weights,
+    weight_grid,
+)
 from mhexplain.trust.calibration import Calibration, scale
 
 from .conftest import COMBINE, FIRST, SECOND
@@ -60,13 +66,18 @@ def test_the_routing_threshold_is_chosen_on_held_out_posts_for_its_goal(combined
     ids, y, first = _held_out(combined_dir, FIRST)
     ids2, _, second = _held_out(combined_dir, SECOND)
     assert (ids == ids2).all()
-    t, found = choose_route_below([first, second], y, 5, 0.005)
-    assert combo["route_below"] == pytest.approx(t) and found["goal_met"]
-    alone = macro_f1(y, second.argmax(1), 5)
-    assert found["macro_f1"] >= alone - 0.005
-    # no lower threshold (fewer posts routed) meets the goal
-    lower = [c for c in np.unique(first.max(1)) if c < t]
-    assert all(macro_f1(y, cascade_answers(first, second, c)[0].argmax(1), 5) < alone - 0.005 for c in lower)
+    t, found = choose_route_below([first, second], y, 5, 0.005, 0.9, seed=42)
+    assert combo["route_below"] == pytest.approx(t) and found["goal_met"] and combo["confidence"] == 0.9
+    # the goal holds in 90% of the paired resamples at the threshold, and at no lower one (fewer posts routed)
+    weights = resample_weights(len(y), RESAMPLES, 42)
+    alone = resampled_macro_f1(weights, y, second.argmax(1), 5)
+
+    def kept(c):
+        f1 = resampled_macro_f1(weights, y, cascade_answers(first, second, c)[0].argmax(1), 5)
+        return (f1 >= alone - 0.005).mean()
+
+    assert kept(t) == pytest.approx(found["resamples_within_tolerance"]) and kept(t) >= 0.9
+    assert all(kept(c) < 0.9 for c in np.unique(first.max(1)) if c < t)
     report = json.loads((combined_dir / "cascade" / "metrics.json").read_text())["combination"]
     assert report["operating_point"]["validation_share_routed"] == pytest.approx(found["share_routed"])
     assert [m["name"] for m in read_manifest(combined_dir / "cascade")["members"]] == [FIRST, SECOND]
@@ -156,7 +167,8 @@ def test_a_member_retrained_under_a_cascade_invalidates_it_until_it_is_rebuilt(c
     # every command that reads the folder says so, with the command that rebuilds it
     infos = {i.name: i for i in discover(folder)}
     assert not infos["cascade"].ok and "rebuild with: python -m train" in infos["cascade"].error
-    assert f"--cascade-members {FIRST},{SECOND} --cascade-tolerance 0.005" in infos["cascade"].error
+    assert f"--cascade-members {FIRST},{SECOND} --cascade-tolerance 0.005 --cascade-confidence 0.9" in infos[
+        "cascade"].error
     assert "--ensemble-members lr,ngram --ensemble-weights validation" in infos["ensemble"].error
     with pytest.raises(DataError, match="--models can leave cascade out"):
         load_models(folder)
@@ -285,3 +297,14 @@ def test_a_missing_combination_names_the_command_that_builds_it(combined_dir, tm
     with pytest.raises(DataError, match=r"No ensemble in .*; build it from trained members with: python -m train "
                                         r"--out .* --models ensemble --ensemble-members FIRST,SECOND"):
         load_models(folder, ["ensemble"])
+
+
+def test_macro_f1_over_resamples_is_macro_f1_of_each_resample():
+    rng = np.random.default_rng(1)
+    y, pred = rng.integers(0, 4, 300), rng.integers(0, 4, 300)
+    weights = resample_weights(300, 5, seed=3)
+    assert weights.sum(1).tolist() == [300] * 5
+    for w, got in zip(weights, resampled_macro_f1(weights, y, pred, 4)):
+        idx = np.repeat(np.arange(300), w.astype(int))
+        assert got == pytest.approx(macro_f1(y[idx], pred[idx], 4), abs=1e-6)
+    assert resampled_macro_f1(np.ones((1, 300), np.float32), y, pred, 4)[0] == pytest.approx(macro_f1(y, pred, 4))

@@ -152,6 +152,8 @@ def rebuild_command(model_dir: Path, combination: dict) -> str:
     options = ""
     if combination.get("tolerance") is not None:
         options = f" --cascade-tolerance {combination['tolerance']:g}"
+    if combination.get("confidence") is not None:
+        options += f" --cascade-confidence {combination['confidence']:g}"
     if combination.get("weights_from"):
         options = f" --ensemble-weights {combination['weights_from']}"
     return build_command(model_dir.parent, model_dir.name, [m["name"] for m in combination["members"]], options)

@@ -131,7 +131,8 @@ def metrics_spec(labels) -> dict:
 # combination.json (a cascade's or an ensemble's, ``training.combined``): its members, each with the
 # digest of the folder it was built from, and what was chosen on their held-out predictions
 COMBINATION_SPEC = {"method": str, "members": list_of({"name": str, "artifact_sha256": str}),
-                    "route_below": optional(SHARE), "tolerance": optional(SHARE), "weights": optional(list_of(SHARE)),
+                    "route_below": optional(SHARE), "tolerance": optional(SHARE), "confidence": optional(SHARE),
+                    "weights": optional(list_of(SHARE)),
                     "weights_from": optional(str),
                     "chosen_on": str, "goal": str}
 _CURVE_POINT = {"route_below": SHARE, "share_routed": SHARE, "macro_f1": SHARE,

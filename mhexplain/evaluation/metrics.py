@@ -25,6 +25,21 @@ def macro_f1(y_true, y_pred, n_labels: int, classes: Sequence[int] | None = None
     return float(f1[list(classes)].mean() if classes is not None else f1.mean())
 
 
+def resample_weights(n: int, n_resamples: int, seed: int) -> np.ndarray:
+    """Bootstrap resamples of ``n`` items as counts per item, (n_resamples, n): shared by every
+    candidate a choice compares, so that their comparisons are paired."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_resamples).astype(np.float32)
+
+
+def resampled_macro_f1(weights: np.ndarray, y_true, y_pred, n_labels: int) -> np.ndarray:
+    """``macro_f1`` in each resample of ``weights`` (``resample_weights``), at once."""
+    truth = np.eye(n_labels, dtype=np.float32)[np.asarray(y_true, dtype=int)]
+    pred = np.eye(n_labels, dtype=np.float32)[np.asarray(y_pred, dtype=int)]
+    tp, denom = weights @ (truth * pred), weights @ (truth + pred)
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0).mean(axis=1)
+
+
 def accuracy(y_true, y_pred) -> float:
     return float(np.mean(np.asarray(y_true) == np.asarray(y_pred))) if len(y_true) else 0.0
 

@@ -138,7 +138,9 @@ class CombineConfig:
                                                            "confidence is below the routing threshold")
     cascade_tolerance: float = _opt(0.005, "the routing threshold is the one that sends the fewest posts to the "
                                            "second member while keeping macro-F1, on held-out training posts, "
-                                           "within this of the second member's alone")
+                                           "within this of the second member's alone ...")
+    cascade_confidence: float = _opt(0.9, "... in at least this share of bootstrap resamples of those posts (0.5 "
+                                          "is about the point estimate; higher routes more posts, more safely)")
     ensemble_members: tuple[str, ...] = _opt(("lr", "bert"), f"the ensemble's members, 2 to {MAX_ENSEMBLE_MEMBERS}: "
                                                             "it averages their calibrated probabilities")
     ensemble_weights: str = _opt("validation", "the members' weights: those that minimise the log-loss on held-out "
@@ -154,7 +156,8 @@ class CombineConfig:
                            f"{', '.join(n for n in MODEL_NAMES if not combines(n))}")
             elif len(set(names)) != len(names) or not 2 <= len(names) <= most:
                 out.append(f"{flag} takes {'two' if most == 2 else f'2 to {most}'} different models, e.g. lr,ngram")
-        return out + out_of_range("--cascade-tolerance", self.cascade_tolerance, 0, 1)
+        return out + out_of_range("--cascade-tolerance", self.cascade_tolerance, 0, 1) + out_of_range(
+            "--cascade-confidence", self.cascade_confidence, 0, 1, low_open=True, high_open=True)
 
 
 _NOT_EMPTY = {"empty": False}
