@@ -20,6 +20,7 @@ from mhexplain.core.errors import ArtifactError, DataError
 from mhexplain.core.hashing import sha256_file
 from mhexplain.evaluation.combined import cascade_curve, combination_table, estimated_speed
 from mhexplain.evaluation.compare import load_results
+from mhexplain.evaluation.explorer import explorer_table
 from mhexplain.evaluation.metrics import macro_f1, resample_weights, resampled_macro_f1
 from mhexplain.explain import explain
 from mhexplain.training.api import run
@@ -250,6 +251,8 @@ def test_the_compare_tables_read_the_curve_and_the_speeds(combined_dir):
     assert table["model"].tolist() == ["Cascade", "Ensemble"]
     assert table["members"].tolist() == [f"{FIRST} → {SECOND}", "lr + ngram"]
     assert (table["posts/s"] > 0).all()
+    explorer = explorer_table(results)
+    assert set(explorer["cascade answered by"]) == {FIRST, SECOND} and "ensemble answered by" not in explorer
     curve = cascade_curve(results[1])
     assert curve["operating point"].sum() == 1 and curve["share routed"].iloc[0] == 0.0
     assert curve["share routed"].is_monotonic_increasing and curve["share routed"].iloc[-1] > 0.9

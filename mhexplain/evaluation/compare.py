@@ -130,15 +130,17 @@ def confusion(result: ModelResults, normalise: bool = False) -> np.ndarray:
 
 def aligned(results: list[ModelResults]) -> pd.DataFrame:
     """The test posts every model was tested on, one row each (post_id, text, true label, and each
-    model's prediction and confidence). A post counts as shared when its id, text and label agree,
-    so models trained on other data or cleaning never pair up different posts; models of different
-    label sets are refused (``shared_labels``)."""
+    model's prediction and confidence, and for a cascade the member that answered). A post counts
+    as shared when its id, text and label agree, so models trained on other data or cleaning never
+    pair up different posts; models of different label sets are refused (``shared_labels``)."""
     shared_labels(results)
     base = None
     for r in results:
-        p = r.predictions[["post_id", "text", "true_label", "pred_label"] + r.proba_columns].copy()
+        answered = ["answered_by"] if "answered_by" in r.predictions.columns else []  # a cascade's
+        p = r.predictions[["post_id", "text", "true_label", "pred_label"] + answered + r.proba_columns].copy()
         p[f"conf_{r.name}"] = p[r.proba_columns].max(axis=1)
-        p = p.rename(columns={"pred_label": f"pred_{r.name}"}).drop(columns=r.proba_columns)
+        p = p.rename(columns={"pred_label": f"pred_{r.name}", "answered_by": f"answered_{r.name}"}).drop(
+            columns=r.proba_columns)
         base = p if base is None else base.merge(p, on=["post_id", "text", "true_label"], how="inner")
     return base if base is not None else pd.DataFrame()
 

@@ -27,6 +27,8 @@ def explorer_table(results: list[ModelResults]) -> pd.DataFrame:
         uncertain |= below
         out[f"{n} prediction"] = [("uncertain: " if b else "") + shown[i] for i, b in zip(preds[:, k], below)]
         out[f"{n} confidence"] = t[f"conf_{n}"].round(3)
+        if f"answered_{n}" in t.columns:
+            out[f"{n} answered by"] = t[f"answered_{n}"].astype(str)
     out["models right"] = right.sum(axis=1)
     out["all wrong"] = ~right.any(axis=1)
     out["disagree"] = (preds != preds[:, :1]).any(axis=1)
