@@ -38,7 +38,7 @@ def discover(models_dir: Path) -> list[ModelInfo]:
         try:
             manifest = _named_manifest(path, name)
             if KINDS[manifest["kind"]].combines:  # a member retrained since makes it unusable: say so here
-                problem = members_problem(path, read_combination(path))
+                problem = members_problem(path, read_combination(path, manifest))
                 if problem:
                     raise ArtifactError(problem)
             out.append(ModelInfo(name, path, manifest))
@@ -106,8 +106,8 @@ def load_classifier(model_dir: Path) -> Classifier:
     manifest = verify_artifact(model_dir)
     kind = KINDS[manifest["kind"]]
     if kind.combines:
-        combination = read_combination(model_dir)
-        clf = kind.loader(manifest, load_members(model_dir, combination), combination)
+        combination = read_combination(model_dir, manifest)
+        clf = kind.loader(manifest, load_members(model_dir, manifest, combination), combination)
     else:
         clf = kind.loader(model_dir, manifest)
     if manifest.get("masking") and MASKING_FILE not in manifest["files"]:
@@ -120,8 +120,9 @@ def load_classifier(model_dir: Path) -> Classifier:
     return clf
 
 
-def read_combination(model_dir: Path) -> dict:
-    """A cascade's or an ensemble's ``combination.json``, checked against ``schema.COMBINATION_SPEC``."""
+def read_combination(model_dir: Path, manifest: dict) -> dict:
+    """A cascade's or an ensemble's ``combination.json`` (its folder's ``manifest`` read already),
+    checked against ``schema.COMBINATION_SPEC`` and the kind the manifest names."""
     path = Path(model_dir) / COMBINATION_FILE
     combination = read_json(Path(model_dir), COMBINATION_FILE, COMBINATION_SPEC)
     names = [m["name"] for m in combination["members"]]
@@ -131,8 +132,8 @@ def read_combination(model_dir: Path) -> dict:
     method = combination["method"]
     fits = {CASCADE: len(names) == 2 and "route_below" in combination,
             ENSEMBLE: len(combination.get("weights") or ()) == len(names) and sum(combination["weights"]) > 0}
-    if not fits.get(method, False) or method != read_manifest(Path(model_dir))["kind"]:
-        raise ArtifactError(f"{path} does not describe a {read_manifest(Path(model_dir))['kind']} (a cascade has two "
+    if not fits.get(method, False) or method != manifest["kind"]:
+        raise ArtifactError(f"{path} does not describe a {manifest['kind']} (a cascade has two "
                             "members and a routing threshold, an ensemble a weight per member); retrain this model.")
     return combination
 
@@ -155,7 +156,7 @@ def rebuild_command(model_dir: Path, combination: dict) -> str:
     if combination.get("confidence") is not None:
         options += f" --cascade-confidence {combination['confidence']:g}"
     if combination.get("weights_from"):
-        options = f" --ensemble-weights {combination['weights_from']}"
+        options += f" --ensemble-weights {combination['weights_from']}"
     return build_command(model_dir.parent, model_dir.name, [m["name"] for m in combination["members"]], options)
 
 
@@ -174,7 +175,7 @@ def members_problem(model_dir: Path, combination: dict) -> str | None:
     return None
 
 
-def load_members(model_dir: Path, combination: dict) -> dict[str, Classifier]:
+def load_members(model_dir: Path, manifest: dict, combination: dict) -> dict[str, Classifier]:
     """The members a combination was built from, each loaded from the same models folder and
     refused in one line when it is missing, is no longer the folder it was built from, is itself
     a combination or has other classes."""
@@ -182,12 +183,11 @@ def load_members(model_dir: Path, combination: dict) -> dict[str, Classifier]:
     problem = members_problem(model_dir, combination)
     if problem:
         raise ArtifactError(problem)
-    labels = read_manifest(model_dir)["labels"]
     members = {}
     for member in combination["members"]:
         path = model_dir.parent / member["name"]
-        manifest = read_manifest(path)
-        if KINDS[manifest["kind"]].combines or manifest["labels"] != labels:
+        theirs = read_manifest(path)
+        if KINDS[theirs["kind"]].combines or theirs["labels"] != manifest["labels"]:
             raise ArtifactError(f"{path} is not a model {model_dir.name} can be made of (it is a combination itself, "
                                 "or has other classes); retrain it.")
         members[member["name"]] = load_classifier(path)

@@ -54,9 +54,9 @@ def check_variant_folder(out: Path, models_dir: Path) -> None:
 def check_recalibratable(infos, out: Path) -> None:
     """A cascade or an ensemble is recalibrated through its members: its variant would be built
     from members that are not in the variants folder. One line saying how, before any work."""
-    made = [i for i in infos if combines(i.name)]
+    made = [i for i in infos if combines(i.name) and i.ok]  # an unusable one is refused on load
     if made:
-        members = {i.name: [m["name"] for m in read_combination(i.path)["members"]] for i in made}
+        members = {i.name: [m["name"] for m in read_combination(i.path, i.manifest)["members"]] for i in made}
         others = sorted({m for names in members.values() for m in names} - set(members))
         raise ConfigError(f"{', '.join(members)} {'is' if len(made) == 1 else 'are'} made of other models: recalibrate "
                           f"the members (--models {','.join(others)}), then build from their variants with: "

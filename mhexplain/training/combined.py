@@ -69,11 +69,11 @@ class Member:
     path: Path
     manifest: dict
     digest: str
-    held_out: pd.DataFrame  # post_id, true_label, then a calibrated probability per class
+    held_out: pd.DataFrame  # indexed by post_id: true_label, then a calibrated probability per class
     test: pd.DataFrame  # its predictions.csv
 
     def held_out_proba(self, ids: np.ndarray) -> np.ndarray:
-        return self.held_out.set_index("post_id").loc[ids].iloc[:, 1:].to_numpy(dtype=float)
+        return self.held_out.loc[ids].iloc[:, 1:].to_numpy(dtype=float)
 
     def test_proba(self) -> np.ndarray:
         return self.test[[proba_column(lab) for lab in self.manifest["labels"]]].to_numpy(dtype=float)
@@ -127,10 +127,9 @@ def read_member(cfg: TrainConfig, name: str) -> Member:
     held_out = read_validation(path, manifest)
     if held_out is None:
         raise DataError(f"{path} keeps no held-out predictions; retrain {name}.")
-    raw = held_out.iloc[:, 2:].to_numpy(dtype=float)
-    calibrated = scale(raw, read_calibration(path).temperature)
-    held_out = pd.concat([held_out[["post_id", "true_label"]],
-                          pd.DataFrame(calibrated, columns=list(held_out.columns[2:]), index=held_out.index)], axis=1)
+    held_out = held_out.set_index("post_id")
+    temperature = read_calibration(path).temperature
+    held_out.iloc[:, 1:] = scale(held_out.iloc[:, 1:].to_numpy(dtype=float), temperature)
     return Member(name, path, manifest, artifact_hash(path), held_out, read_predictions(path))
 
 
@@ -152,13 +151,13 @@ def check_same_split(members: list[Member]) -> None:
 
 def shared_held_out(members: list[Member]) -> tuple[np.ndarray, np.ndarray]:
     """The post ids every member held out, and their labels."""
-    ids = set(members[0].held_out["post_id"])
+    ids = set(members[0].held_out.index)
     for m in members[1:]:
-        ids &= set(m.held_out["post_id"])
+        ids &= set(m.held_out.index)
     ids = np.array(sorted(ids), dtype=int)
     if set(ids) & set(members[0].test["post_id"]):  # only a damaged or edited file can do this
         raise DataError(f"{members[0].name}'s held-out posts include test posts; retrain the members.")
-    labels = [m.held_out.set_index("post_id").loc[ids, "true_label"].to_numpy(dtype=int) for m in members]
+    labels = [m.held_out.loc[ids, "true_label"].to_numpy(dtype=int) for m in members]
     if any((lab != labels[0]).any() for lab in labels[1:]):
         raise DataError("the members' held-out posts carry different labels; retrain the members on one split.")
     if len(ids) < MIN_HELD_OUT:
